@@ -1,0 +1,95 @@
+// Package delivery is the public contract of the delivery module: the
+// DeliverBatch command it accepts and the DeliveryOutcomes event it
+// publishes. The module renders templates, sends through channel adapters
+// (SMTP, SMS gateway, capture), retries transient failures, refuses what is
+// stale and records one row per (posting, user, channel).
+package delivery
+
+import "time"
+
+// The delivery lanes: separate topics and workers, so that a mailing never
+// delays a confirmation code.
+const (
+	LaneTransactional = "transactional"
+	LaneBulk          = "bulk"
+)
+
+// The statuses of one delivery.
+const (
+	StatusPending   = "pending"
+	StatusSent      = "sent"
+	StatusFailed    = "failed"
+	StatusExpired   = "expired"
+	StatusSkipped   = "skipped"
+	StatusCancelled = "cancelled"
+)
+
+// Recipient is the addressee of one delivery.
+type Recipient struct {
+	UserID    string `json:"user_id"`
+	Email     string `json:"email,omitempty"`
+	Phone     string `json:"phone,omitempty"`
+	Username  string `json:"username,omitempty"`
+	FirstName string `json:"first_name,omitempty"`
+	Locale    string `json:"locale,omitempty"`
+	Timezone  string `json:"timezone,omitempty"`
+}
+
+// Item is one (recipient, channel) pair to deliver.
+type Item struct {
+	Channel   string    `json:"channel"`
+	Recipient Recipient `json:"recipient"`
+}
+
+// SkippedItem is a (user, channel) pair that will not be delivered, with
+// why (an opt-out, no address on file).
+type SkippedItem struct {
+	UserID  string `json:"user_id"`
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
+}
+
+// DeliverBatch asks the delivery module to deliver a batch of a posting.
+// It is idempotent: what is already delivered is not sent again.
+type DeliverBatch struct {
+	PostingID        string         `json:"posting_id"`
+	BatchNo          int            `json:"batch_no"`
+	Lane             string         `json:"lane"`
+	NotificationType string         `json:"notification_type"`
+	Template         string         `json:"template"`
+	TemplateContext  map[string]any `json:"template_context,omitempty"`
+	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
+	Items            []Item         `json:"items"`
+	Skipped          []SkippedItem  `json:"skipped,omitempty"`
+}
+
+// Name returns the wire name.
+func (DeliverBatch) Name() string { return "delivery.DeliverBatch.v1" }
+
+// RouteKey puts the command on its lane's topic.
+func (c DeliverBatch) RouteKey() string {
+	if c.Lane == LaneTransactional {
+		return LaneTransactional
+	}
+	return LaneBulk
+}
+
+// Outcome is the final status of one (user, channel) delivery.
+type Outcome struct {
+	UserID  string    `json:"user_id"`
+	Channel string    `json:"channel"`
+	Status  string    `json:"status"`
+	Error   string    `json:"error,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// DeliveryOutcomes reports deliveries that reached a final status
+// (sent, failed, expired, skipped, cancelled). Each (posting, user, channel)
+// is reported once.
+type DeliveryOutcomes struct {
+	PostingID string    `json:"posting_id"`
+	Outcomes  []Outcome `json:"outcomes"`
+}
+
+// Name returns the wire name.
+func (DeliveryOutcomes) Name() string { return "delivery.DeliveryOutcomes.v1" }

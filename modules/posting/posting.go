@@ -1,0 +1,97 @@
+// Package posting is the public contract of the posting module: the
+// commands it accepts and the events it publishes, with their versioned wire
+// names. The module creates postings, resolves their template context and
+// walks their audience page by page; its implementation lives below this
+// package and depends on it, never the reverse.
+package posting
+
+import "time"
+
+// Priority picks the delivery lane of a posting.
+type Priority string
+
+// The delivery lanes.
+const (
+	// PriorityTransactional is for single-recipient, urgent messages
+	// (confirmation codes, welcome emails).
+	PriorityTransactional Priority = "transactional"
+	// PriorityBulk is for mailings.
+	PriorityBulk Priority = "bulk"
+)
+
+// The channels a posting can be delivered on (the seed's delivery_type).
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
+
+// The notification types of the brief's flows. Managers may use their own.
+const (
+	TypeWelcome           = "welcome"
+	TypeEmailConfirmation = "email_confirmation"
+	TypePhoneConfirmation = "phone_confirmation"
+	TypeNewMovies         = "new_movies"
+	TypeNewEpisode        = "new_episode"
+	TypeReactions         = "reactions"
+)
+
+// CreatePosting asks for a new posting. It is idempotent on IdempotencyKey:
+// a repeat leaves the existing posting as it is.
+type CreatePosting struct {
+	IdempotencyKey   string         `json:"idempotency_key"`
+	FromEvent        string         `json:"from_event,omitempty"`
+	FromService      string         `json:"from_service,omitempty"`
+	NotificationType string         `json:"notification_type"`
+	Receivers        string         `json:"receivers"`
+	Template         string         `json:"template"`
+	DeliveryType     []string       `json:"delivery_type"`
+	TemplateContext  map[string]any `json:"template_context,omitempty"`
+	Priority         Priority       `json:"priority,omitempty"`
+	// ExpiresAt is when the posting goes stale; nil never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// SendAt schedules the posting; nil means now.
+	SendAt *time.Time `json:"send_at,omitempty"`
+}
+
+// Name returns the wire name.
+func (CreatePosting) Name() string { return "posting.CreatePosting.v1" }
+
+// Recipient is one user of a posting with the contact fields the directory
+// returned.
+type Recipient struct {
+	UserID    string `json:"user_id"`
+	Email     string `json:"email,omitempty"`
+	Phone     string `json:"phone,omitempty"`
+	Username  string `json:"username,omitempty"`
+	FirstName string `json:"first_name,omitempty"`
+	Locale    string `json:"locale,omitempty"`
+	Timezone  string `json:"timezone,omitempty"`
+}
+
+// AudienceBatchResolved carries one page of a posting's recipients, with
+// everything the next hops need to deliver it (the template context is
+// frozen at the first page).
+type AudienceBatchResolved struct {
+	PostingID        string         `json:"posting_id"`
+	BatchNo          int            `json:"batch_no"`
+	NotificationType string         `json:"notification_type"`
+	Priority         Priority       `json:"priority"`
+	Channels         []string       `json:"channels"`
+	Template         string         `json:"template"`
+	TemplateContext  map[string]any `json:"template_context,omitempty"`
+	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
+	Recipients       []Recipient    `json:"recipients"`
+}
+
+// Name returns the wire name.
+func (AudienceBatchResolved) Name() string { return "posting.AudienceBatchResolved.v1" }
+
+// PostingCancelled says a posting was cancelled: nothing of it that is not
+// sent yet may be sent.
+type PostingCancelled struct {
+	PostingID   string    `json:"posting_id"`
+	CancelledAt time.Time `json:"cancelled_at"`
+}
+
+// Name returns the wire name.
+func (PostingCancelled) Name() string { return "posting.PostingCancelled.v1" }

@@ -1,0 +1,300 @@
+// Package config loads Notifier's configuration: the embedded
+// configs/default.yaml, then the YAML file named by NOTIFIER_CONFIG, then the
+// NOTIFIER_* environment variables.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/notifier/notifier/configs"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	HTTP        HTTP              `yaml:"http"`
+	Transport   string            `yaml:"transport"`
+	AMQP        AMQP              `yaml:"amqp"`
+	Database    Database          `yaml:"database"`
+	Upstreams   map[string]string `yaml:"upstreams"`
+	Directory   Directory         `yaml:"directory"`
+	API         API               `yaml:"api"`
+	SMTP        SMTP              `yaml:"smtp"`
+	SMS         SMS               `yaml:"sms"`
+	Templates   Templates         `yaml:"templates"`
+	Preferences Preferences       `yaml:"preferences"`
+	Delivery    Delivery          `yaml:"delivery"`
+	Messaging   Messaging         `yaml:"messaging"`
+	Intake      Intake            `yaml:"intake"`
+	Log         Log               `yaml:"log"`
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Addr         string `yaml:"addr"`
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+}
+
+// AMQP configures RabbitMQ.
+type AMQP struct {
+	URL       string   `yaml:"url"`
+	Exchanges []string `yaml:"exchanges"`
+}
+
+// Database configures PostgreSQL.
+type Database struct {
+	URL string `yaml:"url"`
+}
+
+// Directory configures how audiences are fetched.
+type Directory struct {
+	PageSize int           `yaml:"page_size"`
+	Timeout  time.Duration `yaml:"timeout"`
+	Attempts int           `yaml:"attempts"`
+}
+
+// API configures authentication.
+type API struct {
+	// Tokens is "role:token,…" with roles service, manager, admin.
+	Tokens string `yaml:"tokens"`
+}
+
+// SMTP configures the email channel; an empty Addr means the capture channel.
+type SMTP struct {
+	Addr     string `yaml:"addr"`
+	From     string `yaml:"from"`
+	TLS      string `yaml:"tls"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// SMS configures the SMS gateway; an empty URL means the capture channel.
+type SMS struct {
+	URL     string        `yaml:"url"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Templates configures where templates load from; an empty Dir means the
+// templates built into the binary.
+type Templates struct {
+	Dir string `yaml:"dir"`
+}
+
+// Preferences holds the defaults users start with.
+type Preferences struct {
+	Channels           map[string]bool `yaml:"channels"`
+	Types              map[string]bool `yaml:"types"`
+	DefaultTypeEnabled bool            `yaml:"default_type_enabled"`
+	Mandatory          []string        `yaml:"mandatory"`
+}
+
+// Delivery configures retries of transient failures.
+type Delivery struct {
+	MaxAttempts int           `yaml:"max_attempts"`
+	Backoff     time.Duration `yaml:"backoff"`
+	MaxBackoff  time.Duration `yaml:"max_backoff"`
+}
+
+// Messaging configures the router.
+type Messaging struct {
+	MaxRetries     int           `yaml:"max_retries"`
+	RetryInterval  time.Duration `yaml:"retry_interval"`
+	DedupRetention time.Duration `yaml:"dedup_retention"`
+}
+
+// Intake maps known events to postings.
+type Intake struct {
+	Flows map[string]Flow `yaml:"flows"`
+}
+
+// Flow says what postings one event type makes.
+type Flow struct {
+	NotificationType string   `yaml:"notification_type"`
+	Template         string   `yaml:"template"`
+	Channels         []string `yaml:"channels"`
+	Priority         string   `yaml:"priority"`
+	Receivers        string   `yaml:"receivers"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Transports.
+const (
+	TransportMemory = "memory"
+	TransportAMQP   = "amqp"
+	TransportSQL    = "sql"
+)
+
+// Default returns the embedded defaults.
+func Default() (Config, error) {
+	raw, err := configs.FS.ReadFile("default.yaml")
+	if err != nil {
+		return Config{}, fmt.Errorf("read embedded defaults: %w", err)
+	}
+	var c Config
+	if err := decode(raw, &c); err != nil {
+		return Config{}, fmt.Errorf("embedded defaults: %w", err)
+	}
+	return c, nil
+}
+
+// Load returns the defaults overlaid by the file in NOTIFIER_CONFIG (if set)
+// and the environment (getenv, usually os.Getenv), validated.
+func Load(getenv func(string) string) (Config, error) {
+	c, err := Default()
+	if err != nil {
+		return Config{}, err
+	}
+	if path := getenv("NOTIFIER_CONFIG"); path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read NOTIFIER_CONFIG: %w", err)
+		}
+		if err := decode(raw, &c); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func decode(raw []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("NOTIFIER_HTTP_ADDR", &c.HTTP.Addr)
+	set("NOTIFIER_TRANSPORT", &c.Transport)
+	set("NOTIFIER_AMQP_URL", &c.AMQP.URL)
+	set("NOTIFIER_DATABASE_URL", &c.Database.URL)
+	set("NOTIFIER_SMTP_ADDR", &c.SMTP.Addr)
+	set("NOTIFIER_SMTP_FROM", &c.SMTP.From)
+	set("NOTIFIER_SMTP_TLS", &c.SMTP.TLS)
+	set("NOTIFIER_SMTP_USERNAME", &c.SMTP.Username)
+	set("NOTIFIER_SMTP_PASSWORD", &c.SMTP.Password)
+	set("NOTIFIER_SMS_URL", &c.SMS.URL)
+	set("NOTIFIER_API_TOKENS", &c.API.Tokens)
+	set("NOTIFIER_TEMPLATES_DIR", &c.Templates.Dir)
+	set("NOTIFIER_LOG_LEVEL", &c.Log.Level)
+	set("NOTIFIER_LOG_FORMAT", &c.Log.Format)
+	if v := getenv("NOTIFIER_EXCHANGES"); v != "" {
+		c.AMQP.Exchanges = splitList(v)
+	}
+	if v := getenv("NOTIFIER_DIRECTORY_PAGE_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("NOTIFIER_DIRECTORY_PAGE_SIZE: %w", err)
+		}
+		c.Directory.PageSize = n
+	}
+	if v := getenv("NOTIFIER_UPSTREAMS"); v != "" {
+		ups, err := ParseUpstreams(v)
+		if err != nil {
+			return fmt.Errorf("NOTIFIER_UPSTREAMS: %w", err)
+		}
+		c.Upstreams = ups
+	}
+	return nil
+}
+
+// ParseUpstreams parses "name=base_url,…".
+func ParseUpstreams(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range splitList(s) {
+		name, base, ok := strings.Cut(part, "=")
+		name, base = strings.TrimSpace(name), strings.TrimSpace(base)
+		if !ok || name == "" || base == "" {
+			return nil, fmt.Errorf("entry %q is not name=base_url", part)
+		}
+		if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+			return nil, fmt.Errorf("entry %q: base URL must start with http:// or https://", part)
+		}
+		out[name] = base
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// DevTokens are the tokens of the default configuration, refused outside
+// the memory transport.
+const DevTokens = "admin:dev-admin-token,manager:dev-manager-token,service:dev-service-token"
+
+// Validate fails closed: it names every setting that is missing or wrong.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Transport {
+	case TransportMemory:
+		if c.Database.URL != "" {
+			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: PostgreSQL state is not available in this version; leave it empty for in-memory state"))
+		}
+	case TransportAMQP, TransportSQL:
+		errs = append(errs, fmt.Errorf("NOTIFIER_TRANSPORT=%s is not available in this version; use memory", c.Transport))
+	default:
+		errs = append(errs, fmt.Errorf("NOTIFIER_TRANSPORT: unknown transport %q (memory, amqp, sql)", c.Transport))
+	}
+	if c.Transport != TransportMemory && c.API.Tokens == DevTokens {
+		errs = append(errs, errors.New("NOTIFIER_API_TOKENS: the development tokens are refused outside the memory transport"))
+	}
+	if c.API.Tokens == "" {
+		errs = append(errs, errors.New("NOTIFIER_API_TOKENS: at least one token is required"))
+	}
+	if c.HTTP.Addr == "" {
+		errs = append(errs, errors.New("NOTIFIER_HTTP_ADDR: empty"))
+	}
+	if c.Directory.PageSize < 1 || c.Directory.PageSize > 5000 {
+		errs = append(errs, fmt.Errorf("directory.page_size: %d is outside 1..5000", c.Directory.PageSize))
+	}
+	switch c.SMTP.TLS {
+	case "none", "starttls", "tls":
+	default:
+		errs = append(errs, fmt.Errorf("NOTIFIER_SMTP_TLS: %q is not none, starttls or tls", c.SMTP.TLS))
+	}
+	if c.SMTP.Addr != "" && c.SMTP.From == "" {
+		errs = append(errs, errors.New("NOTIFIER_SMTP_FROM: required with NOTIFIER_SMTP_ADDR"))
+	}
+	if c.Delivery.MaxAttempts < 1 {
+		errs = append(errs, errors.New("delivery.max_attempts: must be at least 1"))
+	}
+	for name, f := range c.Intake.Flows {
+		if f.NotificationType == "" || f.Template == "" || f.Receivers == "" || len(f.Channels) == 0 {
+			errs = append(errs, fmt.Errorf("intake.flows.%s: notification_type, template, channels and receivers are required", name))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,71 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/platform/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestNoConfigurationRunsInMemoryOnPort8080(t *testing.T) {
+	c, err := config.Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, ":8080", c.HTTP.Addr)
+	require.Equal(t, config.TransportMemory, c.Transport)
+	require.Empty(t, c.Upstreams)
+	require.Equal(t, 500, c.Directory.PageSize)
+	require.Contains(t, c.Preferences.Mandatory, "phone_confirmation")
+	require.Len(t, c.Intake.Flows, 4)
+}
+
+func TestEnvironmentOverridesFileOverridesDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("http:\n  addr: \":9000\"\ndirectory:\n  page_size: 100\n"), 0o600))
+	c, err := config.Load(env(map[string]string{
+		"NOTIFIER_CONFIG":     path,
+		"NOTIFIER_HTTP_ADDR":  ":9100",
+		"NOTIFIER_UPSTREAMS":  "auth=http://127.0.0.1:8001, fastapi=https://api.example/v2",
+		"NOTIFIER_API_TOKENS": "service:abcdefgh12",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, ":9100", c.HTTP.Addr)
+	require.Equal(t, 100, c.Directory.PageSize)
+	require.Equal(t, map[string]string{"auth": "http://127.0.0.1:8001", "fastapi": "https://api.example/v2"}, c.Upstreams)
+	require.Equal(t, "service:abcdefgh12", c.API.Tokens)
+}
+
+func TestBadConfigurationFailsClosedNamingTheSetting(t *testing.T) {
+	cases := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"unknown transport":      {map[string]string{"NOTIFIER_TRANSPORT": "kafka"}, "NOTIFIER_TRANSPORT"},
+		"bad upstreams":          {map[string]string{"NOTIFIER_UPSTREAMS": "auth"}, "NOTIFIER_UPSTREAMS"},
+		"upstream without http":  {map[string]string{"NOTIFIER_UPSTREAMS": "auth=ftp://x"}, "NOTIFIER_UPSTREAMS"},
+		"bad tls":                {map[string]string{"NOTIFIER_SMTP_TLS": "maybe"}, "NOTIFIER_SMTP_TLS"},
+		"database without pg":    {map[string]string{"NOTIFIER_DATABASE_URL": "postgres://x"}, "NOTIFIER_DATABASE_URL"},
+		"bad page size":          {map[string]string{"NOTIFIER_DIRECTORY_PAGE_SIZE": "lots"}, "NOTIFIER_DIRECTORY_PAGE_SIZE"},
+		"missing config file":    {map[string]string{"NOTIFIER_CONFIG": "/nonexistent.yaml"}, "NOTIFIER_CONFIG"},
+		"production, dev tokens": {map[string]string{"NOTIFIER_TRANSPORT": "amqp"}, "NOTIFIER_API_TOKENS"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(env(tc.env))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestUnknownKeyInFileIsRejected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("htp:\n  addr: \":9000\"\n"), 0o600))
+	_, err := config.Load(env(map[string]string{"NOTIFIER_CONFIG": path}))
+	require.ErrorContains(t, err, "htp")
+}
