@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/notifier/notifier/configs"
+	"github.com/notifier/notifier/platform/upstream"
 )
 
 // Config is the whole configuration.
@@ -215,30 +216,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		c.Directory.PageSize = n
 	}
 	if v := getenv("NOTIFIER_UPSTREAMS"); v != "" {
-		ups, err := ParseUpstreams(v)
+		ups, err := upstream.ParseUpstreams(v)
 		if err != nil {
 			return fmt.Errorf("NOTIFIER_UPSTREAMS: %w", err)
 		}
 		c.Upstreams = ups
 	}
 	return nil
-}
-
-// ParseUpstreams parses "name=base_url,…".
-func ParseUpstreams(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, part := range splitList(s) {
-		name, base, ok := strings.Cut(part, "=")
-		name, base = strings.TrimSpace(name), strings.TrimSpace(base)
-		if !ok || name == "" || base == "" {
-			return nil, fmt.Errorf("entry %q is not name=base_url", part)
-		}
-		if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-			return nil, fmt.Errorf("entry %q: base URL must start with http:// or https://", part)
-		}
-		out[name] = base
-	}
-	return out, nil
 }
 
 func splitList(s string) []string {

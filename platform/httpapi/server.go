@@ -1,0 +1,254 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Defaults applied by NewServer to a zero Config field.
+const (
+	DefaultAddr         = ":8080"
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultTitle        = "Notifier API"
+	DefaultVersion      = "dev"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the listen address; ":0" picks a free port. Default ":8080".
+	Addr string
+	// MaxBodyBytes caps the request body of every operation: a body of
+	// MaxBodyBytes bytes or more is refused with 413 (Huma's rule). An
+	// operation may ask for a smaller cap through Operation.MaxBodyBytes,
+	// never a larger one. Default 1 MiB.
+	MaxBodyBytes int64
+	// Tokens lists the bearer tokens in the NOTIFIER_API_TOKENS format,
+	// "role:token,…"; see ParseTokens. Empty means every secured operation
+	// answers 401.
+	Tokens string
+	// Title and Version describe the API in the OpenAPI document.
+	Title, Version string
+}
+
+// withDefaults fills in the zero fields of c.
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Title == "" {
+		c.Title = DefaultTitle
+	}
+	if c.Version == "" {
+		c.Version = DefaultVersion
+	}
+	return c
+}
+
+// Server is Notifier's HTTP server: a Huma API on the standard library mux
+// with auth, problem+json errors, a body cap, probes, metrics and an access
+// log. Modules register operations on API and raw routes with Handle, before
+// Start. A Server is started at most once.
+type Server struct {
+	cfg     Config
+	logger  *slog.Logger
+	mux     *http.ServeMux
+	api     huma.API
+	tokens  *tokenSet
+	metrics *metrics
+	handler http.Handler
+	srv     *http.Server
+
+	checksMu         sync.Mutex
+	checks           []readinessCheck
+	readinessTimeout time.Duration
+
+	mu       sync.Mutex
+	listener net.Listener
+	served   chan struct{}
+	stopped  bool
+}
+
+// NewServer builds a Server from cfg. It returns an error if logger is nil,
+// cfg.MaxBodyBytes is negative or cfg.Tokens does not parse. It registers
+// GET /healthz, GET /readyz, GET /metrics, /openapi.json and /docs.
+func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		return nil, errors.New("new http server: nil logger")
+	}
+	cfg = cfg.withDefaults()
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("new http server: negative max body bytes %d", cfg.MaxBodyBytes)
+	}
+	tokens, err := ParseTokens(cfg.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("new http server: %w", err)
+	}
+	m, err := newMetrics(prometheus.DefaultRegisterer)
+	if err != nil {
+		return nil, fmt.Errorf("new http server: %w", err)
+	}
+	if len(tokens) == 0 {
+		logger.Warn("no api tokens configured: every secured operation will answer 401")
+	}
+
+	s := &Server{
+		cfg:     cfg,
+		logger:  logger,
+		mux:     http.NewServeMux(),
+		tokens:  newTokenSet(tokens),
+		metrics: m,
+
+		readinessTimeout: ReadinessTimeout,
+	}
+
+	hcfg := huma.DefaultConfig(cfg.Title, cfg.Version)
+	// No $schema links in bodies: responses keep exactly their documented shape.
+	hcfg.CreateHooks = nil
+	// Unknown body properties are rejected (422) and every field without
+	// omitempty is required; these are Huma's defaults, pinned here.
+	hcfg.AllowAdditionalPropertiesByDefault = false
+	hcfg.FieldsOptionalByDefault = false
+	hcfg.Transformers = append(hcfg.Transformers, nameMissingFields, s.hideInternalErrors)
+	hcfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		bearerScheme: {
+			Type:        "http",
+			Scheme:      "bearer",
+			Description: "A token from NOTIFIER_API_TOKENS. Roles: service < manager < admin.",
+		},
+	}
+	s.api = huma.NewAPI(hcfg, &capAdapter{Adapter: humago.NewAdapter(s.mux, ""), maxBodyBytes: cfg.MaxBodyBytes})
+	s.api.UseMiddleware(s.authMiddleware)
+
+	s.registerHealth()
+	s.Handle("GET /metrics", promhttp.Handler())
+
+	s.handler = http.HandlerFunc(s.serveHTTP)
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// API returns the Huma API modules register their operations on.
+func (s *Server) API() huma.API { return s.api }
+
+// Handle registers a raw handler for a ServeMux pattern such as
+// "GET /metrics". It panics, like http.ServeMux.Handle, if the pattern is
+// invalid or conflicts with a registered one. Raw routes get the access log,
+// metrics, panic recovery and the body cap, but no auth.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the server's complete handler, for httptest and
+// in-process use.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start binds the listener on the configured address and serves in a
+// goroutine; it returns once the listener is bound, or with the listen error.
+// It fails if the server was already started.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener != nil {
+		return errors.New("start http server: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("start http server: %w", err)
+	}
+	s.listener = ln
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server stopped", "error", err)
+		}
+	}()
+	s.logger.Info("http api listening", "addr", ln.Addr().String(), "docs", "http://"+docsHost(ln.Addr())+"/docs")
+	return nil
+}
+
+// docsHost renders a bound address as a host a browser can open.
+func docsHost(addr net.Addr) string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+	}
+	return addr.String()
+}
+
+// Addr returns the address the server is bound to, such as
+// "127.0.0.1:43123", or "" before Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener == nil {
+		return ""
+	}
+	return s.listener.Addr().String()
+}
+
+// Stop shuts the server down gracefully, waiting for in-flight requests until
+// ctx is done; then it closes the remaining connections and returns ctx's
+// error. Stopping a server that was never started, or stopping it again,
+// does nothing.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.listener == nil || s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	served := s.served
+	s.mu.Unlock()
+
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+		err = fmt.Errorf("stop http server: %w", err)
+	}
+	<-served
+	return err
+}
+
+// capAdapter applies the server's body cap to every operation, whatever
+// registers it, and records the operation ID for the access log and metrics.
+type capAdapter struct {
+	huma.Adapter
+	maxBodyBytes int64
+}
+
+// humaDefaultMaxBody is the value Huma puts in an operation that did not set
+// MaxBodyBytes; it cannot be told apart from an explicit 1 MiB.
+const humaDefaultMaxBody = 1 << 20
+
+// Handle caps op.MaxBodyBytes at the server's limit: an unset, Huma-default,
+// unlimited (negative) or larger value becomes the limit; a smaller one stays.
+func (a *capAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
+	if op.MaxBodyBytes <= 0 || op.MaxBodyBytes == humaDefaultMaxBody || op.MaxBodyBytes > a.maxBodyBytes {
+		op.MaxBodyBytes = a.maxBodyBytes
+	}
+	a.Adapter.Handle(op, func(ctx huma.Context) {
+		if info, ok := ctx.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.operation = ctx.Operation().OperationID
+		}
+		handler(ctx)
+	})
+}

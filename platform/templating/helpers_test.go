@@ -1,0 +1,5 @@
+package templating_test
+
+import "io/fs"
+
+func errNotExist() error { return fs.ErrNotExist }

@@ -1,0 +1,14 @@
+// Package templates embeds Notifier's built-in notification templates.
+//
+// Each template is a Markdown file with optional YAML front matter (a "subject" for email) and
+// pongo2 syntax, stored under the directory of its channel: email/*.md and sms/*.md. The HTML
+// part of every email is wrapped in layouts/email.html. The templating package renders them;
+// a deployment may point Notifier at a directory of its own instead.
+package templates
+
+import "embed"
+
+// FS holds the email, sms and layouts directories.
+//
+//go:embed email sms layouts
+var FS embed.FS
