@@ -1,0 +1,59 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/notifier/notifier/modules/eventintake/internal/domain"
+)
+
+// MessageIDKey is the metadata key of the transport's message ID (the AMQP
+// message_id), the second source of an event key.
+const MessageIDKey = "message_id"
+
+// Publisher publishes raw messages; message.Publisher is one.
+type Publisher interface {
+	Publish(topic string, msgs ...*message.Message) error
+}
+
+// AcceptEvent takes an event sent over HTTP: it validates it exactly as
+// the consumer will and queues it on the intake topic, so it then takes the
+// same path as an event published to the exchange.
+type AcceptEvent struct {
+	publisher Publisher
+	topic     string
+}
+
+// NewAcceptEvent returns an AcceptEvent queueing on topic.
+func NewAcceptEvent(publisher Publisher, topic string) (*AcceptEvent, error) {
+	if publisher == nil {
+		return nil, errors.New("new accept event: nil publisher")
+	}
+	if topic == "" {
+		return nil, errors.New("new accept event: empty topic")
+	}
+	return &AcceptEvent{publisher: publisher, topic: topic}, nil
+}
+
+// Handle validates payload with domain.DecodeEvent and queues it unchanged,
+// with its event key as message_id, and returns that key. It returns an
+// error wrapping domain.ErrMalformedJSON or a *domain.InvalidEventError for
+// bad input (nothing is queued), and any other error when the queue is not
+// available. The message is not bound to ctx: it outlives the request.
+func (a *AcceptEvent) Handle(_ context.Context, payload []byte) (string, error) {
+	if _, err := domain.DecodeEvent(payload); err != nil {
+		return "", err
+	}
+	key := domain.EventKey(payload, "")
+	msg := message.NewMessage(watermill.NewUUID(), bytes.Clone(payload))
+	msg.Metadata.Set(MessageIDKey, key)
+	if err := a.publisher.Publish(a.topic, msg); err != nil {
+		return "", fmt.Errorf("queue event %s: %w", key, err)
+	}
+	return key, nil
+}

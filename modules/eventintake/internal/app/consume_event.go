@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/notifier/notifier/modules/eventintake/internal/domain"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/messaging"
+)
+
+// ConsumeEvent handles one event from the intake exchange: it decodes and
+// validates the envelope and hands the event to the handler of its type.
+type ConsumeEvent struct {
+	handlers map[string]EventHandler
+	logger   *slog.Logger
+}
+
+// NewConsumeEvent returns a ConsumeEvent dispatching to handlers, which
+// must cover every known event type exactly once.
+func NewConsumeEvent(logger *slog.Logger, handlers ...EventHandler) (*ConsumeEvent, error) {
+	if logger == nil {
+		return nil, errors.New("new consume event: nil logger")
+	}
+	byType := make(map[string]EventHandler, len(handlers))
+	for _, h := range handlers {
+		if h == nil {
+			return nil, errors.New("new consume event: nil handler")
+		}
+		if prev, dup := byType[h.EventType()]; dup {
+			return nil, fmt.Errorf("new consume event: %s and %s both handle %s", prev.HandlerName(), h.HandlerName(), h.EventType())
+		}
+		byType[h.EventType()] = h
+	}
+	var errs []error
+	for _, t := range domain.KnownTypes() {
+		if _, ok := byType[t]; !ok {
+			errs = append(errs, fmt.Errorf("new consume event: no handler for %s", t))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &ConsumeEvent{handlers: byType, logger: logger}, nil
+}
+
+// NewEventHandlers returns the handler of every known event type, built
+// from the configured flows (config.Intake.Flows). It names every flow
+// that is missing or broken.
+func NewEventHandlers(flows map[string]config.Flow, commands CommandSender) ([]EventHandler, error) {
+	welcome, err1 := NewWelcomeOnUserSignedUp(flows, commands)
+	movies, err2 := NewAnnounceMoviesOnNewMovies(flows, commands)
+	episode, err3 := NewAnnounceEpisodeOnNewEpisode(flows, commands)
+	reactions, err4 := NewReportReactionsOnReactionsSummary(flows, commands)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return nil, err
+	}
+	return []EventHandler{welcome, movies, episode, reactions}, nil
+}
+
+// Handle processes the event in payload, which arrived with messageID (the
+// transport's message_id; may be empty). A payload that is not a valid
+// event, or a known event whose details break its rules, is rejected with
+// a messaging.Permanent error naming the field, so the router puts it on
+// the poison queue with that reason. An event from a service other than
+// the one that publishes its type is accepted with a warning: publishers
+// are trusted, and the payload alone decides what it means. A failure to
+// send the commands is returned as it is, to be retried.
+func (c *ConsumeEvent) Handle(ctx context.Context, payload []byte, messageID string) error {
+	key := domain.EventKey(payload, messageID)
+	ev, err := domain.DecodeEvent(payload)
+	if err != nil {
+		c.logger.WarnContext(ctx, "event rejected", "event_key", key, "reason", err.Error())
+		return messaging.Permanent(fmt.Errorf("reject event %s: %w", key, err))
+	}
+	if want := domain.ExpectedService(ev.Type); ev.FromService != want {
+		c.logger.WarnContext(ctx, "event from an unexpected service; handling it anyway",
+			"event", ev.Type, "event_key", key, "from_service", ev.FromService, "expected_service", want)
+	}
+	h := c.handlers[ev.Type]
+	if err := h.Handle(ctx, key, ev); err != nil {
+		return fmt.Errorf("%s on event %s: %w", h.HandlerName(), key, err)
+	}
+	c.logger.InfoContext(ctx, "event handled", "event", ev.Type, "event_key", key, "handler", h.HandlerName())
+	return nil
+}

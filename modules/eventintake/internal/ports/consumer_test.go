@@ -1,0 +1,248 @@
+package ports_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/modules/eventintake"
+	"github.com/notifier/notifier/modules/eventintake/internal/app"
+	"github.com/notifier/notifier/modules/eventintake/internal/domain"
+	"github.com/notifier/notifier/modules/eventintake/internal/intaketest"
+	"github.com/notifier/notifier/modules/eventintake/internal/ports"
+	"github.com/notifier/notifier/modules/posting"
+	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/messaging"
+)
+
+// intake is the intake running on a real in-memory router, with a
+// recording CreatePosting handler in place of the posting module and an
+// observer of the poison queue.
+type intake struct {
+	m    *messaging.Messaging
+	keys *countingKeyStore
+
+	mu       sync.Mutex
+	postings []posting.CreatePosting
+	poisoned []*message.Message
+}
+
+func startIntake(t *testing.T, exchanges ...string) *intake {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	keys := &countingKeyStore{MemoryKeyStore: messaging.NewMemoryKeyStore(clock.System{}, time.Hour)}
+	m, err := messaging.New(messaging.Config{MaxRetries: 2, RetryInterval: time.Millisecond},
+		messaging.NewMemoryTransport(nil), keys, logger)
+	require.NoError(t, err)
+	in := &intake{m: m, keys: keys}
+
+	cfg, err := config.Default()
+	require.NoError(t, err)
+	handlers, err := app.NewEventHandlers(cfg.Intake.Flows, m.CommandBus())
+	require.NoError(t, err)
+	consume, err := app.NewConsumeEvent(logger, handlers...)
+	require.NoError(t, err)
+	raw, err := ports.RawHandlers(exchanges, consume)
+	require.NoError(t, err)
+	for _, h := range raw {
+		require.NoError(t, m.AddRawHandler(h))
+	}
+	require.NoError(t, m.AddCommandHandler(cqrs.NewCommandHandler("test.RecordPostings",
+		func(_ context.Context, cmd *posting.CreatePosting) error {
+			in.mu.Lock()
+			defer in.mu.Unlock()
+			in.postings = append(in.postings, *cmd)
+			return nil
+		})))
+	require.NoError(t, m.AddPoisonObserver("test.ObservePoison", func(msg *message.Message) {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		in.poisoned = append(in.poisoned, msg)
+	}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; _ = m.Close() })
+	select {
+	case <-m.Running():
+	case <-time.After(5 * time.Second):
+		t.Fatal("router did not start")
+	}
+	return in
+}
+
+// publish sends payload as an external publisher does: plain JSON, no
+// Watermill headers, a fresh message UUID each time.
+func (in *intake) publish(t *testing.T, topic string, payload []byte, messageID string) {
+	t.Helper()
+	msg := message.NewMessage(watermill.NewUUID(), payload)
+	if messageID != "" {
+		msg.Metadata.Set(app.MessageIDKey, messageID)
+	}
+	require.NoError(t, in.m.Publisher().Publish(topic, msg))
+}
+
+func (in *intake) sent() []posting.CreatePosting {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]posting.CreatePosting(nil), in.postings...)
+}
+
+func (in *intake) poison() []*message.Message {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]*message.Message(nil), in.poisoned...)
+}
+
+// countingKeyStore counts the messages the intake's deduplication dropped,
+// so a test knows when a duplicate has been seen.
+type countingKeyStore struct {
+	*messaging.MemoryKeyStore
+	mu      sync.Mutex
+	dropped int
+}
+
+func (s *countingKeyStore) Claim(ctx context.Context, key string) (bool, error) {
+	dup, err := s.MemoryKeyStore.Claim(ctx, key)
+	if dup && strings.HasPrefix(key, ports.ConsumeEventsName) {
+		s.mu.Lock()
+		s.dropped++
+		s.mu.Unlock()
+	}
+	return dup, err
+}
+
+func (s *countingKeyStore) droppedEvents() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+func TestTheSameEventPublishedTwiceMakesItsPostingsOnce(t *testing.T) {
+	in := startIntake(t, eventintake.Exchange)
+	signup := intaketest.Event(t, "user_signed_up")
+
+	in.publish(t, eventintake.Exchange, signup, "")
+	in.publish(t, eventintake.Exchange, signup, "")
+	// Once the duplicate is dropped, nothing more can come of it.
+	require.Eventually(t, func() bool { return in.keys.droppedEvents() == 1 && len(in.sent()) == 1 },
+		5*time.Second, time.Millisecond)
+
+	cmds := in.sent()
+	require.Len(t, cmds, 1)
+	require.Equal(t, posting.TypeWelcome, cmds[0].NotificationType)
+	require.Equal(t, intaketest.UserURL, cmds[0].Receivers)
+	require.Equal(t, "user@mail.com", cmds[0].TemplateContext["username"])
+	require.Equal(t, domain.EventKey(signup, ""), cmds[0].FromEvent)
+	require.Empty(t, in.poison())
+}
+
+func TestARepeatedEventIDOrMessageIDIsRecognisedWhateverTheBody(t *testing.T) {
+	in := startIntake(t, eventintake.Exchange)
+
+	in.publish(t, eventintake.Exchange, []byte(`{"event_id": "evt-1", "from_service": "cinema_scanner", "event": "new_movies", "details": {"movies": ["http://fastapi/api/v1/movies/1/"]}}`), "")
+	in.publish(t, eventintake.Exchange, []byte(`{"event_id": "evt-1", "occurred_at": "2026-03-01T10:00:00Z", "from_service": "cinema_scanner", "event": "new_movies", "details": {"movies": ["http://fastapi/api/v1/movies/1/"]}}`), "")
+	in.publish(t, eventintake.Exchange, intaketest.Event(t, "new_episode"), "amqp-1")
+	in.publish(t, eventintake.Exchange, intaketest.Event(t, "new_episode"), "amqp-1")
+	in.publish(t, eventintake.Exchange, intaketest.Event(t, "reactions_summary"), "amqp-2")
+	require.Eventually(t, func() bool { return in.keys.droppedEvents() == 2 && len(in.sent()) == 3 },
+		5*time.Second, time.Millisecond)
+
+	var keys []string
+	for _, cmd := range in.sent() {
+		keys = append(keys, cmd.FromEvent)
+	}
+	require.ElementsMatch(t, []string{"evt-1", "amqp-1", "amqp-2"}, keys)
+}
+
+func TestABadEventEndsOnThePoisonQueueWithItsReason(t *testing.T) {
+	in := startIntake(t, eventintake.Exchange)
+
+	in.publish(t, eventintake.Exchange, []byte(`{"from_service": "auth", "event": "user_signed_up", "details": {"username": "u"}}`), "bad-1")
+	in.publish(t, eventintake.Exchange, []byte(`{"from_service": "auth", "event": "user_deleted", "details": {}}`), "bad-2")
+	in.publish(t, eventintake.Exchange, []byte(`not json at all`), "bad-3")
+	require.Eventually(t, func() bool { return len(in.poison()) == 3 }, 5*time.Second, time.Millisecond)
+
+	reasons := map[string]string{}
+	for _, msg := range in.poison() {
+		require.Equal(t, ports.ConsumeEventsName, msg.Metadata.Get(middleware.PoisonedHandlerKey))
+		reasons[msg.Metadata.Get(app.MessageIDKey)] = msg.Metadata.Get(middleware.ReasonForPoisonedKey)
+	}
+	require.Contains(t, reasons["bad-1"], "details.user: is required")
+	require.Contains(t, reasons["bad-2"], `event: unknown event type "user_deleted"`)
+	require.Contains(t, reasons["bad-3"], "not valid JSON")
+	require.Empty(t, in.sent())
+
+	// The intake keeps going after poison.
+	in.publish(t, eventintake.Exchange, intaketest.Event(t, "user_signed_up"), "")
+	require.Eventually(t, func() bool { return len(in.sent()) == 1 }, 5*time.Second, time.Millisecond)
+}
+
+func TestEachConfiguredExchangeIsConsumed(t *testing.T) {
+	in := startIntake(t, "notifier.events", "legacy.events")
+
+	in.publish(t, "notifier.events", intaketest.Event(t, "user_signed_up"), "")
+	in.publish(t, "legacy.events", intaketest.Event(t, "new_movies"), "")
+	require.Eventually(t, func() bool { return len(in.sent()) == 2 }, 5*time.Second, time.Millisecond)
+	var types []string
+	for _, cmd := range in.sent() {
+		types = append(types, cmd.NotificationType)
+	}
+	require.ElementsMatch(t, []string{posting.TypeWelcome, posting.TypeNewMovies}, types)
+}
+
+func TestRawHandlersAreNamedPerExchangeOnlyWhenThereAreSeveral(t *testing.T) {
+	t.Parallel()
+	consumer := consumerFunc(func(context.Context, []byte, string) error { return nil })
+
+	one, err := ports.RawHandlers([]string{"notifier.events"}, consumer)
+	require.NoError(t, err)
+	require.Len(t, one, 1)
+	require.Equal(t, "eventintake.ConsumeEvents", one[0].Name)
+	require.Equal(t, "notifier.events", one[0].Topic)
+
+	two, err := ports.RawHandlers([]string{"a.events", "b.events"}, consumer)
+	require.NoError(t, err)
+	require.Equal(t, "eventintake.ConsumeEvents.a.events", two[0].Name)
+	require.Equal(t, "eventintake.ConsumeEvents.b.events", two[1].Name)
+	require.Equal(t, "b.events", two[1].Topic)
+
+	_, err = ports.RawHandlers(nil, consumer)
+	require.Error(t, err)
+	_, err = ports.RawHandlers([]string{"a", "a"}, consumer)
+	require.ErrorContains(t, err, "listed twice")
+	_, err = ports.RawHandlers([]string{"a"}, nil)
+	require.Error(t, err)
+}
+
+func TestDedupKeyIsTheHandlerNameAndTheEventKey(t *testing.T) {
+	t.Parallel()
+	msg := message.NewMessage(watermill.NewUUID(), []byte(`{"event_id": "evt-5"}`))
+	key, err := ports.EventDedupKey("eventintake.ConsumeEvents", msg)
+	require.NoError(t, err)
+	require.Equal(t, "eventintake.ConsumeEvents:evt-5", key)
+
+	msg = message.NewMessage(watermill.NewUUID(), []byte(`{}`))
+	msg.Metadata.Set(app.MessageIDKey, "amqp-5")
+	key, err = ports.EventDedupKey("h", msg)
+	require.NoError(t, err)
+	require.Equal(t, "h:amqp-5", key)
+}
+
+type consumerFunc func(ctx context.Context, payload []byte, messageID string) error
+
+func (f consumerFunc) Handle(ctx context.Context, payload []byte, messageID string) error {
+	return f(ctx, payload, messageID)
+}

@@ -1,0 +1,163 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/notifier/notifier/modules/preferences"
+)
+
+// Defaults are the configured starting point of every user.
+type Defaults struct {
+	// Channels maps a channel to whether it is on by default; a supported
+	// channel not listed is on.
+	Channels map[string]bool
+	// Types maps a notification type to whether it is on by default.
+	Types map[string]bool
+	// DefaultTypeEnabled applies to the types not listed in Types (such as
+	// managers' categories).
+	DefaultTypeEnabled bool
+	// Mandatory types are delivered whatever the user opted out of, as long
+	// as there is an address.
+	Mandatory []string
+}
+
+// Policy decides, from the defaults and a user's overrides, what the user
+// receives. It is immutable and safe for concurrent use.
+type Policy struct {
+	channels           map[string]bool
+	types              map[string]bool
+	defaultTypeEnabled bool
+	mandatory          []string
+}
+
+// NewPolicy returns the policy of d. It fails, naming the setting, if d
+// lists an unsupported channel or a malformed type name.
+func NewPolicy(d Defaults) (*Policy, error) {
+	var errs []error
+	for _, ch := range slices.Sorted(maps.Keys(d.Channels)) {
+		if !IsKnownChannel(ch) {
+			errs = append(errs, fmt.Errorf("preferences.channels: unknown channel %q (supported: %v)", ch, knownChannels))
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(d.Types)) {
+		if !ValidTypeName(t) {
+			errs = append(errs, fmt.Errorf("preferences.types: malformed notification type %q", t))
+		}
+	}
+	for _, t := range d.Mandatory {
+		if !ValidTypeName(t) {
+			errs = append(errs, fmt.Errorf("preferences.mandatory: malformed notification type %q", t))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("preferences policy: %w", err)
+	}
+	mandatory := slices.Clone(d.Mandatory)
+	slices.Sort(mandatory)
+	return &Policy{
+		channels:           maps.Clone(d.Channels),
+		types:              maps.Clone(d.Types),
+		defaultTypeEnabled: d.DefaultTypeEnabled,
+		mandatory:          slices.Compact(mandatory),
+	}, nil
+}
+
+// Mandatory reports whether typ ignores opt-outs.
+func (p *Policy) Mandatory(typ string) bool {
+	_, found := slices.BinarySearch(p.mandatory, typ)
+	return found
+}
+
+// MandatoryTypes returns the mandatory types, sorted.
+func (p *Policy) MandatoryTypes() []string { return slices.Clone(p.mandatory) }
+
+// ChannelEnabled reports whether the user with overrides o receives
+// non-mandatory notifications on channel: the override, else the default.
+// An unsupported channel is never enabled.
+func (p *Policy) ChannelEnabled(o Overrides, channel string) bool {
+	if !IsKnownChannel(channel) {
+		return false
+	}
+	if on, ok := o.Channels[channel]; ok {
+		return on
+	}
+	if on, ok := p.channels[channel]; ok {
+		return on
+	}
+	return true
+}
+
+// TypeEnabled reports whether the user with overrides o receives
+// notifications of type typ: always for a mandatory type, else the
+// override, else the configured default, else DefaultTypeEnabled.
+func (p *Policy) TypeEnabled(o Overrides, typ string) bool {
+	if p.Mandatory(typ) {
+		return true
+	}
+	if on, ok := o.Types[typ]; ok {
+		return on
+	}
+	if on, ok := p.types[typ]; ok {
+		return on
+	}
+	return p.defaultTypeEnabled
+}
+
+// Decide says whether a notification of type typ goes to a user with
+// overrides o and contact c on channel. It returns "" to deliver, else the
+// skip reason (one of the preferences.Reason* constants). Mandatory types
+// ignore every opt-out but, like every type, need an address.
+func (p *Policy) Decide(o Overrides, typ, channel string, c Contact) string {
+	if !IsKnownChannel(channel) {
+		return preferences.ReasonUnknownChan
+	}
+	if !p.Mandatory(typ) {
+		if !p.ChannelEnabled(o, channel) {
+			return preferences.ReasonChannelOptOut
+		}
+		if !p.TypeEnabled(o, typ) {
+			return preferences.ReasonTypeOptOut
+		}
+	}
+	if c.Address(channel) == "" {
+		return preferences.ReasonNoAddress
+	}
+	return ""
+}
+
+// View is a user's effective preferences, as shown to them.
+type View struct {
+	UserID string
+	// Channels holds every supported channel.
+	Channels map[string]bool
+	// Types holds every configured and mandatory type, and every type the
+	// user overrode.
+	Types     map[string]bool
+	Mandatory []string
+	// UpdatedAt is when the user last replaced their overrides; zero if
+	// they never did.
+	UpdatedAt time.Time
+}
+
+// View returns the effective preferences of a user; prefs is what is stored
+// for them (zero, apart from UserID, if nothing is).
+func (p *Policy) View(prefs UserPreferences) View {
+	v := View{
+		UserID:    prefs.UserID,
+		Channels:  make(map[string]bool, len(knownChannels)),
+		Types:     make(map[string]bool, len(p.types)+len(p.mandatory)+len(prefs.Overrides.Types)),
+		Mandatory: p.MandatoryTypes(),
+		UpdatedAt: prefs.UpdatedAt,
+	}
+	for _, ch := range knownChannels {
+		v.Channels[ch] = p.ChannelEnabled(prefs.Overrides, ch)
+	}
+	for _, t := range slices.Concat(slices.Collect(maps.Keys(p.types)), p.mandatory, slices.Collect(maps.Keys(prefs.Overrides.Types))) {
+		v.Types[t] = p.TypeEnabled(prefs.Overrides, t)
+	}
+	return v
+}

@@ -1,0 +1,84 @@
+// Package domain holds the preferences module's rules: which channels and
+// notification types a user receives, given the configured defaults, the
+// mandatory types and the user's own overrides.
+package domain
+
+import (
+	"maps"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// The channels users can opt in or out of.
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
+
+// knownChannels lists every supported channel, in display order.
+var knownChannels = []string{ChannelEmail, ChannelSMS}
+
+// KnownChannels returns the supported channels.
+func KnownChannels() []string { return slices.Clone(knownChannels) }
+
+// IsKnownChannel reports whether channel is supported.
+func IsKnownChannel(channel string) bool { return slices.Contains(knownChannels, channel) }
+
+// Overrides are the choices a user made; a channel or type absent from them
+// follows its default.
+type Overrides struct {
+	Channels map[string]bool
+	Types    map[string]bool
+}
+
+// Clone returns a deep copy of o; nil maps stay nil.
+func (o Overrides) Clone() Overrides {
+	return Overrides{Channels: maps.Clone(o.Channels), Types: maps.Clone(o.Types)}
+}
+
+// UserPreferences is what is stored for one user: their overrides and when
+// they last replaced them.
+type UserPreferences struct {
+	UserID    string
+	Overrides Overrides
+	UpdatedAt time.Time
+}
+
+// Clone returns a deep copy of p.
+func (p UserPreferences) Clone() UserPreferences {
+	p.Overrides = p.Overrides.Clone()
+	return p
+}
+
+// Contact holds a recipient's addresses, one per channel.
+type Contact struct {
+	Email string
+	Phone string
+}
+
+// Address returns the contact's address on channel, or "" when there is
+// none or the channel is unknown.
+func (c Contact) Address(channel string) string {
+	switch channel {
+	case ChannelEmail:
+		return c.Email
+	case ChannelSMS:
+		return c.Phone
+	default:
+		return ""
+	}
+}
+
+var (
+	typeNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	userIDPattern   = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+)
+
+// ValidTypeName reports whether name is a well-formed notification type:
+// a lowercase letter, then up to 63 lowercase letters, digits or underscores.
+func ValidTypeName(name string) bool { return typeNamePattern.MatchString(name) }
+
+// ValidUserID reports whether id is a well-formed user id: 1 to 128 of
+// A-Z, a-z, 0-9, '_', '.', ':' and '-'.
+func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }

@@ -1,0 +1,75 @@
+// Package preferencesfx wires the preferences module into an fx
+// application: it contributes the audience filter to the "event_handlers"
+// group and the preferences HTTP routes to the "routes" group, and keeps
+// its store private.
+package preferencesfx
+
+import (
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"go.uber.org/fx"
+
+	"github.com/notifier/notifier/modules/preferences/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/preferences/internal/app"
+	"github.com/notifier/notifier/modules/preferences/internal/domain"
+	"github.com/notifier/notifier/modules/preferences/internal/ports"
+	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/httpapi"
+)
+
+// Module is the preferences module. It needs config.Config, *slog.Logger,
+// clock.Clock and *cqrs.CommandBus from the graph.
+var Module = fx.Module("preferences",
+	fx.Provide(
+		fx.Private,
+		newPolicy,
+		newStore,
+		newGetPreferences,
+		newUpdatePreferences,
+	),
+	fx.Provide(
+		fx.Annotate(newFilterAudience, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`)),
+		fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`)),
+	),
+)
+
+// newPolicy builds the policy from the preferences section of the
+// configuration; a bad section fails the start, naming the setting.
+func newPolicy(cfg config.Config) (*domain.Policy, error) {
+	p := cfg.Preferences
+	return domain.NewPolicy(domain.Defaults{
+		Channels:           p.Channels,
+		Types:              p.Types,
+		DefaultTypeEnabled: p.DefaultTypeEnabled,
+		Mandatory:          p.Mandatory,
+	})
+}
+
+// newStore returns the in-memory store; state lives in memory until the
+// PostgreSQL adapter exists.
+func newStore() app.Store { return memory.NewStore() }
+
+func newGetPreferences(store app.Store, policy *domain.Policy) (*app.GetPreferencesHandler, error) {
+	return app.NewGetPreferencesHandler(store, policy)
+}
+
+func newUpdatePreferences(store app.Store, policy *domain.Policy, clk clock.Clock) (*app.UpdatePreferencesHandler, error) {
+	return app.NewUpdatePreferencesHandler(store, policy, clk)
+}
+
+func newFilterAudience(store app.Store, policy *domain.Policy, commands *cqrs.CommandBus, logger *slog.Logger) (*app.FilterAudienceOnAudienceBatchResolved, error) {
+	var sender app.CommandSender
+	if commands != nil { // a nil *cqrs.CommandBus must stay a nil interface
+		sender = commands
+	}
+	if logger != nil {
+		logger = logger.With("module", "preferences")
+	}
+	return app.NewFilterAudienceOnAudienceBatchResolved(store, policy, sender, logger)
+}
+
+func newRoutes(get *app.GetPreferencesHandler, update *app.UpdatePreferencesHandler) (*ports.HTTP, error) {
+	return ports.NewHTTP(get, update)
+}
