@@ -1,0 +1,335 @@
+// Package storetest is the contract every posting store passes: the
+// in-memory store now, the PostgreSQL store later. Call Run from the
+// adapter's tests with a constructor of empty stores.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/modules/posting"
+	"github.com/notifier/notifier/modules/posting/internal/domain"
+)
+
+// base is the creation time of the first posting of each test; times are
+// whole microseconds, as PostgreSQL keeps them.
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Run runs the store contract against stores made by newStore, each empty.
+func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		test func(t *testing.T, s domain.Store)
+	}{
+		{"CreateThenGetReturnsEveryField", testCreateThenGet},
+		{"CreateWithATakenKeyReturnsTheExistingPosting", testCreateIsIdempotent},
+		{"ConcurrentCreatesWithOneKeyStoreOnePosting", testConcurrentCreates},
+		{"GetUnknownIsNotFound", testGetUnknown},
+		{"UpdateWritesWhatTheFunctionChanged", testUpdate},
+		{"UpdateThatFailsWritesNothing", testUpdateFails},
+		{"UpdateUnknownIsNotFound", testUpdateUnknown},
+		{"ConcurrentUpdatesLoseNoWrite", testConcurrentUpdates},
+		{"ReturnedPostingsShareNothingWithTheStore", testCopies},
+		{"ListIsNewestFirstFilteredAndPaged", testList},
+		{"ListDueReturnsScheduledPostingsWhoseTimeHasCome", testListDue},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.test(t, newStore(t))
+		})
+	}
+}
+
+func newPosting(key string, created time.Time) domain.Posting {
+	return domain.New(uuid.New(), spec(key), created)
+}
+
+func spec(key string) domain.Spec {
+	return domain.Spec{
+		IdempotencyKey:   key,
+		FromEvent:        "evt-1",
+		FromService:      "cinema_scanner",
+		NotificationType: posting.TypeNewMovies,
+		Receivers:        "http://auth/api/v1/users/?is_active=True",
+		Template:         "email/new_movies.md",
+		Channels:         []string{posting.ChannelEmail},
+		TemplateContext:  map[string]any{"movies": "http://fastapi/api/v1/movies/?new=True"},
+		Priority:         posting.PriorityBulk,
+	}
+}
+
+func create(t *testing.T, s domain.Store, p domain.Posting) domain.Posting {
+	t.Helper()
+	got, created, err := s.Create(context.Background(), p)
+	require.NoError(t, err)
+	require.True(t, created, "posting %s should be new", p.IdempotencyKey)
+	return got
+}
+
+// requireSame compares postings with times compared as instants.
+func requireSame(t *testing.T, want, got domain.Posting) {
+	t.Helper()
+	norm := func(p domain.Posting) domain.Posting {
+		p = p.Clone()
+		p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+		for _, tp := range []**time.Time{&p.ExpiresAt, &p.SendAt, &p.CompletedAt} {
+			if *tp != nil {
+				u := (**tp).UTC()
+				*tp = &u
+			}
+		}
+		return p
+	}
+	require.Equal(t, norm(want), norm(got))
+}
+
+func testCreateThenGet(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := newPosting("k1", base)
+	expires, sendAt, completed := base.Add(time.Hour), base.Add(-time.Minute), base.Add(2*time.Minute)
+	p.ExpiresAt, p.SendAt, p.CompletedAt = &expires, &sendAt, &completed
+	p.ResolvedContext = map[string]any{"movies": []any{map[string]any{"title": "Дюна", "year": float64(2021)}}}
+	p.ContextResolved, p.ExpansionQueued, p.WalkDone = true, true, true
+	p.Status, p.NextPage, p.Error = domain.StatusFailed, 3, "directory page not found"
+	p.Counters = domain.Counters{Recipients: 6, Skipped: 1, Sent: 2, Failed: 1, Expired: 1, Cancelled: 1}
+	p.UpdatedAt = base.Add(time.Second)
+
+	created := create(t, s, p)
+	requireSame(t, p, created)
+	got, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	requireSame(t, p, got)
+}
+
+func testCreateIsIdempotent(t *testing.T, s domain.Store) {
+	first := create(t, s, newPosting("same-key", base))
+	again := newPosting("same-key", base.Add(time.Second))
+	got, created, err := s.Create(context.Background(), again)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first.ID, got.ID, "the existing posting comes back")
+	_, err = s.Get(context.Background(), again.ID)
+	require.ErrorIs(t, err, domain.ErrNotFound, "the repeat was not stored")
+}
+
+func testConcurrentCreates(t *testing.T, s domain.Store) {
+	const n = 16
+	var wg sync.WaitGroup
+	ids := make(chan uuid.UUID, n)
+	createdCount := make(chan bool, n)
+	for i := range n {
+		wg.Go(func() {
+			got, created, err := s.Create(context.Background(), newPosting("raced", base.Add(time.Duration(i)*time.Microsecond)))
+			if err == nil {
+				ids <- got.ID
+				createdCount <- created
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	close(createdCount)
+	seen := map[uuid.UUID]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	news := 0
+	for c := range createdCount {
+		if c {
+			news++
+		}
+	}
+	require.Len(t, seen, 1, "every caller gets the same posting")
+	require.Equal(t, 1, news, "exactly one caller created it")
+}
+
+func testGetUnknown(t *testing.T, s domain.Store) {
+	_, err := s.Get(context.Background(), uuid.New())
+	require.ErrorIs(t, err, domain.ErrNotFound)
+}
+
+func testUpdate(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := create(t, s, newPosting("k", base))
+	now := base.Add(time.Minute)
+	updated, err := s.Update(ctx, p.ID, func(p *domain.Posting) error {
+		p.FreezeContext(map[string]any{"movies": []any{"a"}}, now)
+		return p.RecordPage(1, 500, false, now)
+	})
+	require.NoError(t, err)
+	require.Equal(t, domain.StatusDispatching, updated.Status)
+	got, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	requireSame(t, updated, got)
+	require.Equal(t, 2, got.NextPage)
+	require.Equal(t, 500, got.Counters.Recipients)
+	require.Equal(t, map[string]any{"movies": []any{"a"}}, got.ResolvedContext)
+}
+
+func testUpdateFails(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := create(t, s, newPosting("k", base))
+	errNope := errors.New("nope")
+	_, err := s.Update(ctx, p.ID, func(p *domain.Posting) error {
+		p.Status = domain.StatusCancelled
+		p.Counters.Sent = 99
+		return fmt.Errorf("wrapped: %w", errNope)
+	})
+	require.ErrorIs(t, err, errNope)
+	got, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	requireSame(t, p, got)
+}
+
+func testUpdateUnknown(t *testing.T, s domain.Store) {
+	called := false
+	_, err := s.Update(context.Background(), uuid.New(), func(*domain.Posting) error { called = true; return nil })
+	require.ErrorIs(t, err, domain.ErrNotFound)
+	require.False(t, called)
+}
+
+func testConcurrentUpdates(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := create(t, s, newPosting("k", base))
+	const n = 40
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := s.Update(ctx, p.ID, func(p *domain.Posting) error {
+				p.Counters.Sent++
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, n, got.Counters.Sent)
+}
+
+func testCopies(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := newPosting("k", base)
+	created := create(t, s, p)
+	p.TemplateContext["movies"] = "changed by the caller after Create"
+	created.Channels[0] = "pigeon"
+
+	got, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "http://fastapi/api/v1/movies/?new=True", got.TemplateContext["movies"])
+	require.Equal(t, []string{posting.ChannelEmail}, got.Channels)
+
+	got.TemplateContext["movies"] = "changed after Get"
+	again, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "http://fastapi/api/v1/movies/?new=True", again.TemplateContext["movies"])
+}
+
+func testList(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	var all []domain.Posting // oldest first
+	for i := range 7 {
+		p := newPosting(fmt.Sprintf("k%d", i), base.Add(time.Duration(i)*time.Second))
+		if i%2 == 1 {
+			p.FromEvent = "evt-2"
+			p.NotificationType = "promo"
+		}
+		if i == 5 {
+			p.Status = domain.StatusCancelled
+		}
+		all = append(all, create(t, s, p))
+	}
+	twin := newPosting("twin", all[3].CreatedAt) // same instant: ordered by id
+	all = append(all, create(t, s, twin))
+
+	ids := func(ps []domain.Posting) []uuid.UUID {
+		out := make([]uuid.UUID, len(ps))
+		for i, p := range ps {
+			out[i] = p.ID
+		}
+		return out
+	}
+
+	// Walk everything three at a time.
+	var walked []domain.Posting
+	var after *domain.Cursor
+	for {
+		page, err := s.List(ctx, domain.ListQuery{Limit: 3, After: after})
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page), 3)
+		walked = append(walked, page...)
+		if len(page) < 3 {
+			break
+		}
+		c := domain.CursorOf(page[len(page)-1])
+		after = &c
+	}
+	require.Len(t, walked, len(all))
+	for i := 1; i < len(walked); i++ {
+		prev, cur := walked[i-1], walked[i]
+		require.True(t, domain.CursorOf(prev).Before(cur), "item %d comes after item %d", i, i-1)
+	}
+	require.Equal(t, all[6].ID, walked[0].ID, "newest first")
+	require.Equal(t, all[0].ID, walked[len(walked)-1].ID, "oldest last")
+
+	byEvent, err := s.List(ctx, domain.ListQuery{FromEvent: "evt-2", Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{all[5].ID, all[3].ID, all[1].ID}, ids(byEvent))
+
+	byType, err := s.List(ctx, domain.ListQuery{NotificationType: "promo", Status: domain.StatusAccepted, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{all[3].ID, all[1].ID}, ids(byType))
+
+	byStatus, err := s.List(ctx, domain.ListQuery{Status: domain.StatusCancelled, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{all[5].ID}, ids(byStatus))
+
+	none, err := s.List(ctx, domain.ListQuery{FromEvent: "nobody", Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
+func testListDue(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	now := base.Add(time.Hour)
+	scheduled := func(key string, at time.Time) domain.Posting {
+		sp := spec(key)
+		sp.SendAt = &at
+		p := domain.New(uuid.New(), sp, base)
+		require.Equal(t, domain.StatusScheduled, p.Status)
+		return create(t, s, p)
+	}
+	late := scheduled("late", now.Add(-time.Minute))
+	onTime := scheduled("on-time", now)
+	earliest := scheduled("earliest", now.Add(-time.Hour+time.Second))
+	scheduled("future", now.Add(time.Second))
+	released := scheduled("released", now.Add(-2*time.Minute))
+	_, err := s.Update(ctx, released.ID, func(p *domain.Posting) error {
+		p.Release(now)
+		return nil
+	})
+	require.NoError(t, err)
+	create(t, s, newPosting("not-scheduled", base))
+
+	due, err := s.ListDue(ctx, now, 10)
+	require.NoError(t, err)
+	require.Len(t, due, 3)
+	require.Equal(t, []uuid.UUID{earliest.ID, late.ID, onTime.ID}, []uuid.UUID{due[0].ID, due[1].ID, due[2].ID})
+
+	two, err := s.ListDue(ctx, now, 2)
+	require.NoError(t, err)
+	require.Len(t, two, 2)
+	require.Equal(t, earliest.ID, two[0].ID)
+}

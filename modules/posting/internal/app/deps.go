@@ -1,0 +1,25 @@
+package app
+
+import "context"
+
+// CommandSender sends commands on the command bus (*cqrs.CommandBus).
+type CommandSender interface {
+	Send(ctx context.Context, cmd any) error
+}
+
+// EventPublisher publishes events on the event bus (*cqrs.EventBus).
+type EventPublisher interface {
+	Publish(ctx context.Context, event any) error
+}
+
+// ExpandAudience asks for page Page (from 1) of a posting's audience to be
+// fetched and published. It is internal to the posting module: the module
+// sends it to itself, so that a walk over a large audience is one short
+// message per page and resumes where it stopped.
+type ExpandAudience struct {
+	PostingID string `json:"posting_id"`
+	Page      int    `json:"page"`
+}
+
+// Name returns the wire name.
+func (ExpandAudience) Name() string { return "posting.ExpandAudience.v1" }

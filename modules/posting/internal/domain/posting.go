@@ -1,0 +1,294 @@
+// Package domain holds the posting entity, its life cycle and the store
+// contract. It knows nothing of transports, HTTP or upstream services.
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/notifier/notifier/modules/posting"
+)
+
+// Status is where a posting is in its life cycle.
+type Status string
+
+// The statuses of a posting.
+const (
+	// StatusAccepted is a stored posting whose audience walk has not started.
+	StatusAccepted Status = "accepted"
+	// StatusScheduled is a posting waiting for its send_at.
+	StatusScheduled Status = "scheduled"
+	// StatusDispatching is a posting whose context is frozen and whose
+	// audience is being walked or delivered.
+	StatusDispatching Status = "dispatching"
+	// StatusCompleted is a posting whose every (recipient, channel) delivery
+	// reached a final status.
+	StatusCompleted Status = "completed"
+	// StatusCancelled is a posting cancelled before it completed.
+	StatusCancelled Status = "cancelled"
+	// StatusExpired is a posting that went stale before anything of it was sent.
+	StatusExpired Status = "expired"
+	// StatusFailed is a posting that could not be dispatched (see Posting.Error).
+	StatusFailed Status = "failed"
+)
+
+// Statuses lists every status, in life-cycle order.
+var Statuses = []Status{
+	StatusAccepted, StatusScheduled, StatusDispatching,
+	StatusCompleted, StatusCancelled, StatusExpired, StatusFailed,
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, known := range Statuses {
+		if s == known {
+			return true
+		}
+	}
+	return false
+}
+
+// Terminal reports whether nothing more happens to a posting in status s.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusCompleted, StatusCancelled, StatusExpired, StatusFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+// ErrStalePage is returned by RecordPage for a page that is not the next
+// one of the walk: it was recorded already.
+var ErrStalePage = errors.New("page already recorded")
+
+// ErrNotCancellable is returned by Cancel for a posting already in a
+// terminal status.
+var ErrNotCancellable = errors.New("posting is already finished")
+
+// Counters is a posting's progress: Recipients counts the users its audience
+// walk resolved; the others count (user, channel) deliveries by final status.
+type Counters struct {
+	Recipients int
+	Skipped    int
+	Sent       int
+	Failed     int
+	Expired    int
+	Cancelled  int
+}
+
+// finished returns the number of deliveries that reached a final status.
+func (c Counters) finished() int {
+	return c.Skipped + c.Sent + c.Failed + c.Expired + c.Cancelled
+}
+
+// Posting is one notification job: who (Receivers, walked page by page),
+// what (Template on Channels with a template context) and until when.
+type Posting struct {
+	ID               uuid.UUID
+	IdempotencyKey   string
+	FromEvent        string
+	FromService      string
+	NotificationType string
+	Receivers        string
+	Template         string
+	Channels         []string
+	// TemplateContext is the context as the caller gave it.
+	TemplateContext map[string]any
+	// ResolvedContext is TemplateContext with its URLs fetched; frozen once
+	// ContextResolved is set.
+	ResolvedContext map[string]any
+	ContextResolved bool
+	Priority        posting.Priority
+	ExpiresAt       *time.Time
+	SendAt          *time.Time
+	Status          Status
+	// ExpansionQueued records that the first ExpandAudience command was
+	// sent, so that a repeated creation re-sends it only if it was lost.
+	ExpansionQueued bool
+	// NextPage is the next directory page to fetch, from 1.
+	NextPage int
+	// WalkDone is set once the last directory page was recorded.
+	WalkDone    bool
+	Counters    Counters
+	Error       string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	CompletedAt *time.Time
+}
+
+// Spec is what a new posting is made of, already validated.
+type Spec struct {
+	IdempotencyKey   string
+	FromEvent        string
+	FromService      string
+	NotificationType string
+	Receivers        string
+	Template         string
+	Channels         []string
+	TemplateContext  map[string]any
+	Priority         posting.Priority
+	ExpiresAt        *time.Time
+	SendAt           *time.Time
+}
+
+// New returns a posting made from spec at now: expired when it is already
+// past its ExpiresAt, scheduled when its SendAt is in the future, accepted
+// otherwise.
+func New(id uuid.UUID, spec Spec, now time.Time) Posting {
+	p := Posting{
+		ID:               id,
+		IdempotencyKey:   spec.IdempotencyKey,
+		FromEvent:        spec.FromEvent,
+		FromService:      spec.FromService,
+		NotificationType: spec.NotificationType,
+		Receivers:        spec.Receivers,
+		Template:         spec.Template,
+		Channels:         append([]string(nil), spec.Channels...),
+		TemplateContext:  spec.TemplateContext,
+		Priority:         spec.Priority,
+		ExpiresAt:        utcPtr(spec.ExpiresAt),
+		SendAt:           utcPtr(spec.SendAt),
+		Status:           StatusAccepted,
+		NextPage:         1,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	switch {
+	case p.ExpiredAt(now):
+		p.finish(StatusExpired, now)
+	case p.SendAt != nil && p.SendAt.After(now):
+		p.Status = StatusScheduled
+	}
+	return p
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// ExpiredAt reports whether the posting is stale at now.
+func (p *Posting) ExpiredAt(now time.Time) bool {
+	return p.ExpiresAt != nil && !now.Before(*p.ExpiresAt)
+}
+
+// Expire marks the posting expired, unless it is already finished.
+func (p *Posting) Expire(now time.Time) {
+	if !p.Status.Terminal() {
+		p.finish(StatusExpired, now)
+	}
+}
+
+// Fail marks the posting failed with a public reason, unless it is already
+// finished.
+func (p *Posting) Fail(reason string, now time.Time) {
+	if !p.Status.Terminal() {
+		p.Error = reason
+		p.finish(StatusFailed, now)
+	}
+}
+
+// Cancel marks the posting cancelled. It returns ErrNotCancellable when the
+// posting is already finished.
+func (p *Posting) Cancel(now time.Time) error {
+	if p.Status.Terminal() {
+		return fmt.Errorf("%w (%s)", ErrNotCancellable, p.Status)
+	}
+	p.finish(StatusCancelled, now)
+	return nil
+}
+
+// Release turns a scheduled posting into an accepted one, ready for its
+// audience walk. It reports false when the posting is not scheduled.
+func (p *Posting) Release(now time.Time) bool {
+	if p.Status != StatusScheduled {
+		return false
+	}
+	p.Status = StatusAccepted
+	p.ExpansionQueued = false
+	p.UpdatedAt = now
+	return true
+}
+
+// Reschedule undoes a Release whose first audience page could not be asked
+// for. It reports false when the posting moved on since.
+func (p *Posting) Reschedule(now time.Time) bool {
+	if p.Status != StatusAccepted || p.ExpansionQueued || p.SendAt == nil {
+		return false
+	}
+	p.Status = StatusScheduled
+	p.UpdatedAt = now
+	return true
+}
+
+// FreezeContext records the resolved template context and starts the
+// dispatch. A context frozen before is kept as it is.
+func (p *Posting) FreezeContext(resolved map[string]any, now time.Time) {
+	if p.ContextResolved {
+		return
+	}
+	p.ResolvedContext = resolved
+	p.ContextResolved = true
+	if p.Status == StatusAccepted {
+		p.Status = StatusDispatching
+	}
+	p.UpdatedAt = now
+}
+
+// RecordPage records that directory page NextPage yielded n recipients and
+// whether it was the last, then settles the posting. It returns
+// ErrStalePage when page is not the next page to record.
+func (p *Posting) RecordPage(page, n int, last bool, now time.Time) error {
+	if page != p.NextPage || p.WalkDone {
+		return fmt.Errorf("%w: page %d, next page %d", ErrStalePage, page, p.NextPage)
+	}
+	p.Counters.Recipients += n
+	p.NextPage = page + 1
+	p.WalkDone = last
+	p.UpdatedAt = now
+	p.settle(now)
+	return nil
+}
+
+// AddOutcomes adds final delivery statuses to the counters, then settles
+// the posting.
+func (p *Posting) AddOutcomes(delta Counters, now time.Time) {
+	p.Counters.Skipped += delta.Skipped
+	p.Counters.Sent += delta.Sent
+	p.Counters.Failed += delta.Failed
+	p.Counters.Expired += delta.Expired
+	p.Counters.Cancelled += delta.Cancelled
+	p.UpdatedAt = now
+	p.settle(now)
+}
+
+// settle completes a dispatching posting whose walk is done and whose every
+// (recipient, channel) delivery is final: completed, or expired when
+// nothing was sent and something expired.
+func (p *Posting) settle(now time.Time) {
+	if p.Status != StatusDispatching && p.Status != StatusAccepted {
+		return
+	}
+	if !p.WalkDone || p.Counters.finished() < p.Counters.Recipients*len(p.Channels) {
+		return
+	}
+	if p.Counters.Sent == 0 && p.Counters.Expired > 0 {
+		p.finish(StatusExpired, now)
+		return
+	}
+	p.finish(StatusCompleted, now)
+}
+
+func (p *Posting) finish(s Status, now time.Time) {
+	p.Status = s
+	p.UpdatedAt = now
+	at := now
+	p.CompletedAt = &at
+}

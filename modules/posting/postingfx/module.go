@@ -1,0 +1,120 @@
+// Package postingfx wires the posting module into an fx application.
+//
+// It needs from the graph: config.Config, *slog.Logger, clock.Clock,
+// *cqrs.CommandBus, *cqrs.EventBus, *upstream.Client and
+// *templating.Renderer. It contributes its command handlers
+// (posting.CreatePosting, posting.ExpandAudience) to the
+// "command_handlers" group, its event handler
+// (posting.ApplyOutcomesOnDeliveryOutcomes) to "event_handlers", its HTTP
+// routes to "routes", and runs the scheduler of send_at postings while the
+// application runs. Its store and use cases stay private.
+package postingfx
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"go.uber.org/fx"
+
+	"github.com/notifier/notifier/modules/posting/internal/adapters/directory"
+	"github.com/notifier/notifier/modules/posting/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/posting/internal/app"
+	"github.com/notifier/notifier/modules/posting/internal/domain"
+	"github.com/notifier/notifier/modules/posting/internal/ports"
+	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/upstream"
+)
+
+// SchedulerInterval is how often the scheduler looks for due postings.
+const SchedulerInterval = time.Second
+
+// Module is the posting module.
+var Module = fx.Module("posting",
+	fx.Provide(
+		fx.Private,
+		fx.Annotate(memory.New, fx.As(new(domain.Store))),
+		newDirectory,
+		newCreatePosting,
+		newExpandAudience,
+		newApplyOutcomes,
+		newCancelPosting,
+		app.NewGetPostingHandler,
+		app.NewListPostingsHandler,
+		newScheduler,
+	),
+	fx.Provide(
+		fx.Annotate(ports.NewCreatePostingCommandHandler, fx.ResultTags(`group:"command_handlers"`)),
+		fx.Annotate(ports.NewExpandAudienceCommandHandler, fx.ResultTags(`group:"command_handlers"`)),
+		fx.Annotate(ports.NewApplyOutcomesEventHandler, fx.ResultTags(`group:"event_handlers"`)),
+		fx.Annotate(newHTTP, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`)),
+	),
+	fx.Invoke(runScheduler),
+)
+
+func moduleLogger(l *slog.Logger) *slog.Logger { return l.With("module", "posting") }
+
+func newDirectory(c *upstream.Client) (*directory.Directory, error) { return directory.New(c) }
+
+func newCreatePosting(store domain.Store, commands *cqrs.CommandBus, templates *templating.Renderer,
+	up *upstream.Client, clk clock.Clock, logger *slog.Logger,
+) (*app.CreatePostingHandler, error) {
+	return app.NewCreatePostingHandler(store, commands, templates, up, clk, moduleLogger(logger))
+}
+
+func newExpandAudience(store domain.Store, dir *directory.Directory, up *upstream.Client, commands *cqrs.CommandBus,
+	events *cqrs.EventBus, clk clock.Clock, cfg config.Config, logger *slog.Logger,
+) (*app.ExpandAudienceHandler, error) {
+	return app.NewExpandAudienceHandler(store, dir, up, commands, events, clk, cfg.Directory.PageSize, moduleLogger(logger))
+}
+
+func newApplyOutcomes(store domain.Store, clk clock.Clock, logger *slog.Logger) (*app.ApplyDeliveryOutcomesHandler, error) {
+	return app.NewApplyDeliveryOutcomesHandler(store, clk, moduleLogger(logger))
+}
+
+func newCancelPosting(store domain.Store, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger) (*app.CancelPostingHandler, error) {
+	return app.NewCancelPostingHandler(store, events, clk, moduleLogger(logger))
+}
+
+func newScheduler(store domain.Store, commands *cqrs.CommandBus, clk clock.Clock, logger *slog.Logger) (*app.Scheduler, error) {
+	return app.NewScheduler(store, commands, clk, moduleLogger(logger))
+}
+
+func newHTTP(create *app.CreatePostingHandler, get *app.GetPostingHandler, list *app.ListPostingsHandler,
+	cancel *app.CancelPostingHandler, clk clock.Clock, logger *slog.Logger,
+) (*ports.HTTP, error) {
+	return ports.NewHTTP(create, get, list, cancel, clk, moduleLogger(logger))
+}
+
+// runScheduler runs the scheduler from OnStart to OnStop.
+func runScheduler(lc fx.Lifecycle, s *app.Scheduler) {
+	var (
+		cancel context.CancelFunc
+		done   chan struct{}
+	)
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			var ctx context.Context
+			ctx, cancel = context.WithCancel(context.Background())
+			done = make(chan struct{})
+			go func() {
+				defer close(done)
+				s.Run(ctx, SchedulerInterval)
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	})
+}
