@@ -1,0 +1,251 @@
+package deliveryfx_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/danielgtaylor/huma/v2/humatest"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/notifier/notifier/modules/delivery"
+	"github.com/notifier/notifier/modules/delivery/capture"
+	"github.com/notifier/notifier/modules/delivery/deliveryfx"
+	"github.com/notifier/notifier/modules/posting"
+	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/messaging"
+	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/templates"
+)
+
+// outcomes collects the DeliveryOutcomes the module publishes.
+type outcomes struct {
+	mu  sync.Mutex
+	got []delivery.Outcome
+}
+
+func (o *outcomes) add(ev *delivery.DeliveryOutcomes) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, ev.Outcomes...)
+}
+
+func (o *outcomes) statuses() map[string]string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string]string{}
+	for _, x := range o.got {
+		out[x.UserID+"/"+x.Channel] = x.Status
+	}
+	return out
+}
+
+type groups struct {
+	fx.In
+	Commands []cqrs.CommandHandler `group:"command_handlers"`
+	Events   []cqrs.EventHandler   `group:"event_handlers"`
+	Routes   []httpapi.Routes      `group:"routes"`
+}
+
+// system starts the delivery module on in-memory messaging, as the
+// composition root does, and returns its command bus, outbox, outcomes and
+// handler groups.
+type system struct {
+	commands *cqrs.CommandBus
+	events   *cqrs.EventBus
+	outbox   *capture.Outbox
+	outcomes *outcomes
+	groups   groups
+}
+
+func start(t *testing.T, cfg config.Config) *system {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	m, err := messaging.New(messaging.Config{MaxRetries: 1, RetryInterval: time.Millisecond},
+		messaging.NewMemoryTransport(nil), messaging.NewMemoryKeyStore(clock.System{}, time.Hour), logger)
+	require.NoError(t, err)
+	renderer, err := templating.New(templates.FS)
+	require.NoError(t, err)
+
+	s := &system{commands: m.CommandBus(), events: m.EventBus(), outcomes: &outcomes{}}
+	app := fxtest.New(t,
+		fx.Supply(cfg, logger, fx.Annotate(clock.System{}, fx.As(new(clock.Clock))), m.EventBus(), renderer),
+		deliveryfx.Module,
+		fx.Populate(&s.outbox, &s.groups),
+		fx.Invoke(func(lc fx.Lifecycle) error {
+			for _, h := range s.groups.Commands {
+				if err := m.AddCommandHandler(h); err != nil {
+					return err
+				}
+			}
+			for _, h := range s.groups.Events {
+				if err := m.AddEventHandler(h); err != nil {
+					return err
+				}
+			}
+			if err := m.AddEventHandler(cqrs.NewEventHandler("test.CollectOutcomes", func(_ context.Context, ev *delivery.DeliveryOutcomes) error {
+				s.outcomes.add(ev)
+				return nil
+			})); err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			lc.Append(fx.Hook{
+				OnStart: func(startCtx context.Context) error {
+					go func() { defer close(done); _ = m.Run(ctx) }()
+					select {
+					case <-m.Running():
+						return nil
+					case <-startCtx.Done():
+						return startCtx.Err()
+					}
+				},
+				OnStop: func(context.Context) error { cancel(); <-done; return m.Close() },
+			})
+			return nil
+		}),
+	)
+	app.RequireStart()
+	t.Cleanup(app.RequireStop)
+	return s
+}
+
+func defaults(t *testing.T) config.Config {
+	t.Helper()
+	cfg, err := config.Default()
+	require.NoError(t, err)
+	return cfg
+}
+
+func waitCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestBothLanesDeliverIntoTheCaptureOutboxAndReportOutcomes(t *testing.T) {
+	t.Parallel()
+	s := start(t, defaults(t))
+	ctx := waitCtx(t)
+	require.Len(t, s.groups.Commands, 2)
+	require.Len(t, s.groups.Events, 1)
+	require.Len(t, s.groups.Routes, 1)
+
+	expires := time.Now().Add(2 * time.Minute)
+	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
+		PostingID: "code-1", Lane: delivery.LaneTransactional, NotificationType: posting.TypePhoneConfirmation,
+		Template: "sms/phone_confirmation.md", TemplateContext: map[string]any{"secret_code": "1234"}, ExpiresAt: &expires,
+		Items: []delivery.Item{{Channel: "sms", Recipient: delivery.Recipient{UserID: "u1", Phone: "+79001234567"}}},
+	}))
+	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
+		PostingID: "mailing-1", Lane: delivery.LaneBulk, NotificationType: posting.TypeNewMovies,
+		Template: "email/new_movies.md", TemplateContext: map[string]any{"movies": []any{map[string]any{"title": "Брат"}}},
+		Items:   []delivery.Item{{Channel: "email", Recipient: delivery.Recipient{UserID: "u2", Email: "olga@example.com", FirstName: "Ольга"}}},
+		Skipped: []delivery.SkippedItem{{UserID: "u3", Channel: "email", Reason: "opted out"}},
+	}))
+
+	msgs, err := s.outbox.Wait(ctx, 2)
+	require.NoError(t, err)
+	require.Len(t, s.outbox.ByChannel("sms"), 1)
+	require.Equal(t, "Код подтверждения: 1234. Никому не сообщайте его.", s.outbox.ByChannel("sms")[0].Text)
+	email := s.outbox.ByChannel("email")
+	require.Len(t, email, 1)
+	require.Equal(t, "Новый фильм в каталоге: Брат", email[0].Subject)
+	require.Contains(t, email[0].Text, "Здравствуйте, Ольга!")
+	require.Len(t, msgs, 2)
+
+	require.Eventually(t, func() bool { return len(s.outcomes.statuses()) == 3 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, map[string]string{"u1/sms": "sent", "u2/email": "sent", "u3/email": "skipped"}, s.outcomes.statuses())
+}
+
+func TestCancelledPostingIsNotDeliveredAndItsDeliveriesAreListed(t *testing.T) {
+	t.Parallel()
+	s := start(t, defaults(t))
+	ctx := waitCtx(t)
+
+	require.NoError(t, s.events.Publish(ctx, &posting.PostingCancelled{PostingID: "mailing-2", CancelledAt: time.Now()}))
+	batch := func(user string) *delivery.DeliverBatch {
+		return &delivery.DeliverBatch{
+			PostingID: "mailing-2", Lane: delivery.LaneBulk, Template: "email/new_movies.md",
+			Items: []delivery.Item{{Channel: "email", Recipient: delivery.Recipient{UserID: user, Email: user + "@example.com"}}},
+		}
+	}
+	// The cancellation runs on its own handler, concurrently with the lane:
+	// wait until it has been processed (a batch is recorded cancelled).
+	n := 0
+	require.Eventually(t, func() bool {
+		n++
+		_ = s.commands.Send(ctx, batch(fmt.Sprintf("probe%03d", n)))
+		return slices.Contains(slices.Collect(maps.Values(s.outcomes.statuses())), delivery.StatusCancelled)
+	}, 10*time.Second, 10*time.Millisecond)
+	s.outbox.Reset()
+
+	require.NoError(t, s.commands.Send(ctx, batch("late")))
+	require.Eventually(t, func() bool { return s.outcomes.statuses()["late/email"] != "" }, 10*time.Second, time.Millisecond)
+	require.Equal(t, delivery.StatusCancelled, s.outcomes.statuses()["late/email"])
+	require.Empty(t, s.outbox.Messages(), "nothing of a cancelled posting is sent")
+
+	_, api := humatest.New(t)
+	s.groups.Routes[0].RegisterRoutes(api)
+	resp := api.Get("/api/v1/postings/mailing-2/deliveries")
+	require.Equal(t, http.StatusOK, resp.Code)
+	var page struct {
+		Items []struct {
+			UserID string `json:"user_id"`
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &page))
+	statuses := map[string]string{}
+	for _, it := range page.Items {
+		statuses[it.UserID] = it.Status
+	}
+	require.Equal(t, delivery.StatusCancelled, statuses["late"])
+	require.Len(t, page.Items, n+1, "every batch recorded")
+}
+
+func TestSMSGoesToTheGatewayWhenItsURLIsSet(t *testing.T) {
+	t.Parallel()
+	got := make(chan map[string]string, 1)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got <- body
+	}))
+	t.Cleanup(gw.Close)
+	cfg := defaults(t)
+	cfg.SMS.URL = gw.URL
+	s := start(t, cfg)
+	ctx := waitCtx(t)
+
+	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
+		PostingID: "code-2", Lane: delivery.LaneTransactional, Template: "sms/phone_confirmation.md",
+		TemplateContext: map[string]any{"secret_code": "9876"},
+		Items:           []delivery.Item{{Channel: "sms", Recipient: delivery.Recipient{UserID: "u1", Phone: "+79001234567"}}},
+	}))
+	select {
+	case body := <-got:
+		require.Equal(t, "+79001234567", body["to"])
+		require.Contains(t, body["text"], "9876")
+		require.NotEmpty(t, body["idempotency_key"])
+	case <-ctx.Done():
+		t.Fatal("the gateway got nothing")
+	}
+	require.Eventually(t, func() bool { return s.outcomes.statuses()["u1/sms"] == delivery.StatusSent }, 10*time.Second, time.Millisecond)
+	require.Empty(t, s.outbox.Messages(), "nothing captured")
+}

@@ -1,0 +1,218 @@
+// Package memory is the in-memory Store of the delivery module, for the
+// in-memory run and tests. It passes the same contract suite (storetest) as
+// the PostgreSQL store will; its state is lost on exit.
+package memory
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/notifier/notifier/modules/delivery"
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+	"github.com/notifier/notifier/modules/delivery/internal/domain"
+)
+
+// Store is an app.Store in memory, safe for concurrent use.
+type Store struct {
+	mu        sync.Mutex
+	rows      map[domain.Key]*domain.Delivery
+	postings  map[string]*postingRows
+	cancelled map[string]time.Time
+}
+
+// postingRows lists the keys of one posting, sorted lazily for listing.
+type postingRows struct {
+	keys   []domain.Key
+	sorted bool
+}
+
+var _ app.Store = (*Store)(nil)
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		rows:      map[domain.Key]*domain.Delivery{},
+		postings:  map[string]*postingRows{},
+		cancelled: map[string]time.Time{},
+	}
+}
+
+// InsertPending implements app.Store.
+func (s *Store) InsertPending(_ context.Context, keys []domain.Key, at time.Time) ([]domain.Delivery, error) {
+	for _, k := range keys {
+		if !k.Valid() {
+			return nil, fmt.Errorf("insert deliveries: invalid key %q/%q/%q", k.PostingID, k.UserID, k.Channel)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pending := make([]domain.Delivery, 0, len(keys))
+	seen := make(map[domain.Key]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		row, ok := s.rows[k]
+		if !ok {
+			row = &domain.Delivery{Key: k, Status: delivery.StatusPending, CreatedAt: at, UpdatedAt: at}
+			s.rows[k] = row
+			p := s.postings[k.PostingID]
+			if p == nil {
+				p = &postingRows{}
+				s.postings[k.PostingID] = p
+			}
+			p.keys = append(p.keys, k)
+			p.sorted = false
+		}
+		if row.Status == delivery.StatusPending {
+			pending = append(pending, *row)
+		}
+	}
+	return pending, nil
+}
+
+// RecordAttempt implements app.Store.
+func (s *Store) RecordAttempt(_ context.Context, key domain.Key, errText string, at time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, ok := s.rows[key]
+	if !ok || row.Status != delivery.StatusPending {
+		return false, nil
+	}
+	row.Attempts++
+	row.Error = errText
+	row.UpdatedAt = at
+	return true, nil
+}
+
+// Finish implements app.Store.
+func (s *Store) Finish(_ context.Context, key domain.Key, f app.Final) (domain.Delivery, bool, error) {
+	if !domain.IsFinal(f.Status) {
+		return domain.Delivery{}, false, fmt.Errorf("finish delivery: %q is not a final status", f.Status)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, ok := s.rows[key]
+	if !ok || row.Status != delivery.StatusPending {
+		return domain.Delivery{}, false, nil
+	}
+	row.Status = f.Status
+	row.Error = f.Error
+	row.MessageID = f.MessageID
+	if f.Attempted {
+		row.Attempts++
+	}
+	row.UpdatedAt = f.At
+	if f.Status == delivery.StatusSent {
+		row.SentAt = f.At
+	}
+	return *row, true, nil
+}
+
+// ListByPosting implements app.Store.
+func (s *Store) ListByPosting(_ context.Context, postingID string, q app.ListQuery) (app.Page, error) {
+	if q.Limit < 1 {
+		return app.Page{}, fmt.Errorf("list deliveries: limit %d is below 1", q.Limit)
+	}
+	var after *domain.Key
+	if q.Cursor != "" {
+		k, err := decodeCursor(postingID, q.Cursor)
+		if err != nil {
+			return app.Page{}, err
+		}
+		after = &k
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.postings[postingID]
+	if p == nil {
+		return app.Page{}, nil
+	}
+	if !p.sorted {
+		slices.SortFunc(p.keys, compareKeys)
+		p.sorted = true
+	}
+	start := 0
+	if after != nil {
+		start, _ = slices.BinarySearchFunc(p.keys, *after, compareKeys)
+		if start < len(p.keys) && p.keys[start] == *after {
+			start++
+		}
+	}
+	var page app.Page
+	for _, k := range p.keys[start:] {
+		row := s.rows[k]
+		if q.Status != "" && row.Status != q.Status {
+			continue
+		}
+		if len(page.Items) == q.Limit {
+			page.NextCursor = encodeCursor(page.Items[len(page.Items)-1].Key)
+			break
+		}
+		page.Items = append(page.Items, *row)
+	}
+	return page, nil
+}
+
+// CancelPosting implements app.Store.
+func (s *Store) CancelPosting(_ context.Context, postingID string, at time.Time) ([]domain.Delivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cancelled[postingID]; !ok {
+		s.cancelled[postingID] = at
+	}
+	p := s.postings[postingID]
+	if p == nil {
+		return nil, nil
+	}
+	var changed []domain.Delivery
+	for _, k := range p.keys {
+		row := s.rows[k]
+		if row.Status != delivery.StatusPending {
+			continue
+		}
+		row.Status = delivery.StatusCancelled
+		row.Error = "posting cancelled"
+		row.UpdatedAt = at
+		changed = append(changed, *row)
+	}
+	return changed, nil
+}
+
+// IsCancelled implements app.Store.
+func (s *Store) IsCancelled(_ context.Context, postingID string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.cancelled[postingID]
+	return ok, nil
+}
+
+// compareKeys orders the keys of one posting by user id, then channel, byte
+// by byte (as PostgreSQL does with COLLATE "C").
+func compareKeys(a, b domain.Key) int {
+	return cmp.Or(strings.Compare(a.UserID, b.UserID), strings.Compare(a.Channel, b.Channel))
+}
+
+// encodeCursor makes the opaque cursor of the rows after k.
+func encodeCursor(k domain.Key) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(k.UserID + "\x00" + k.Channel))
+}
+
+func decodeCursor(postingID, cursor string) (domain.Key, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return domain.Key{}, app.ErrInvalidCursor
+	}
+	user, channel, ok := strings.Cut(string(raw), "\x00")
+	if !ok || user == "" || channel == "" || strings.ContainsRune(channel, 0) {
+		return domain.Key{}, app.ErrInvalidCursor
+	}
+	return domain.Key{PostingID: postingID, UserID: user, Channel: channel}, nil
+}

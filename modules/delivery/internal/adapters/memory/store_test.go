@@ -1,0 +1,14 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/storetest"
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+)
+
+func TestMemoryStorePassesTheStoreContract(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(*testing.T) app.Store { return memory.New() })
+}

@@ -1,0 +1,112 @@
+// Package smsgateway sends SMS through an HTTP gateway: POST <url> with the
+// JSON body {"to", "text", "idempotency_key"}. A 2xx answer means sent;
+// 408, 429, 5xx and network failures are transient; any other answer is
+// permanent.
+package smsgateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+)
+
+// DefaultTimeout bounds one request when Config.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Config configures the gateway.
+type Config struct {
+	// URL is the endpoint messages are POSTed to.
+	URL string
+	// Timeout bounds one request; zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Sender is an app.Sender for the SMS gateway, safe for concurrent use.
+type Sender struct {
+	url    string
+	client *http.Client
+}
+
+// Option tunes a Sender.
+type Option func(*Sender)
+
+// WithHTTPClient sends through client (its Timeout is replaced by the
+// configured one).
+func WithHTTPClient(client *http.Client) Option {
+	return func(s *Sender) { c := *client; s.client = &c }
+}
+
+// New returns a Sender for cfg. It fails when the URL is not an absolute
+// http or https URL.
+func New(cfg Config, opts ...Option) (*Sender, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("new sms gateway sender: sms.url must be an absolute http or https URL")
+	}
+	s := &Sender{url: cfg.URL, client: &http.Client{}}
+	for _, o := range opts {
+		o(s)
+	}
+	s.client.Timeout = cfg.Timeout
+	if s.client.Timeout <= 0 {
+		s.client.Timeout = DefaultTimeout
+	}
+	return s, nil
+}
+
+type request struct {
+	To             string `json:"to"`
+	Text           string `json:"text"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// Send implements app.Sender. Its errors name the status or the network
+// failure, never the phone number, the text or the gateway's answer.
+func (s *Sender) Send(ctx context.Context, msg app.Message) error {
+	body, err := json.Marshal(request{To: msg.To, Text: msg.Text, IdempotencyKey: msg.IdempotencyKey})
+	if err != nil {
+		return fmt.Errorf("sms gateway: encode request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("sms gateway: new request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", msg.IdempotencyKey)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return app.Transient(networkError(err))
+	}
+	// Drain a little so the connection can be reused; the body is not used.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		return app.Transient(fmt.Errorf("sms gateway: status %d", code))
+	default:
+		return fmt.Errorf("sms gateway: status %d", code)
+	}
+}
+
+// networkError drops the URL from a client error (it may carry a token).
+func networkError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return errors.New("sms gateway: timeout")
+		}
+		return fmt.Errorf("sms gateway: request failed: %w", ue.Err)
+	}
+	return fmt.Errorf("sms gateway: request failed: %w", err)
+}

@@ -1,0 +1,116 @@
+package smsgateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/smsgateway"
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+)
+
+var code = app.Message{
+	ID: "k@notifier", IdempotencyKey: "k", PostingID: "p1", UserID: "u1",
+	Channel: "sms", To: "+79001234567", Text: "Код подтверждения: 1234. Никому не сообщайте его.",
+}
+
+func TestGatewayReceivesNumberTextAndIdempotencyKeyAsJSON(t *testing.T) {
+	t.Parallel()
+	type received struct {
+		method, contentType, header string
+		body                        map[string]string
+	}
+	got := make(chan received, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got <- received{r.Method, r.Header.Get("Content-Type"), r.Header.Get("Idempotency-Key"), body}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	s, err := smsgateway.New(smsgateway.Config{URL: srv.URL + "/send"})
+	require.NoError(t, err)
+
+	require.NoError(t, s.Send(context.Background(), code))
+	r := <-got
+	require.Equal(t, http.MethodPost, r.method)
+	require.Equal(t, "application/json", r.contentType)
+	require.Equal(t, "k", r.header)
+	require.Equal(t, map[string]string{"to": "+79001234567", "text": code.Text, "idempotency_key": "k"}, r.body)
+}
+
+func TestGatewayAnswersAreClassifiedTransientOrPermanent(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		status    int
+		ok        bool
+		transient bool
+	}{
+		{http.StatusOK, true, false},
+		{http.StatusNoContent, true, false},
+		{http.StatusBadRequest, false, false},
+		{http.StatusUnauthorized, false, false},
+		{http.StatusNotFound, false, false},
+		{http.StatusUnprocessableEntity, false, false},
+		{http.StatusRequestTimeout, false, true},
+		{http.StatusTooManyRequests, false, true},
+		{http.StatusInternalServerError, false, true},
+		{http.StatusBadGateway, false, true},
+		{http.StatusServiceUnavailable, false, true},
+	}
+	for _, tc := range cases {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(`{"error":"number +79001234567 is blocked"}`))
+			}))
+			t.Cleanup(srv.Close)
+			s, err := smsgateway.New(smsgateway.Config{URL: srv.URL})
+			require.NoError(t, err)
+
+			err = s.Send(context.Background(), code)
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.Equal(t, tc.transient, app.IsTransient(err))
+			require.NotContains(t, err.Error(), "+7900", "no phone number in the stored error")
+		})
+	}
+}
+
+func TestUnreachableOrSlowGatewayIsTransient(t *testing.T) {
+	t.Parallel()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	s, err := smsgateway.New(smsgateway.Config{URL: closed.URL + "/send?token=secret"})
+	require.NoError(t, err)
+	err = s.Send(context.Background(), code)
+	require.True(t, app.IsTransient(err), "%v", err)
+	require.NotContains(t, err.Error(), "secret", "the URL stays out of the error")
+
+	release := make(chan struct{})
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	t.Cleanup(stuck.Close)
+	t.Cleanup(func() { close(release) }) // runs first: lets the handler end
+	s, err = smsgateway.New(smsgateway.Config{URL: stuck.URL, Timeout: 20 * time.Millisecond})
+	require.NoError(t, err)
+	err = s.Send(context.Background(), code)
+	require.True(t, app.IsTransient(err), "%v", err)
+	require.EqualError(t, err, "sms gateway: timeout")
+}
+
+func TestNewRefusesAURLThatIsNotHTTP(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"", "gateway", "ftp://gw/send", "http://"} {
+		_, err := smsgateway.New(smsgateway.Config{URL: u})
+		require.Error(t, err, u)
+	}
+}

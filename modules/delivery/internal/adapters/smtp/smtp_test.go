@@ -1,0 +1,327 @@
+package smtp_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/smtp"
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+)
+
+// server is a tiny in-process SMTP server speaking just enough of the
+// protocol for go-mail: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+type server struct {
+	ln net.Listener
+	// rcptReply answers RCPT TO for an address; "" means 250.
+	rcptReply func(addr string) string
+	// drop closes each connection after one message: "data" right after
+	// accepting it, "reset" after the RSET that ends the transaction (as an
+	// idle timeout would).
+	drop string
+
+	mu    sync.Mutex
+	conns int
+	quits int
+	mails []received
+	wg    sync.WaitGroup
+}
+
+type received struct {
+	from, to string
+	data     string
+}
+
+func newServer(t *testing.T) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &server{ln: ln}
+	s.wg.Go(s.serve)
+	t.Cleanup(func() { _ = ln.Close(); s.wg.Wait() })
+	return s
+}
+
+func (s *server) addr() string { return s.ln.Addr().String() }
+
+func (s *server) serve() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+		s.wg.Go(func() { s.session(c) })
+	}
+}
+
+func (s *server) session(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	tp := textproto.NewConn(c)
+	reply := func(lines ...string) bool { return tp.PrintfLine("%s", strings.Join(lines, "\r\n")) == nil }
+	if !reply("220 fake ESMTP") {
+		return
+	}
+	var cur received
+	for {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
+		switch {
+		case verb == "EHLO" || verb == "HELO":
+			reply("250-fake", "250-8BITMIME", "250 ENHANCEDSTATUSCODES")
+		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:"):
+			cur = received{from: addrOf(line)}
+			reply("250 2.1.0 ok")
+		case strings.HasPrefix(strings.ToUpper(line), "RCPT TO:"):
+			to := addrOf(line)
+			if s.rcptReply != nil {
+				if r := s.rcptReply(to); r != "" {
+					reply(r)
+					continue
+				}
+			}
+			cur.to = to
+			reply("250 2.1.5 ok")
+		case verb == "DATA":
+			reply("354 go ahead")
+			data, err := io.ReadAll(tp.DotReader())
+			if err != nil {
+				return
+			}
+			cur.data = string(data)
+			s.mu.Lock()
+			s.mails = append(s.mails, cur)
+			s.mu.Unlock()
+			reply("250 2.0.0 queued")
+			if s.drop == "data" {
+				return
+			}
+		case verb == "RSET" || verb == "NOOP":
+			reply("250 2.0.0 ok")
+			if verb == "RSET" && s.drop == "reset" && cur.data != "" {
+				return
+			}
+		case verb == "QUIT":
+			s.mu.Lock()
+			s.quits++
+			s.mu.Unlock()
+			reply("221 2.0.0 bye")
+			return
+		default:
+			reply("502 5.5.2 unknown command")
+		}
+	}
+}
+
+func addrOf(line string) string {
+	_, rest, _ := strings.Cut(line, ":")
+	rest = strings.TrimSpace(rest)
+	if i := strings.IndexByte(rest, '>'); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.TrimPrefix(rest, "<")
+}
+
+func (s *server) stats() (conns, quits int, mails []received) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns, s.quits, append([]received(nil), s.mails...)
+}
+
+func newSender(t *testing.T, addr string) *smtp.Sender {
+	t.Helper()
+	s, err := smtp.New(smtp.Config{Addr: addr, From: "Notifier <noreply@cinema.example>", TLS: smtp.TLSNone, Timeout: 5 * time.Second, HELO: "notifier.test"},
+		slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func message(to string) app.Message {
+	return app.Message{
+		ID: "0123456789abcdef0123456789abcdef@notifier", IdempotencyKey: "0123456789abcdef0123456789abcdef",
+		PostingID: "p1", UserID: "u1", Channel: "email", To: to,
+		Subject: "Новые фильмы для Алёны",
+		Text:    "# Новинки\n\nЗдравствуйте, Алёна!",
+		HTML:    "<html><body><h1>Новинки</h1><p>Здравствуйте, Алёна!</p></body></html>",
+	}
+}
+
+// parsed is what a mail client shows of a received message.
+type parsed struct {
+	subject, messageID, contentType string
+	parts                           map[string]string
+}
+
+func parse(t *testing.T, data string) parsed {
+	t.Helper()
+	m, err := mail.ReadMessage(strings.NewReader(data))
+	require.NoError(t, err)
+	var dec mime.WordDecoder
+	subject, err := dec.DecodeHeader(m.Header.Get("Subject"))
+	require.NoError(t, err)
+	mediaType, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	out := parsed{subject: subject, messageID: m.Header.Get("Message-ID"), contentType: mediaType, parts: map[string]string{}}
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		return out
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(p) // quoted-printable is decoded by NextPart
+		require.NoError(t, err)
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		out.parts[ct] = strings.ReplaceAll(string(body), "\r\n", "\n")
+	}
+}
+
+func TestEmailArrivesAsTextAndHTMLWithItsSubjectAndStableMessageIDOverOneConnection(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	sender := newSender(t, srv.addr())
+
+	require.NoError(t, sender.Send(context.Background(), message("alena@example.com")))
+	require.NoError(t, sender.Send(context.Background(), message("boris@example.com")))
+
+	conns, _, mails := srv.stats()
+	require.Equal(t, 1, conns, "the second message reuses the first connection")
+	require.Len(t, mails, 2)
+	require.Equal(t, "noreply@cinema.example", mails[0].from)
+	require.Equal(t, "alena@example.com", mails[0].to)
+	require.Equal(t, "boris@example.com", mails[1].to)
+
+	got := parse(t, mails[0].data)
+	require.Equal(t, "Новые фильмы для Алёны", got.subject)
+	require.Equal(t, "<0123456789abcdef0123456789abcdef@notifier>", got.messageID)
+	require.Equal(t, "multipart/alternative", got.contentType)
+	require.Equal(t, "# Новинки\n\nЗдравствуйте, Алёна!", got.parts["text/plain"])
+	require.Equal(t, "<html><body><h1>Новинки</h1><p>Здравствуйте, Алёна!</p></body></html>", got.parts["text/html"])
+}
+
+func TestRefusedRecipientIsTransientOn4xxAndPermanentOn5xxWithoutTheAddress(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.rcptReply = func(addr string) string {
+		switch addr {
+		case "busy@example.com":
+			return "451 4.3.0 <busy@example.com> try again later"
+		case "gone@example.com":
+			return "550 5.1.1 <gone@example.com> no such user"
+		case "full@example.com":
+			return "452 4.2.2 mailbox full"
+		}
+		return ""
+	}
+	sender := newSender(t, srv.addr())
+	ctx := context.Background()
+
+	err := sender.Send(ctx, message("busy@example.com"))
+	require.Error(t, err)
+	require.True(t, app.IsTransient(err), "%v", err)
+	require.Contains(t, err.Error(), "451 4.3.0")
+	require.NotContains(t, err.Error(), "busy@", "the stored error holds no address")
+
+	err = sender.Send(ctx, message("full@example.com"))
+	require.True(t, app.IsTransient(err), "%v", err)
+
+	err = sender.Send(ctx, message("gone@example.com"))
+	require.Error(t, err)
+	require.False(t, app.IsTransient(err), "%v", err)
+	require.Contains(t, err.Error(), "550 5.1.1")
+	require.NotContains(t, err.Error(), "gone@")
+
+	require.NoError(t, sender.Send(ctx, message("fine@example.com")))
+	conns, _, mails := srv.stats()
+	require.Equal(t, 1, conns, "a refused recipient does not cost the connection")
+	require.Len(t, mails, 1)
+}
+
+func TestConnectionClosedByTheServerIsReopenedOnTheNextSend(t *testing.T) {
+	t.Parallel()
+	for _, drop := range []string{"reset", "data"} {
+		t.Run("after "+drop, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t)
+			srv.drop = drop
+			sender := newSender(t, srv.addr())
+
+			// Accepted by the server, the message counts as sent even when
+			// the connection is gone before the transaction is reset.
+			require.NoError(t, sender.Send(context.Background(), message("a@example.com")))
+			require.NoError(t, sender.Send(context.Background(), message("b@example.com")))
+			conns, _, mails := srv.stats()
+			require.Equal(t, 2, conns)
+			require.Len(t, mails, 2, "each message once")
+		})
+	}
+}
+
+func TestUnreachableServerIsTransient(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	err = newSender(t, addr).Send(context.Background(), message("a@example.com"))
+	require.Error(t, err)
+	require.True(t, app.IsTransient(err), "%v", err)
+}
+
+func TestInvalidRecipientIsPermanent(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	err := newSender(t, srv.addr()).Send(context.Background(), message("not an address"))
+	require.Error(t, err)
+	require.False(t, app.IsTransient(err))
+	require.NotContains(t, err.Error(), "not an address")
+}
+
+func TestCloseSaysQuit(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	sender := newSender(t, srv.addr())
+	require.NoError(t, sender.Send(context.Background(), message("a@example.com")))
+	require.NoError(t, sender.Close())
+	require.Eventually(t, func() bool { _, quits, _ := srv.stats(); return quits == 1 }, 5*time.Second, time.Millisecond)
+}
+
+func TestNewRefusesBadConfiguration(t *testing.T) {
+	t.Parallel()
+	logger := slog.New(slog.DiscardHandler)
+	for name, cfg := range map[string]smtp.Config{
+		"no from":  {Addr: "mail:25", TLS: smtp.TLSNone},
+		"bad from": {Addr: "mail:25", From: "nobody", TLS: smtp.TLSNone},
+		"bad tls":  {Addr: "mail:25", From: "a@example.com", TLS: "ssl"},
+		"bad port": {Addr: "mail:x", From: "a@example.com", TLS: smtp.TLSNone},
+		"no addr":  {From: "a@example.com", TLS: smtp.TLSNone},
+	} {
+		_, err := smtp.New(cfg, logger)
+		require.Error(t, err, name)
+	}
+	_, err := smtp.New(smtp.Config{Addr: "mail.example.com", From: "a@example.com", TLS: smtp.TLSStartTLS}, logger)
+	require.NoError(t, err, "a host without a port takes the default port of its TLS mode")
+}

@@ -1,0 +1,21 @@
+// Package app holds the delivery module's use cases, one per file: the
+// DeliverBatch command, the reaction to a cancelled posting, and the
+// queries behind the HTTP port. It declares the ports it needs (Store,
+// Sender, Renderer, EventPublisher) and knows no transport.
+package app
+
+import (
+	"context"
+
+	"github.com/notifier/notifier/platform/templating"
+)
+
+// Renderer renders a named template with data (templating.Renderer).
+type Renderer interface {
+	Render(name string, data map[string]any) (templating.Rendered, error)
+}
+
+// EventPublisher publishes events (the CQRS event bus).
+type EventPublisher interface {
+	Publish(ctx context.Context, event any) error
+}

@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/notifier/notifier/modules/delivery"
+	"github.com/notifier/notifier/modules/posting"
+	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/messaging"
+)
+
+// cancelOutcomesPerEvent bounds the size of one DeliveryOutcomes event
+// published for a cancellation, which may finish many batches at once.
+const cancelOutcomesPerEvent = 1000
+
+// CancelDeliveriesOnPostingCancelled reacts to posting.PostingCancelled: it
+// remembers the posting as cancelled, so that its later batches are recorded
+// cancelled and never sent, turns its pending deliveries into cancelled and
+// reports them. A repeated event changes and reports nothing.
+type CancelDeliveriesOnPostingCancelled struct {
+	store  Store
+	events EventPublisher
+	clock  clock.Clock
+	logger *slog.Logger
+}
+
+// NewCancelDeliveriesOnPostingCancelled returns the handler; every
+// dependency is required.
+func NewCancelDeliveriesOnPostingCancelled(store Store, events EventPublisher, clk clock.Clock, logger *slog.Logger) (*CancelDeliveriesOnPostingCancelled, error) {
+	if store == nil || events == nil || clk == nil || logger == nil {
+		return nil, errors.New("new cancel deliveries handler: store, events, clock and logger are required")
+	}
+	return &CancelDeliveriesOnPostingCancelled{store: store, events: events, clock: clk, logger: logger}, nil
+}
+
+// Handle cancels the posting's pending deliveries. It returns an error only
+// when the store or the event bus fails.
+func (h *CancelDeliveriesOnPostingCancelled) Handle(ctx context.Context, ev posting.PostingCancelled) error {
+	if ev.PostingID == "" {
+		return messaging.Permanent(errors.New("posting cancelled: empty posting_id"))
+	}
+	rows, err := h.store.CancelPosting(ctx, ev.PostingID, h.clock.Now())
+	if err != nil {
+		return fmt.Errorf("cancel deliveries: %w", err)
+	}
+	outcomes := make([]delivery.Outcome, len(rows))
+	for i, r := range rows {
+		outcomes[i] = r.Outcome()
+	}
+	h.logger.InfoContext(ctx, "deliveries cancelled", "posting_id", ev.PostingID, "cancelled", len(rows))
+	return publishOutcomes(ctx, h.events, ev.PostingID, outcomes, cancelOutcomesPerEvent)
+}
