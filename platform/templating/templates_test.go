@@ -76,13 +76,13 @@ func TestBuiltInTemplatesRender(t *testing.T) {
 		},
 		{
 			name:    "email/new_episode.md",
-			context: `{"series": {"title": "Мастер и Маргарита", "episode": {"season": 1, "number": 4, "title": "Бал"}}, "series_url": "https://cinema.example/series/7"}`,
+			context: `{"series": {"title": "Мастер и Маргарита", "season": 1, "episode": 4, "episode_title": "Бал", "url": "https://cinema.example/series/7"}}`,
 			subject: "Вышла новая серия: «Мастер и Маргарита»",
 			want:    []string{"Новая серия «Мастер и Маргарита»", "Сезон 1, серия 4: «Бал»", "https://cinema.example/series/7", "Смотреть"},
 		},
 		{
 			name:    "email/reactions_summary.md",
-			context: `{"reaction_type": "like", "total": 7, "target": "https://activity_api/api/v1/reviews/42", "review": {"title": "Лучший фильм года"}}`,
+			context: `{"reaction_type": "like", "total": 7, "target_url": "https://activity_api/api/v1/reviews/42", "review": {"title": "Лучший фильм года"}}`,
 			subject: "Новые реакции на вашу рецензию: 7",
 			want:    []string{"Вашу рецензию оценили", "«Нравится»", "«Лучший фильм года»", "7", "https://activity_api/api/v1/reviews/42"},
 		},

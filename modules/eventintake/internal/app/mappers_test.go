@@ -99,7 +99,7 @@ func TestReactionsSummaryTellsEachReviewAuthorAboutTheirReactions(t *testing.T) 
 		Template:         "email/reactions_summary.md",
 		DeliveryType:     []string{posting.ChannelEmail},
 		TemplateContext: map[string]any{
-			"reaction_type": "like", "total": 7, "target": intaketest.ReviewURL, "review": intaketest.ReviewURL,
+			"reaction_type": "like", "total": 7, "target_url": intaketest.ReviewURL, "review": intaketest.ReviewURL,
 		},
 		Priority: posting.PriorityBulk,
 	}}, sender.sent())

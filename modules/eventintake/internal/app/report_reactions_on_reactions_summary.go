@@ -66,7 +66,7 @@ func (h *ReportReactionsOnReactionsSummary) Handle(ctx context.Context, key stri
 		cmds = append(cmds, h.flow.posting(key, ReportReactionsOnReactionsSummaryName, subID, ev.FromService, st.ReviewID, map[string]any{
 			"reaction_type": st.Type,
 			"total":         st.Total,
-			"target":        st.Target,
+			"target_url":    st.Target,
 			"review":        st.Target,
 		}))
 	}

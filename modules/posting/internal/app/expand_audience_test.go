@@ -161,6 +161,7 @@ func TestTemplateContextIsFetchedOnceThenFrozenAndLinksAreKeptVerbatim(t *testin
 		"movies":            "http://fastapi/api/v1/movies/?new=True",
 		"picks":             []any{"http://fastapi/api/v1/movies/m-2/", "http://fastapi/api/v1/movies/m-1/"},
 		"confirmation_link": "http://auth/abcDe4",
+		"catalogue_url":     "http://fastapi/api/v1/movies/?new=True",
 		"site":              "https://cinema.example.com/api/v1/movies/",
 		"greeting":          "Привет",
 	}
@@ -168,13 +169,14 @@ func TestTemplateContextIsFetchedOnceThenFrozenAndLinksAreKeptVerbatim(t *testin
 
 	w.walk(t)
 
-	require.Equal(t, int32(3), w.fastapi.n.Load(), "one fetch for movies, two for picks, for all three pages")
+	require.Equal(t, int32(3), w.fastapi.n.Load(), "one fetch for movies, two for picks, for all three pages; catalogue_url is a link")
 	batches := w.events.batches()
 	require.Len(t, batches, 3)
 	want := map[string]any{
 		"movies":            []any{movieNew},
 		"picks":             []any{movieOld, movieNew},
 		"confirmation_link": "http://auth/abcDe4",
+		"catalogue_url":     "http://fastapi/api/v1/movies/?new=True",
 		"site":              "https://cinema.example.com/api/v1/movies/",
 		"greeting":          "Привет",
 	}

@@ -30,6 +30,11 @@ func (e *contextFetchError) Error() string {
 }
 func (e *contextFetchError) Unwrap() error { return e.Err }
 
+// isLinkKey reports whether a context key names a link to keep as given.
+func isLinkKey(k string) bool {
+	return strings.HasSuffix(k, "_url") || strings.HasSuffix(k, "_link")
+}
+
 var errTooManyURLs = fmt.Errorf("more than %d URLs to fetch", maxContextFetches)
 
 // resolveTemplateContext returns given with its data URLs replaced by what
@@ -37,7 +42,8 @@ var errTooManyURLs = fmt.Errorf("more than %d URLs to fetch", maxContextFetches)
 // path under /api/ is fetched as JSON, and so is a list made only of such
 // URLs (giving the list of answers); an answer with an "items" array (a
 // page) stands for that array, spliced into a list. Every other value,
-// such as a confirmation link, is kept verbatim.
+// such as a confirmation link, is kept verbatim, and so is any value whose
+// key ends in "_url" or "_link": those name links for the reader, not data.
 //
 // It returns a *contextFetchError naming the key whose fetch failed.
 func resolveTemplateContext(ctx context.Context, f JSONFetcher, given map[string]any) (map[string]any, error) {
@@ -53,6 +59,10 @@ func resolveTemplateContext(ctx context.Context, f JSONFetcher, given map[string
 	budget := maxContextFetches
 	for _, k := range keys {
 		v := given[k]
+		if isLinkKey(k) {
+			out[k] = v
+			continue
+		}
 		if s, ok := v.(string); ok && isDataURL(f, s) {
 			budget--
 			answer, err := fetchJSON(ctx, f, s)
