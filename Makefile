@@ -1,0 +1,30 @@
+# Notifier: see README.md.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: run test build lint fmt clean
+
+## run: start the service in memory on :8080 (no configuration needed)
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/notifier serve
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race -count=1 ./...
+
+## build: the binary in bin/notifier
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/notifier ./cmd/notifier
+
+## lint: gofmt, go vet and the module boundaries
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@if [ -x ../shared/tools/check-boundaries ]; then ../shared/tools/check-boundaries; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

@@ -1,0 +1,96 @@
+// Command notifier runs the Notifier service.
+//
+//	notifier serve     run the service (in memory with no configuration)
+//	notifier version   print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/notifier/notifier/internal/bootstrap"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/logging"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+const usage = `Notifier: notifications by email and SMS for the online cinema.
+
+Usage:
+  notifier serve     run the service (in memory, on :8080, with no configuration)
+  notifier version   print the version
+
+Configuration: configs/default.yaml, overlaid by the file in NOTIFIER_CONFIG and
+by NOTIFIER_* environment variables (see README.md).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
+		if err := serve(stderr, getenv); err != nil {
+			fmt.Fprintln(stderr, "notifier:", err)
+			return 1
+		}
+		return 0
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "notifier", currentVersion())
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "notifier: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func serve(logOut io.Writer, getenv func(string) string) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	logger := logging.New(logOut, cfg.Log.Level, cfg.Log.Format)
+	logger.Info("starting notifier", "version", currentVersion(), "transport", cfg.Transport)
+
+	app := fx.New(bootstrap.App(bootstrap.Options{Config: cfg, Logger: logger, Version: currentVersion()}))
+	startCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	logger.Info("stopping notifier")
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelStop()
+	return app.Stop(stopCtx)
+}
+
+func currentVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}

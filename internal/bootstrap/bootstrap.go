@@ -1,0 +1,216 @@
+// Package bootstrap is Notifier's composition root: it picks the platform
+// pieces from the configuration and puts them together with the four
+// modules in one fx application. No business logic lives here.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/notifier/notifier/modules/delivery/deliveryfx"
+	"github.com/notifier/notifier/modules/eventintake/eventintakefx"
+	"github.com/notifier/notifier/modules/posting/postingfx"
+	"github.com/notifier/notifier/modules/preferences/preferencesfx"
+	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/demodirectory"
+	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/messaging"
+	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/upstream"
+	"github.com/notifier/notifier/templates"
+)
+
+// Options are what the caller decides besides the configuration.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Clock defaults to the system clock; tests pass a clock.Fake.
+	Clock clock.Clock
+	// Upstreams serves logical hosts in-process (tests, the demo
+	// directory). Hosts named in Config.Upstreams take precedence.
+	Upstreams map[string]http.Handler
+	// Version is reported by the API.
+	Version string
+	// OnPoison sees every message sent to the poison queue.
+	OnPoison func(*message.Message)
+}
+
+// App returns the whole application as fx options.
+func App(o Options) fx.Option {
+	if o.Clock == nil {
+		o.Clock = clock.System{}
+	}
+	return fx.Options(
+		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+		fx.Supply(o.Config, o.Logger),
+		fx.Provide(
+			func() clock.Clock { return o.Clock },
+			newMessaging,
+			func(m *messaging.Messaging) *cqrs.CommandBus { return m.CommandBus() },
+			func(m *messaging.Messaging) *cqrs.EventBus { return m.EventBus() },
+			func(m *messaging.Messaging) message.Publisher { return m.Publisher() },
+			func(cfg config.Config, logger *slog.Logger) (*upstream.Client, error) {
+				return newUpstream(cfg, logger, o.Upstreams)
+			},
+			newRenderer,
+			func(cfg config.Config, logger *slog.Logger) (*httpapi.Server, error) {
+				return httpapi.NewServer(httpapi.Config{
+					Addr:         cfg.HTTP.Addr,
+					MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+					Tokens:       cfg.API.Tokens,
+					Title:        "Notifier API",
+					Version:      o.Version,
+				}, logger)
+			},
+		),
+		postingfx.Module,
+		preferencesfx.Module,
+		deliveryfx.Module,
+		eventintakefx.Module,
+		fx.Invoke(func(p wiring) error { return wire(p, o.OnPoison) }),
+	)
+}
+
+func newMessaging(cfg config.Config, c clock.Clock, logger *slog.Logger) (*messaging.Messaging, error) {
+	wlog := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	return messaging.New(messaging.Config{
+		MaxRetries:    cfg.Messaging.MaxRetries,
+		RetryInterval: cfg.Messaging.RetryInterval,
+	}, messaging.NewMemoryTransport(wlog), messaging.NewMemoryKeyStore(c, cfg.Messaging.DedupRetention), logger)
+}
+
+// newUpstream gives the upstream client the configured hosts, and, when
+// none is configured, the demo directory for auth, fastapi and
+// activity_api. Handlers passed by the caller are added on top.
+func newUpstream(cfg config.Config, logger *slog.Logger, extra map[string]http.Handler) (*upstream.Client, error) {
+	var opts []upstream.Option
+	if len(cfg.Upstreams) == 0 {
+		demo, err := demodirectory.LoadDefault()
+		if err != nil {
+			return nil, fmt.Errorf("load demo directory: %w", err)
+		}
+		opts = append(opts,
+			upstream.WithHandler("auth", demodirectory.NewAuth(demo)),
+			upstream.WithHandler("fastapi", demodirectory.NewFastAPI(demo)),
+			upstream.WithHandler("activity_api", demodirectory.NewActivity(demo)),
+		)
+	}
+	for name, h := range extra {
+		opts = append(opts, upstream.WithHandler(name, h))
+	}
+	return upstream.New(upstream.Config{
+		Upstreams: cfg.Upstreams,
+		Timeout:   cfg.Directory.Timeout,
+		Attempts:  cfg.Directory.Attempts,
+	}, logger, opts...)
+}
+
+func newRenderer(cfg config.Config) (*templating.Renderer, error) {
+	var fsys fs.FS = templates.FS
+	if cfg.Templates.Dir != "" {
+		if _, err := os.Stat(cfg.Templates.Dir); err != nil {
+			return nil, fmt.Errorf("templates.dir: %w", err)
+		}
+		fsys = os.DirFS(cfg.Templates.Dir)
+	}
+	return templating.New(fsys)
+}
+
+type wiring struct {
+	fx.In
+	Lifecycle       fx.Lifecycle
+	Logger          *slog.Logger
+	Messaging       *messaging.Messaging
+	Server          *httpapi.Server
+	CommandHandlers []cqrs.CommandHandler  `group:"command_handlers"`
+	EventHandlers   []cqrs.EventHandler    `group:"event_handlers"`
+	RawHandlers     []messaging.RawHandler `group:"raw_handlers"`
+	Routes          []httpapi.Routes       `group:"routes"`
+}
+
+// wire registers every module's handlers and routes, and starts the router
+// before the HTTP server, so that /readyz and the API never run ahead of
+// the handlers.
+func wire(p wiring, onPoison func(*message.Message)) error {
+	for _, h := range p.CommandHandlers {
+		if err := p.Messaging.AddCommandHandler(h); err != nil {
+			return err
+		}
+	}
+	for _, h := range p.EventHandlers {
+		if err := p.Messaging.AddEventHandler(h); err != nil {
+			return err
+		}
+	}
+	for _, h := range p.RawHandlers {
+		if err := p.Messaging.AddRawHandler(h); err != nil {
+			return err
+		}
+	}
+	if err := p.Messaging.AddPoisonObserver("platform.LogPoisoned", func(msg *message.Message) {
+		p.Logger.Warn("message sent to the poison queue",
+			"handler", msg.Metadata.Get(middleware.PoisonedHandlerKey),
+			"topic", msg.Metadata.Get(middleware.PoisonedTopicKey),
+			"reason", msg.Metadata.Get(middleware.ReasonForPoisonedKey),
+			"message_uuid", msg.UUID)
+		if onPoison != nil {
+			onPoison(msg)
+		}
+	}); err != nil {
+		return err
+	}
+	for _, r := range p.Routes {
+		r.RegisterRoutes(p.Server.API())
+	}
+
+	routerDone := make(chan error, 1)
+	p.Server.AddReadinessCheck("messaging", func(context.Context) error {
+		select {
+		case <-p.Messaging.Running():
+			return nil
+		default:
+			return errors.New("router not running")
+		}
+	})
+	p.Lifecycle.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			go func() { routerDone <- p.Messaging.Run(context.Background()) }()
+			select {
+			case <-p.Messaging.Running():
+			case err := <-routerDone:
+				return fmt.Errorf("router stopped at start: %w", err)
+			case <-ctx.Done():
+				return fmt.Errorf("router start: %w", ctx.Err())
+			}
+			if err := p.Server.Start(ctx); err != nil {
+				return fmt.Errorf("http server: %w", err)
+			}
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			// Stop taking requests, then drain the handlers in flight.
+			serr := p.Server.Stop(ctx)
+			merr := p.Messaging.Close()
+			select {
+			case <-routerDone:
+			case <-time.After(time.Second):
+			}
+			return errors.Join(serr, merr)
+		},
+	})
+	return nil
+}
