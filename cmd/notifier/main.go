@@ -35,17 +35,20 @@ by NOTIFIER_* environment variables (see README.md).
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// run executes one command; serve runs until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
 	}
 	switch cmd {
 	case "serve":
-		if err := serve(stderr, getenv); err != nil {
+		if err := serve(ctx, stderr, getenv); err != nil {
 			fmt.Fprintln(stderr, "notifier:", err)
 			return 1
 		}
@@ -62,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 }
 
-func serve(logOut io.Writer, getenv func(string) string) error {
+func serve(ctx context.Context, logOut io.Writer, getenv func(string) string) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
@@ -71,14 +74,12 @@ func serve(logOut io.Writer, getenv func(string) string) error {
 	logger.Info("starting notifier", "version", currentVersion(), "transport", cfg.Transport)
 
 	app := fx.New(bootstrap.App(bootstrap.Options{Config: cfg, Logger: logger, Version: currentVersion()}))
-	startCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	<-ctx.Done()
 	logger.Info("stopping notifier")
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelStop()

@@ -2,21 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
 func TestVersionPrintsTheVersion(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run([]string{"version"}, &out, &errOut, func(string) string { return "" })
+	code := run(context.Background(), []string{"version"}, &out, &errOut, func(string) string { return "" })
 	require.Equal(t, 0, code)
 	require.Contains(t, out.String(), "notifier ")
 }
 
 func TestUnknownCommandFailsWithUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run([]string{"frobnicate"}, &out, &errOut, func(string) string { return "" })
+	code := run(context.Background(), []string{"frobnicate"}, &out, &errOut, func(string) string { return "" })
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut.String(), "unknown command")
 	require.Contains(t, errOut.String(), "notifier serve")
@@ -25,7 +29,46 @@ func TestUnknownCommandFailsWithUsage(t *testing.T) {
 func TestServeRefusesBadConfigurationNamingTheSetting(t *testing.T) {
 	var out, errOut bytes.Buffer
 	env := map[string]string{"NOTIFIER_TRANSPORT": "carrier-pigeon"}
-	code := run([]string{"serve"}, &out, &errOut, func(k string) string { return env[k] })
+	code := run(context.Background(), []string{"serve"}, &out, &errOut, func(k string) string { return env[k] })
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut.String(), "NOTIFIER_TRANSPORT")
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the service's goroutines
+// while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestServeWithNoConfigurationRunsInMemoryAndSaysWhereTheDocsAre(t *testing.T) {
+	var out bytes.Buffer
+	var logs syncBuffer
+	env := map[string]string{"NOTIFIER_HTTP_ADDR": "127.0.0.1:0"} // :8080 may be taken on a test machine
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, &out, &logs, func(k string) string { return env[k] }) }()
+
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "/docs") }, 10*time.Second, 10*time.Millisecond)
+	require.Contains(t, logs.String(), "transport=memory")
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, logs.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	require.Contains(t, logs.String(), "stopping notifier")
 }

@@ -115,7 +115,7 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	// reported again.
 	pubErr := publishOutcomes(context.WithoutCancel(ctx), h.events, cmd.PostingID, outcomes, 0)
 	h.logger.InfoContext(ctx, "delivery batch processed",
-		"posting_id", cmd.PostingID, "batch_no", cmd.BatchNo, "lane", cmd.Lane,
+		"posting_id", cmd.PostingID, "batch_no", cmd.BatchNo,
 		"pending", len(pending), "outcomes", len(outcomes), "by_status", counts)
 	return errors.Join(runErr, pubErr)
 }
