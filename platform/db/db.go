@@ -1,0 +1,148 @@
+// Package db is Notifier's PostgreSQL plumbing: the pgx pool, the
+// transaction carried in a context (so that a handler's writes, its
+// deduplication key and the messages it sends commit together), and the
+// goose migrations.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Querier runs statements: a pgx.Tx or a *pgxpool.Pool.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Open connects a pool to url and checks it answers.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+type txKey struct{}
+
+// txHolder lets a middleware start a unit of work before the transaction
+// exists (it is begun lazily, on first use).
+type txHolder struct {
+	mu   sync.Mutex
+	pool *pgxpool.Pool
+	tx   pgx.Tx
+}
+
+// WithTx returns ctx carrying tx: stores called with it write in tx.
+func WithTx(ctx context.Context, tx pgx.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, &txHolder{tx: tx})
+}
+
+// TxFrom returns the transaction ctx carries, beginning it if a unit of
+// work was opened lazily. ok is false when ctx carries none.
+func TxFrom(ctx context.Context) (pgx.Tx, bool, error) {
+	h, ok := ctx.Value(txKey{}).(*txHolder)
+	if !ok {
+		return nil, false, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.tx == nil {
+		tx, err := h.pool.Begin(ctx)
+		if err != nil {
+			return nil, true, fmt.Errorf("begin: %w", err)
+		}
+		h.tx = tx
+	}
+	return h.tx, true, nil
+}
+
+// Q returns the transaction in ctx, or pool when there is none. Every
+// store statement goes through Q, so a store joins its caller's
+// transaction without knowing it.
+func Q(ctx context.Context, pool *pgxpool.Pool) (Querier, error) {
+	tx, ok, err := TxFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return tx, nil
+	}
+	return pool, nil
+}
+
+// InTx runs fn in the transaction ctx carries or, when it carries none, in
+// a new transaction committed when fn returns nil and rolled back
+// otherwise.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*txHolder); ok {
+		return fn(ctx)
+	}
+	ctx, finish := Begin(ctx, pool)
+	return finish(fn(ctx))
+}
+
+// Begin opens a unit of work on pool: the transaction starts on first use
+// and finish commits it when err is nil, or rolls it back, returning err
+// joined with any commit or rollback failure. A unit of work that never
+// touched the database costs nothing.
+func Begin(ctx context.Context, pool *pgxpool.Pool) (context.Context, func(err error) error) {
+	h := &txHolder{pool: pool}
+	ctx = context.WithValue(ctx, txKey{}, h)
+	return ctx, func(err error) error {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.tx == nil {
+			return err
+		}
+		bg := context.WithoutCancel(ctx)
+		if err != nil {
+			if rerr := h.tx.Rollback(bg); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) {
+				return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+			}
+			return err
+		}
+		if cerr := h.tx.Commit(bg); cerr != nil {
+			return fmt.Errorf("commit: %w", cerr)
+		}
+		return nil
+	}
+}
+
+// TxRunner runs a function in one transaction; stores called with the
+// context it passes join it. The memory variant just calls the function.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// PoolRunner is the PostgreSQL TxRunner.
+type PoolRunner struct{ Pool *pgxpool.Pool }
+
+// InTx implements TxRunner.
+func (r PoolRunner) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return InTx(ctx, r.Pool, fn)
+}
+
+// NoTx is the TxRunner of in-memory mode.
+type NoTx struct{}
+
+// InTx implements TxRunner.
+func (NoTx) InTx(ctx context.Context, fn func(ctx context.Context) error) error { return fn(ctx) }

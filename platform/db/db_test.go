@@ -1,0 +1,62 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/internal/testenv"
+	"github.com/notifier/notifier/migrations"
+	"github.com/notifier/notifier/platform/db"
+)
+
+func count(t *testing.T, q db.Querier) int {
+	t.Helper()
+	var n int
+	require.NoError(t, q.QueryRow(context.Background(), "SELECT count(*) FROM processed_messages").Scan(&n))
+	return n
+}
+
+func TestUnitOfWorkCommitsOnSuccessAndRollsBackOnError(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	insert := func(ctx context.Context, key string) error {
+		q, err := db.Q(ctx, pool)
+		if err != nil {
+			return err
+		}
+		_, err = q.Exec(ctx, "INSERT INTO processed_messages (key, expires_at) VALUES ($1, now())", key)
+		return err
+	}
+
+	ctx, finish := db.Begin(context.Background(), pool)
+	require.NoError(t, insert(ctx, "kept"))
+	require.Equal(t, 0, count(t, pool), "not visible before commit")
+	require.NoError(t, finish(nil))
+	require.Equal(t, 1, count(t, pool))
+
+	boom := errors.New("handler failed")
+	ctx, finish = db.Begin(context.Background(), pool)
+	require.NoError(t, insert(ctx, "dropped"))
+	require.ErrorIs(t, finish(boom), boom)
+	require.Equal(t, 1, count(t, pool))
+
+	// InTx joins the caller's unit of work instead of committing alone.
+	ctx, finish = db.Begin(context.Background(), pool)
+	require.NoError(t, db.InTx(ctx, pool, func(ctx context.Context) error { return insert(ctx, "joined") }))
+	require.Equal(t, 1, count(t, pool))
+	require.Error(t, finish(boom))
+	require.Equal(t, 1, count(t, pool))
+
+	// Without a unit of work, InTx commits on its own.
+	require.NoError(t, db.InTx(context.Background(), pool, func(ctx context.Context) error { return insert(ctx, "alone") }))
+	require.Equal(t, 2, count(t, pool))
+}
+
+func TestMigrationsAreIdempotent(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t) // already migrated once
+	require.NoError(t, db.Migrate(context.Background(), pool, migrations.FS, nil))
+}
