@@ -32,6 +32,10 @@ type Config struct {
 	RetryMaxInterval time.Duration
 	// CloseTimeout bounds how long Close waits for in-flight handlers.
 	CloseTimeout time.Duration
+	// UnitOfWork, when set, wraps every handler (inside the retries,
+	// outside deduplication), such as the PostgreSQL transaction of
+	// UnitOfWork(pool).
+	UnitOfWork message.HandlerMiddleware
 }
 
 func (c *Config) setDefaults() {
@@ -56,6 +60,19 @@ type Transport interface {
 	// with queues (AMQP) give each handler its own queue.
 	Subscriber(handlerName string) (message.Subscriber, error)
 	Close() error
+}
+
+// Initializer is implemented by transports that must declare a handler's
+// queue (or table) before anything is published to its topic, or lose
+// what is published early.
+type Initializer interface {
+	Initialize(topic, handlerName string) error
+}
+
+// SkipsDeduplication is implemented by handlers that are idempotent by
+// their own means and must not be deduplicated by message key.
+type SkipsDeduplication interface {
+	SkipDeduplication() bool
 }
 
 // RawHandler consumes a topic that does not carry CQRS messages (such as
@@ -122,13 +139,11 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 		ShouldRetry:         func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
 		Logger:              wlog,
 	}
-	router.AddMiddleware(
-		m.observe,
-		poison,
-		retry.Middleware,
-		middleware.Recoverer,
-		m.dedup.Middleware,
-	)
+	middlewares := []message.HandlerMiddleware{m.observe, poison, retry.Middleware, middleware.Recoverer}
+	if cfg.UnitOfWork != nil {
+		middlewares = append(middlewares, cfg.UnitOfWork)
+	}
+	router.AddMiddleware(append(middlewares, m.dedup.Middleware)...)
 
 	marshaler := Marshaler()
 	m.commands, err = cqrs.NewCommandBusWithConfig(transport.Publisher(), cqrs.CommandBusConfig{
@@ -157,13 +172,12 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	}
 	m.cmdProc, err = cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
-			route := ""
-			if r, ok := p.CommandHandler.(RouteKeyed); ok {
-				route = r.RouteKey()
-			}
-			return CommandTopic(p.CommandName, route), nil
+			return commandHandlerTopic(p.CommandName, p.CommandHandler), nil
 		},
 		SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			if err := m.initialize(commandHandlerTopic(p.CommandName, p.Handler), p.HandlerName); err != nil {
+				return nil, err
+			}
 			return transport.Subscriber(p.HandlerName)
 		},
 		Marshaler: marshaler,
@@ -177,6 +191,9 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 			return EventTopic(p.EventName), nil
 		},
 		SubscriberConstructor: func(p cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			if err := m.initialize(EventTopic(p.EventName), p.HandlerName); err != nil {
+				return nil, err
+			}
 			return transport.Subscriber(p.HandlerName)
 		},
 		// One topic per event type already; this only guards against
@@ -190,6 +207,26 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	}
 	return m, nil
 }
+
+func commandHandlerTopic(commandName string, h cqrs.CommandHandler) string {
+	route := ""
+	if r, ok := h.(RouteKeyed); ok {
+		route = r.RouteKey()
+	}
+	return CommandTopic(commandName, route)
+}
+
+// initialize declares a handler's queue when the transport needs it.
+func (m *Messaging) initialize(topic, handlerName string) error {
+	if in, ok := m.transport.(Initializer); ok {
+		if err := in.Initialize(topic, handlerName); err != nil {
+			return fmt.Errorf("initialize %s for %s: %w", topic, handlerName, err)
+		}
+	}
+	return nil
+}
+
+func noKey(string, *message.Message) (string, error) { return "", nil }
 
 // observe counts handled and poisoned messages. It is the outermost
 // middleware, so it sees what the poison queue middleware made of an error.
@@ -218,6 +255,9 @@ func (m *Messaging) Publisher() message.Publisher { return m.transport.Publisher
 
 // AddCommandHandler registers a command handler.
 func (m *Messaging) AddCommandHandler(h cqrs.CommandHandler) error {
+	if s, ok := h.(SkipsDeduplication); ok && s.SkipDeduplication() {
+		m.dedup.SetKeyFunc(h.HandlerName(), noKey)
+	}
 	if _, err := m.cmdProc.AddHandler(h); err != nil {
 		return fmt.Errorf("add command handler %s: %w", h.HandlerName(), err)
 	}
@@ -227,6 +267,9 @@ func (m *Messaging) AddCommandHandler(h cqrs.CommandHandler) error {
 // AddEventHandler registers an event handler; each gets its own
 // subscription (its own queue on brokers).
 func (m *Messaging) AddEventHandler(h cqrs.EventHandler) error {
+	if s, ok := h.(SkipsDeduplication); ok && s.SkipDeduplication() {
+		m.dedup.SetKeyFunc(h.HandlerName(), noKey)
+	}
 	if _, err := m.evtProc.AddHandler(h); err != nil {
 		return fmt.Errorf("add event handler %s: %w", h.HandlerName(), err)
 	}
@@ -235,6 +278,9 @@ func (m *Messaging) AddEventHandler(h cqrs.EventHandler) error {
 
 // AddRawHandler registers a handler of plain messages on a topic.
 func (m *Messaging) AddRawHandler(h RawHandler) error {
+	if err := m.initialize(h.Topic, h.Name); err != nil {
+		return err
+	}
 	sub, err := m.transport.Subscriber(h.Name)
 	if err != nil {
 		return fmt.Errorf("subscriber for %s: %w", h.Name, err)
@@ -249,11 +295,14 @@ func (m *Messaging) AddRawHandler(h RawHandler) error {
 // AddPoisonObserver registers a handler that sees every poisoned message,
 // for logging, counting and tests. It is not deduplicated.
 func (m *Messaging) AddPoisonObserver(name string, observe func(*message.Message)) error {
+	if err := m.initialize(PoisonTopic, name); err != nil {
+		return err
+	}
 	sub, err := m.transport.Subscriber(name)
 	if err != nil {
 		return fmt.Errorf("subscriber for %s: %w", name, err)
 	}
-	m.dedup.SetKeyFunc(name, func(string, *message.Message) (string, error) { return "", nil })
+	m.dedup.SetKeyFunc(name, noKey)
 	m.router.AddConsumerHandler(name, PoisonTopic, sub, func(msg *message.Message) error {
 		poisonedTotal.WithLabelValues(msg.Metadata.Get(middleware.PoisonedHandlerKey)).Inc()
 		observe(msg)
