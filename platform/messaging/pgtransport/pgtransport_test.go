@@ -1,0 +1,156 @@
+package pgtransport_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/internal/testenv"
+	"github.com/notifier/notifier/platform/db"
+	"github.com/notifier/notifier/platform/messaging"
+	"github.com/notifier/notifier/platform/messaging/pgtransport"
+)
+
+type orderPlaced struct {
+	N int `json:"n"`
+}
+
+func (orderPlaced) Name() string { return "test.OrderPlaced.v1" }
+
+type receiptSent struct {
+	N int `json:"n"`
+}
+
+func (receiptSent) Name() string { return "test.ReceiptSent.v1" }
+
+func start(t *testing.T, m *messaging.Messaging) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; _ = m.Close() })
+	select {
+	case <-m.Running():
+	case <-time.After(10 * time.Second):
+		t.Fatal("router did not start")
+	}
+}
+
+func TestSQLTransportSendsOnlyWhatTheHandlersTransactionCommitted(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	transport, err := pgtransport.NewSQL(pool, pgtransport.SQLConfig{PollInterval: 10 * time.Millisecond}, nil)
+	require.NoError(t, err)
+	m, err := messaging.New(messaging.Config{MaxRetries: 3, RetryInterval: time.Millisecond, UnitOfWork: messaging.UnitOfWork(pool)},
+		transport, messaging.NewPostgresKeyStore(pool, time.Hour), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+
+	var attempts atomic.Int32
+	require.NoError(t, m.AddEventHandler(cqrs.NewEventHandler("SendReceiptOnOrderPlaced", func(ctx context.Context, e *orderPlaced) error {
+		// Publish first, then fail once: the failed try's event must vanish.
+		if err := m.EventBus().Publish(ctx, &receiptSent{N: e.N}); err != nil {
+			return err
+		}
+		if attempts.Add(1) == 1 {
+			return errors.New("failed after publishing")
+		}
+		return nil
+	})))
+	var mu sync.Mutex
+	var receipts, audits []int
+	require.NoError(t, m.AddEventHandler(cqrs.NewEventHandler("CountReceipts", func(ctx context.Context, e *receiptSent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		receipts = append(receipts, e.N)
+		return nil
+	})))
+	require.NoError(t, m.AddEventHandler(cqrs.NewEventHandler("AuditReceipts", func(ctx context.Context, e *receiptSent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		audits = append(audits, e.N)
+		return nil
+	})))
+	start(t, m)
+
+	require.NoError(t, m.EventBus().Publish(context.Background(), &orderPlaced{N: 7}))
+
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(receipts) == 1 && len(audits) == 1
+	}, 15*time.Second, 10*time.Millisecond)
+	// Give a stray second receipt every chance to show up.
+	require.NoError(t, m.EventBus().Publish(context.Background(), &orderPlaced{N: 8}))
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(receipts) == 2 }, 15*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []int{7, 8}, receipts)
+	require.Equal(t, []int{7, 8}, audits[:2], "each handler of an event gets its own copy")
+}
+
+func TestOutboxForwardsOnlyCommittedMessagesAndDeletesThem(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	broker := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	received, err := broker.Subscribe(context.Background(), "events.test")
+	require.NoError(t, err)
+	outbox, err := pgtransport.NewOutbox(pool, broker, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = outbox.Run(ctx) }()
+	<-outbox.Running()
+	t.Cleanup(func() { _ = outbox.Stop() })
+
+	publishIn := func(commit bool, payload string) {
+		uow, finish := db.Begin(context.Background(), pool)
+		msg := message.NewMessage(watermill.NewUUID(), []byte(payload))
+		msg.SetContext(uow)
+		require.NoError(t, outbox.Publish("events.test", msg))
+		var outcome error
+		if !commit {
+			outcome = errors.New("handler failed")
+		}
+		_ = finish(outcome)
+	}
+	publishIn(false, `"rolled back"`)
+	publishIn(true, `"committed"`)
+
+	select {
+	case msg := <-received:
+		require.Equal(t, `"committed"`, string(msg.Payload))
+		msg.Ack()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the committed message was not forwarded")
+	}
+	select {
+	case msg := <-received:
+		t.Fatalf("forwarded a rolled-back message: %s", msg.Payload)
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM wm_notifier_outbox`).Scan(&n))
+		return n == 0
+	}, 10*time.Second, 10*time.Millisecond, "forwarded rows are deleted")
+
+	// Outside a unit of work the message goes straight to the broker.
+	require.NoError(t, outbox.Publish("events.test", message.NewMessage(watermill.NewUUID(), []byte(`"direct"`))))
+	select {
+	case msg := <-received:
+		require.Equal(t, `"direct"`, string(msg.Payload))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the direct message did not arrive")
+	}
+}
