@@ -1,9 +1,11 @@
 // Package postingfx wires the posting module into an fx application.
 //
 // It needs from the graph: config.Config, *slog.Logger, clock.Clock,
-// *cqrs.CommandBus, *cqrs.EventBus, *upstream.Client and
-// *templating.Renderer. It contributes its command handlers
-// (posting.CreatePosting, posting.ExpandAudience) to the
+// *cqrs.CommandBus, *cqrs.EventBus, *upstream.Client, *templating.Renderer
+// and db.TxRunner (in which its use cases write a change with the messages
+// it causes), and takes an optional *pgxpool.Pool: with one, postings are
+// kept in PostgreSQL, without, in memory. It contributes its command
+// handlers (posting.CreatePosting, posting.ExpandAudience) to the
 // "command_handlers" group, its event handler
 // (posting.ApplyOutcomesOnDeliveryOutcomes) to "event_handlers", its HTTP
 // routes to "routes", and runs the scheduler of send_at postings while the
@@ -16,15 +18,18 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/modules/posting/internal/adapters/directory"
 	"github.com/notifier/notifier/modules/posting/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/posting/internal/adapters/postgres"
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/modules/posting/internal/ports"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
@@ -37,7 +42,7 @@ const SchedulerInterval = time.Second
 var Module = fx.Module("posting",
 	fx.Provide(
 		fx.Private,
-		fx.Annotate(memory.New, fx.As(new(domain.Store))),
+		newStore,
 		newDirectory,
 		newCreatePosting,
 		newExpandAudience,
@@ -58,30 +63,45 @@ var Module = fx.Module("posting",
 
 func moduleLogger(l *slog.Logger) *slog.Logger { return l.With("module", "posting") }
 
-func newDirectory(c *upstream.Client) (*directory.Directory, error) { return directory.New(c) }
-
-func newCreatePosting(store domain.Store, commands *cqrs.CommandBus, templates *templating.Renderer,
-	up *upstream.Client, clk clock.Clock, logger *slog.Logger,
-) (*app.CreatePostingHandler, error) {
-	return app.NewCreatePostingHandler(store, commands, templates, up, clk, moduleLogger(logger))
+// storeParams lets the composition root leave the pool out (memory mode).
+type storeParams struct {
+	fx.In
+	Pool *pgxpool.Pool `optional:"true"`
 }
 
-func newExpandAudience(store domain.Store, dir *directory.Directory, up *upstream.Client, commands *cqrs.CommandBus,
+// newStore keeps postings in PostgreSQL when there is a pool, else in
+// memory.
+func newStore(p storeParams) (domain.Store, error) {
+	if p.Pool == nil {
+		return memory.New(), nil
+	}
+	return postgres.New(p.Pool)
+}
+
+func newDirectory(c *upstream.Client) (*directory.Directory, error) { return directory.New(c) }
+
+func newCreatePosting(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, templates *templating.Renderer,
+	up *upstream.Client, clk clock.Clock, logger *slog.Logger,
+) (*app.CreatePostingHandler, error) {
+	return app.NewCreatePostingHandler(store, tx, commands, templates, up, clk, moduleLogger(logger))
+}
+
+func newExpandAudience(store domain.Store, tx db.TxRunner, dir *directory.Directory, up *upstream.Client, commands *cqrs.CommandBus,
 	events *cqrs.EventBus, clk clock.Clock, cfg config.Config, logger *slog.Logger,
 ) (*app.ExpandAudienceHandler, error) {
-	return app.NewExpandAudienceHandler(store, dir, up, commands, events, clk, cfg.Directory.PageSize, moduleLogger(logger))
+	return app.NewExpandAudienceHandler(store, tx, dir, up, commands, events, clk, cfg.Directory.PageSize, moduleLogger(logger))
 }
 
 func newApplyOutcomes(store domain.Store, clk clock.Clock, logger *slog.Logger) (*app.ApplyDeliveryOutcomesHandler, error) {
 	return app.NewApplyDeliveryOutcomesHandler(store, clk, moduleLogger(logger))
 }
 
-func newCancelPosting(store domain.Store, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger) (*app.CancelPostingHandler, error) {
-	return app.NewCancelPostingHandler(store, events, clk, moduleLogger(logger))
+func newCancelPosting(store domain.Store, tx db.TxRunner, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger) (*app.CancelPostingHandler, error) {
+	return app.NewCancelPostingHandler(store, tx, events, clk, moduleLogger(logger))
 }
 
-func newScheduler(store domain.Store, commands *cqrs.CommandBus, clk clock.Clock, logger *slog.Logger) (*app.Scheduler, error) {
-	return app.NewScheduler(store, commands, clk, moduleLogger(logger))
+func newScheduler(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, clk clock.Clock, logger *slog.Logger) (*app.Scheduler, error) {
+	return app.NewScheduler(store, tx, commands, clk, moduleLogger(logger))
 }
 
 func newHTTP(create *app.CreatePostingHandler, get *app.GetPostingHandler, list *app.ListPostingsHandler,

@@ -10,23 +10,32 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/danielgtaylor/huma/v2/humatest"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/modules/posting/postingfx"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/demodirectory"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
+	"github.com/notifier/notifier/platform/messaging/pgtransport"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
 	"github.com/notifier/notifier/templates"
 )
+
+// patience bounds every wait: the outbox forwards what a unit of work sent
+// about a second after its commit, and a walk takes several hops.
+const patience = 30 * time.Second
 
 type contributions struct {
 	fx.In
@@ -51,15 +60,65 @@ func (h *harness) received() []posting.AudienceBatchResolved {
 }
 
 // start runs the posting module in an fx app over the in-memory messaging,
-// with a page size of 2 and a directory of 5 users.
+// with a page size of 2 and a directory of 5 users, keeping postings in
+// memory.
 func start(t *testing.T) *harness {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
-	h := &harness{clock: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), users: demodirectory.GenerateUsers(5)}
+	h := newHarness()
 	var err error
 	h.bus, err = messaging.New(messaging.Config{MaxRetries: 2, RetryInterval: time.Millisecond},
 		messaging.NewMemoryTransport(nil), messaging.NewMemoryKeyStore(h.clock, time.Hour), logger)
 	require.NoError(t, err)
+	h.run(t, logger, fx.Provide(func() db.TxRunner { return db.NoTx{} }))
+	return h
+}
+
+// startOnPostgres is start with postings in PostgreSQL, as in production:
+// every handler runs in a unit of work, and what the use cases send goes
+// through an outbox to the in-memory messaging once committed.
+func startOnPostgres(t *testing.T) (*harness, *pgxpool.Pool) {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	pool := testenv.Postgres(t)
+	h := newHarness()
+	memory := messaging.NewMemoryTransport(nil)
+	outbox, err := pgtransport.NewOutbox(pool, memory.Publisher(), nil)
+	require.NoError(t, err)
+	h.bus, err = messaging.New(messaging.Config{
+		MaxRetries: 2, RetryInterval: time.Millisecond, UnitOfWork: messaging.UnitOfWork(pool),
+	}, outboxTransport{MemoryTransport: memory, outbox: outbox}, messaging.NewPostgresKeyStore(pool, time.Hour), logger)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = outbox.Run(ctx) }()
+	t.Cleanup(func() { cancel(); _ = outbox.Stop(); <-done })
+	select {
+	case <-outbox.Running():
+	case <-time.After(5 * time.Second):
+		t.Fatal("outbox did not start")
+	}
+	h.run(t, logger, fx.Supply(pool), fx.Provide(func() db.TxRunner { return db.PoolRunner{Pool: pool} }))
+	return h, pool
+}
+
+// outboxTransport publishes through the outbox.
+type outboxTransport struct {
+	*messaging.MemoryTransport
+	outbox *pgtransport.Outbox
+}
+
+func (t outboxTransport) Publisher() message.Publisher { return t.outbox }
+
+func newHarness() *harness {
+	return &harness{clock: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), users: demodirectory.GenerateUsers(5)}
+}
+
+// run starts the module with state (the store's pool, if any, and the
+// db.TxRunner) and the router.
+func (h *harness) run(t *testing.T, logger *slog.Logger, state ...fx.Option) {
+	t.Helper()
 	cfg, err := config.Default()
 	require.NoError(t, err)
 	cfg.Directory.PageSize = 2
@@ -73,6 +132,7 @@ func start(t *testing.T) *harness {
 	app := fxtest.New(t,
 		fx.Supply(cfg, logger, h.bus.CommandBus(), h.bus.EventBus(), client, renderer),
 		fx.Provide(func() clock.Clock { return h.clock }),
+		fx.Options(state...),
 		postingfx.Module,
 		fx.Invoke(func(c contributions) error {
 			require.Len(t, c.Commands, 2)
@@ -115,7 +175,6 @@ func start(t *testing.T) *harness {
 	case <-time.After(5 * time.Second):
 		t.Fatal("router did not start")
 	}
-	return h
 }
 
 type resource struct {
@@ -137,6 +196,24 @@ func (h *harness) listByEvent(t *testing.T, event string) []resource {
 
 func TestMailingCommandIsWalkedDeliveredAndCompletedThroughTheBus(t *testing.T) {
 	h := start(t)
+	mailingIsWalkedDeliveredAndCompleted(t, h)
+}
+
+func TestMailingOnPostgresIsWalkedDeliveredAndCompletedThroughTheBus(t *testing.T) {
+	h, pool := startOnPostgres(t)
+	id := mailingIsWalkedDeliveredAndCompleted(t, h)
+
+	var status string
+	var sent, nextPage int
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT status, sent, next_page FROM postings WHERE id = $1`, id).Scan(&status, &sent, &nextPage))
+	require.Equal(t, []any{"completed", 5, 4}, []any{status, sent, nextPage}, "the posting lives in PostgreSQL")
+}
+
+// mailingIsWalkedDeliveredAndCompleted sends a mailing command twice, walks
+// its 5 users in 3 pages, reports them sent and returns the posting's id.
+func mailingIsWalkedDeliveredAndCompleted(t *testing.T, h *harness) string {
+	t.Helper()
 	ctx := context.Background()
 	cmd := posting.CreatePosting{
 		IdempotencyKey: "event:e-1:new_movies",
@@ -149,7 +226,7 @@ func TestMailingCommandIsWalkedDeliveredAndCompletedThroughTheBus(t *testing.T) 
 	require.NoError(t, h.bus.CommandBus().Send(ctx, cmd))
 	require.NoError(t, h.bus.CommandBus().Send(ctx, cmd)) // a duplicate from the intake
 
-	require.Eventually(t, func() bool { return len(h.received()) == 3 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(h.received()) == 3 }, patience, 5*time.Millisecond)
 	seen := map[string]bool{}
 	for _, b := range h.received() {
 		for _, r := range b.Recipients {
@@ -168,13 +245,20 @@ func TestMailingCommandIsWalkedDeliveredAndCompletedThroughTheBus(t *testing.T) 
 	}
 	require.NoError(t, h.bus.EventBus().Publish(ctx, outcomes))
 
-	require.Eventually(t, func() bool { return h.listByEvent(t, "e-1")[0].Status == "completed" }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.listByEvent(t, "e-1")[0].Status == "completed" }, patience, 5*time.Millisecond)
 	require.Equal(t, 5, h.listByEvent(t, "e-1")[0].Counters["sent"])
 	require.Len(t, h.received(), 3, "nothing published again")
+	return items[0].ID
 }
 
 func TestScheduledPostingStartsWhenTheClockReachesItsSendAt(t *testing.T) {
-	h := start(t)
+	scheduledPostingStarts(t, start(t))
+}
+
+// scheduledPostingStarts creates a posting for an hour later over HTTP and
+// moves the clock an hour on.
+func scheduledPostingStarts(t *testing.T, h *harness) {
+	t.Helper()
 	body := map[string]any{
 		"from_event":    "e-2",
 		"receivers":     "http://auth/api/v1/users/?id=" + h.users[0].ID,
@@ -188,7 +272,12 @@ func TestScheduledPostingStartsWhenTheClockReachesItsSendAt(t *testing.T) {
 
 	h.clock.Advance(time.Hour)
 
-	require.Eventually(t, func() bool { return len(h.received()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(h.received()) == 1 }, patience, 5*time.Millisecond)
 	require.Equal(t, posting.PriorityTransactional, h.received()[0].Priority)
 	require.Equal(t, "dispatching", h.listByEvent(t, "e-2")[0].Status)
+}
+
+func TestScheduledPostingOnPostgresStartsWhenTheClockReachesItsSendAt(t *testing.T) {
+	h, _ := startOnPostgres(t)
+	scheduledPostingStarts(t, h)
 }

@@ -31,10 +31,12 @@ func NewApplyDeliveryOutcomesHandler(store domain.Store, clk clock.Clock, logger
 	return &ApplyDeliveryOutcomesHandler{store: store, clock: clk, log: logger}, nil
 }
 
-// Handle applies e. Each outcome counts once per call: a redelivered event
-// is dropped by the router's deduplicator before it gets here. Outcomes
-// with a non-final status are ignored. It returns an *Error (CodeInvalid or
-// CodeNotFound) for an event about no posting of this store.
+// Handle applies e in one atomic store step, so that instances applying
+// outcomes of one posting at once lose no count. Each outcome counts once
+// per call: a redelivered event is dropped by the router's deduplicator
+// before it gets here. Outcomes with a non-final status are ignored. It
+// returns an *Error (CodeInvalid or CodeNotFound) for an event about no
+// posting of this store.
 func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.DeliveryOutcomes) error {
 	id, err := uuid.Parse(e.PostingID)
 	if err != nil {
@@ -57,10 +59,7 @@ func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.De
 			h.log.WarnContext(ctx, "delivery outcome ignored: not a final status", "posting_id", e.PostingID, "status", o.Status)
 		}
 	}
-	p, err := h.store.Update(ctx, id, func(p *domain.Posting) error {
-		p.AddOutcomes(delta, h.clock.Now())
-		return nil
-	})
+	p, err := h.store.AddOutcomes(ctx, id, delta, h.clock.Now())
 	if errors.Is(err, domain.ErrNotFound) {
 		return notFound(e.PostingID)
 	}

@@ -16,32 +16,45 @@ import (
 // CancelPostingHandler cancels postings that are not finished.
 type CancelPostingHandler struct {
 	store  domain.Store
+	tx     TxRunner
 	events EventPublisher
 	clock  clock.Clock
 	log    *slog.Logger
 }
 
 // NewCancelPostingHandler returns the handler; every dependency is required.
-func NewCancelPostingHandler(store domain.Store, events EventPublisher, clk clock.Clock, logger *slog.Logger) (*CancelPostingHandler, error) {
-	if store == nil || events == nil || clk == nil || logger == nil {
+func NewCancelPostingHandler(store domain.Store, tx TxRunner, events EventPublisher, clk clock.Clock, logger *slog.Logger) (*CancelPostingHandler, error) {
+	if store == nil || tx == nil || events == nil || clk == nil || logger == nil {
 		return nil, errors.New("new cancel posting handler: nil dependency")
 	}
-	return &CancelPostingHandler{store: store, events: events, clock: clk, log: logger}, nil
+	return &CancelPostingHandler{store: store, tx: tx, events: events, clock: clk, log: logger}, nil
 }
 
 // Handle cancels the posting with id and publishes posting.PostingCancelled,
-// so that nothing of it not yet sent is sent. It returns an *Error with
-// CodeNotFound for an unknown (or malformed) id and CodeConflict for a
-// posting already finished.
+// so that nothing of it not yet sent is sent; the status and the event are
+// written in one transaction. It returns an *Error with CodeNotFound for an
+// unknown (or malformed) id and CodeConflict for a posting already
+// finished.
 func (h *CancelPostingHandler) Handle(ctx context.Context, id string) (domain.Posting, error) {
 	uid, err := uuid.Parse(id)
 	if err != nil {
 		return domain.Posting{}, notFound(id)
 	}
 	now := h.clock.Now()
-	p, err := h.store.Update(ctx, uid, func(p *domain.Posting) error {
-		if err := p.Cancel(now); err != nil {
-			return &Error{Code: CodeConflict, Message: fmt.Sprintf("posting is already %s", p.Status)}
+	var p domain.Posting
+	err = h.tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		p, err = h.store.Update(ctx, uid, func(p *domain.Posting) error {
+			if err := p.Cancel(now); err != nil {
+				return &Error{Code: CodeConflict, Message: fmt.Sprintf("posting is already %s", p.Status)}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := h.events.Publish(ctx, posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: now}); err != nil {
+			return fmt.Errorf("publish posting cancelled: %w", err)
 		}
 		return nil
 	})
@@ -52,9 +65,6 @@ func (h *CancelPostingHandler) Handle(ctx context.Context, id string) (domain.Po
 		return domain.Posting{}, err
 	case err != nil:
 		return domain.Posting{}, fmt.Errorf("cancel posting: %w", err)
-	}
-	if err := h.events.Publish(ctx, posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: now}); err != nil {
-		return domain.Posting{}, fmt.Errorf("publish posting cancelled: %w", err)
 	}
 	h.log.InfoContext(ctx, "posting cancelled", "posting_id", p.ID)
 	return p, nil

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -42,6 +43,7 @@ type URLPolicy interface {
 // command and from HTTP.
 type CreatePostingHandler struct {
 	store     domain.Store
+	tx        TxRunner
 	commands  CommandSender
 	templates TemplateCatalog
 	urls      URLPolicy
@@ -50,22 +52,22 @@ type CreatePostingHandler struct {
 }
 
 // NewCreatePostingHandler returns the handler; every dependency is required.
-func NewCreatePostingHandler(store domain.Store, commands CommandSender, templates TemplateCatalog,
+func NewCreatePostingHandler(store domain.Store, tx TxRunner, commands CommandSender, templates TemplateCatalog,
 	urls URLPolicy, clk clock.Clock, logger *slog.Logger,
 ) (*CreatePostingHandler, error) {
-	if store == nil || commands == nil || templates == nil || urls == nil || clk == nil || logger == nil {
+	if store == nil || tx == nil || commands == nil || templates == nil || urls == nil || clk == nil || logger == nil {
 		return nil, errors.New("new create posting handler: nil dependency")
 	}
-	return &CreatePostingHandler{store: store, commands: commands, templates: templates, urls: urls, clock: clk, log: logger}, nil
+	return &CreatePostingHandler{store: store, tx: tx, commands: commands, templates: templates, urls: urls, clock: clk, log: logger}, nil
 }
 
 // Handle validates cmd and stores it as a new posting: expired when it is
 // already past its expiry, scheduled when its send_at is in the future,
-// accepted otherwise, in which case it starts the audience walk. It is
-// idempotent on cmd.IdempotencyKey (derived from the request when empty):
-// a repeat returns the existing posting with created false and sends
-// nothing, unless the first attempt stored the posting but could not start
-// its walk.
+// accepted otherwise, in which case it asks for the first page of its
+// audience. The posting and that command are written in one transaction,
+// so neither exists without the other. It is idempotent on
+// cmd.IdempotencyKey (derived from the request when empty): a repeat
+// returns the existing posting with created false and sends nothing.
 //
 // It returns an *Error with CodeInvalid naming the field for a bad request.
 func (h *CreatePostingHandler) Handle(ctx context.Context, cmd posting.CreatePosting) (p domain.Posting, created bool, err error) {
@@ -73,51 +75,27 @@ func (h *CreatePostingHandler) Handle(ctx context.Context, cmd posting.CreatePos
 	if err != nil {
 		return domain.Posting{}, false, err
 	}
-	p, created, err = h.store.Create(ctx, domain.New(uuid.New(), spec, h.clock.Now()))
+	err = h.tx.InTx(ctx, func(ctx context.Context) error {
+		p, created, err = h.store.Create(ctx, domain.New(uuid.New(), spec, h.clock.Now()))
+		if err != nil {
+			return fmt.Errorf("create posting: %w", err)
+		}
+		if !created || p.Status != domain.StatusAccepted {
+			return nil
+		}
+		if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: 1}); err != nil {
+			return fmt.Errorf("send expand audience: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return domain.Posting{}, false, fmt.Errorf("create posting: %w", err)
+		return domain.Posting{}, false, err
 	}
 	if created {
 		h.log.InfoContext(ctx, "posting created", "posting_id", p.ID, "status", p.Status,
 			"notification_type", p.NotificationType, "priority", p.Priority, "from_event", p.FromEvent)
 	}
-	if p.Status == domain.StatusAccepted && !p.ExpansionQueued {
-		if p, err = startWalk(ctx, h.store, h.commands, p.ID); err != nil {
-			return domain.Posting{}, false, err
-		}
-	}
 	return p, created, nil
-}
-
-// startWalk sends the first ExpandAudience of an accepted posting, once:
-// the sender first claims the posting's ExpansionQueued flag in one atomic
-// update, so that concurrent duplicates of a request send one command, and
-// gives the claim back when the command cannot be sent.
-func startWalk(ctx context.Context, store domain.Store, commands CommandSender, id uuid.UUID) (domain.Posting, error) {
-	p, err := store.Update(ctx, id, func(p *domain.Posting) error {
-		if p.Status != domain.StatusAccepted || p.ExpansionQueued {
-			return errStop
-		}
-		p.ExpansionQueued = true
-		return nil
-	})
-	if errors.Is(err, errStop) {
-		if p, err = store.Get(ctx, id); err != nil {
-			return domain.Posting{}, fmt.Errorf("get posting: %w", err)
-		}
-		return p, nil
-	}
-	if err != nil {
-		return domain.Posting{}, fmt.Errorf("claim expansion: %w", err)
-	}
-	if err := commands.Send(ctx, ExpandAudience{PostingID: id.String(), Page: 1}); err != nil {
-		_, rerr := store.Update(context.WithoutCancel(ctx), id, func(p *domain.Posting) error {
-			p.ExpansionQueued = false
-			return nil
-		})
-		return domain.Posting{}, errors.Join(fmt.Errorf("send expand audience: %w", err), rerr)
-	}
-	return p, nil
 }
 
 // validate checks cmd and fills in its defaults.
@@ -141,6 +119,13 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 		return spec, invalid("from_event", "longer than %d characters", maxFromLength)
 	case len(spec.FromService) > maxFromLength:
 		return spec, invalid("from_service", "longer than %d characters", maxFromLength)
+	}
+	for _, f := range []struct{ name, value string }{
+		{"idempotency_key", spec.IdempotencyKey}, {"from_event", spec.FromEvent}, {"from_service", spec.FromService},
+	} {
+		if !isText(f.value) {
+			return spec, invalid(f.name, "must be UTF-8 text without NUL characters")
+		}
 	}
 
 	switch {
@@ -184,6 +169,9 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 		if len(raw) > MaxTemplateContextBytes {
 			return spec, invalid("template_context", "is larger than %d bytes", MaxTemplateContextBytes)
 		}
+		if !isTextValue(spec.TemplateContext) {
+			return spec, invalid("template_context", "must hold UTF-8 text without NUL characters")
+		}
 	}
 
 	if spec.NotificationType == "" {
@@ -208,4 +196,38 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 		spec.IdempotencyKey = domain.DefaultIdempotencyKey(spec.FromEvent, spec.Template, spec.Receivers, spec.Channels)
 	}
 	return spec, nil
+}
+
+// isText reports whether s is valid UTF-8 without NUL characters, which
+// PostgreSQL cannot store in text or JSONB.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// isTextValue reports whether every key and string in a JSON-like value
+// passes isText.
+func isTextValue(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return isText(v)
+	case map[string]any:
+		for k, e := range v {
+			if !isText(k) || !isTextValue(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !isTextValue(e) {
+				return false
+			}
+		}
+	case []string:
+		for _, e := range v {
+			if !isText(e) {
+				return false
+			}
+		}
+	}
+	return true
 }

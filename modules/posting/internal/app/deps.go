@@ -23,3 +23,12 @@ type ExpandAudience struct {
 
 // Name returns the wire name.
 func (ExpandAudience) Name() string { return "posting.ExpandAudience.v1" }
+
+// TxRunner runs fn in one transaction that the store writes and the
+// messages sent with the context it passes join, so that they take effect
+// together or not at all (db.TxRunner: db.PoolRunner with PostgreSQL and an
+// outbox publisher, db.NoTx in memory mode). When ctx already carries a
+// unit of work (a message handler's), fn joins it.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}

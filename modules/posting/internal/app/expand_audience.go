@@ -51,6 +51,7 @@ var errStop = errors.New("nothing to do")
 // posting.AudienceBatchResolved.
 type ExpandAudienceHandler struct {
 	store     domain.Store
+	tx        TxRunner
 	directory Directory
 	fetcher   JSONFetcher
 	commands  CommandSender
@@ -62,26 +63,31 @@ type ExpandAudienceHandler struct {
 
 // NewExpandAudienceHandler returns the handler; every dependency is
 // required and a pageSize below 1 means DefaultPageSize.
-func NewExpandAudienceHandler(store domain.Store, directory Directory, fetcher JSONFetcher, commands CommandSender,
+func NewExpandAudienceHandler(store domain.Store, tx TxRunner, directory Directory, fetcher JSONFetcher, commands CommandSender,
 	events EventPublisher, clk clock.Clock, pageSize int, logger *slog.Logger,
 ) (*ExpandAudienceHandler, error) {
-	if store == nil || directory == nil || fetcher == nil || commands == nil || events == nil || clk == nil || logger == nil {
+	if store == nil || tx == nil || directory == nil || fetcher == nil || commands == nil || events == nil || clk == nil || logger == nil {
 		return nil, errors.New("new expand audience handler: nil dependency")
 	}
 	if pageSize < 1 {
 		pageSize = DefaultPageSize
 	}
 	return &ExpandAudienceHandler{
-		store: store, directory: directory, fetcher: fetcher, commands: commands,
+		store: store, tx: tx, directory: directory, fetcher: fetcher, commands: commands,
 		events: events, clock: clk, pageSize: pageSize, log: logger,
 	}, nil
 }
 
-// Handle fetches page cmd.Page of the posting's audience, publishes its
-// active users and asks for the next page, persisting the cursor in
-// between. On the first page it resolves the template context and freezes
-// it. It does nothing for a finished posting or a page already recorded,
-// and marks an expired posting expired instead.
+// Handle fetches page cmd.Page of the posting's audience, then, in one
+// transaction, records it (the persisted cursor), publishes its users as
+// posting.AudienceBatchResolved and asks for the next page. On the first
+// page it resolves the template context and freezes it with the page. It
+// does nothing for a finished posting or a page already recorded, and
+// marks an expired posting expired instead. Whatever the audience, a page
+// costs the same few statements: the posting's row is all it reads. (In
+// memory mode there is no transaction: a bus refusing the batch after the
+// page was recorded would lose it, which the in-memory bus never does
+// short of shutting down.)
 //
 // A transient fetch failure is returned, to be retried; a permanent one
 // fails the posting with a public reason and returns nil. It returns an
@@ -121,26 +127,12 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 		return nil
 	}
 
+	resolved := p.ResolvedContext
 	if !p.ContextResolved {
-		resolved, err := resolveTemplateContext(ctx, h.fetcher, p.TemplateContext)
-		if err != nil {
+		if resolved, err = resolveTemplateContext(ctx, h.fetcher, p.TemplateContext); err != nil {
 			return h.failOrRetry(ctx, log, id, err)
 		}
-		p, err = h.store.Update(ctx, id, func(p *domain.Posting) error {
-			if p.Status.Terminal() {
-				return errStop
-			}
-			p.FreezeContext(resolved, now) // keeps a context another worker froze first
-			return nil
-		})
-		if errors.Is(err, errStop) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("freeze template context: %w", err)
-		}
 	}
-
 	page, err := h.directory.Page(ctx, p.Receivers, cmd.Page, h.pageSize)
 	if err != nil {
 		return h.failOrRetry(ctx, log, id, fmt.Errorf("directory page %d: %w", cmd.Page, err))
@@ -149,46 +141,66 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 		return h.expire(ctx, log, id, now)
 	}
 	recipients := recipientsOf(page.Users)
-	if len(recipients) > 0 {
-		if err := h.events.Publish(ctx, posting.AudienceBatchResolved{
-			PostingID:        p.ID.String(),
-			BatchNo:          cmd.Page,
-			NotificationType: p.NotificationType,
-			Priority:         p.Priority,
-			Channels:         p.Channels,
-			Template:         p.Template,
-			TemplateContext:  p.ResolvedContext,
-			ExpiresAt:        p.ExpiresAt,
-			Recipients:       recipients,
-		}); err != nil {
-			return fmt.Errorf("publish audience batch %d: %w", cmd.Page, err)
-		}
-	}
 
-	p, err = h.store.Update(ctx, id, func(p *domain.Posting) error {
-		return p.RecordPage(cmd.Page, len(recipients), page.Last, h.clock.Now())
+	err = h.tx.InTx(ctx, func(ctx context.Context) error {
+		// Recording first takes the posting's lock: a duplicate of this
+		// page waits, then finds it recorded and publishes nothing.
+		var err error
+		p, err = h.store.Update(ctx, id, func(p *domain.Posting) error {
+			if p.Status.Terminal() {
+				return errStop
+			}
+			now := h.clock.Now()
+			p.FreezeContext(resolved, now) // keeps a context frozen before
+			return p.RecordPage(cmd.Page, len(recipients), page.Last, now)
+		})
+		if err != nil {
+			return err
+		}
+		if len(recipients) > 0 {
+			if err := h.events.Publish(ctx, posting.AudienceBatchResolved{
+				PostingID:        p.ID.String(),
+				BatchNo:          cmd.Page,
+				NotificationType: p.NotificationType,
+				Priority:         p.Priority,
+				Channels:         p.Channels,
+				Template:         p.Template,
+				TemplateContext:  p.ResolvedContext,
+				ExpiresAt:        p.ExpiresAt,
+				Recipients:       recipients,
+			}); err != nil {
+				return fmt.Errorf("publish audience batch %d: %w", cmd.Page, err)
+			}
+		}
+		if p.WalkDone || p.Status.Terminal() {
+			return nil
+		}
+		if err := h.commands.Send(ctx, ExpandAudience{PostingID: cmd.PostingID, Page: cmd.Page + 1}); err != nil {
+			return fmt.Errorf("send expand audience page %d: %w", cmd.Page+1, err)
+		}
+		return nil
 	})
-	if errors.Is(err, domain.ErrStalePage) {
+	switch {
+	case errors.Is(err, errStop):
+		log.DebugContext(ctx, "audience page skipped: posting finished meanwhile")
+		return nil
+	case errors.Is(err, domain.ErrStalePage):
 		log.DebugContext(ctx, "audience page recorded concurrently")
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("record audience page %d: %w", cmd.Page, err)
 	}
 	log.InfoContext(ctx, "audience page resolved", "recipients", len(recipients),
 		"users", len(page.Users), "last", page.Last, "status", p.Status)
-	if p.WalkDone || p.Status.Terminal() {
-		return nil
-	}
-	if err := h.commands.Send(ctx, ExpandAudience{PostingID: cmd.PostingID, Page: cmd.Page + 1}); err != nil {
-		return fmt.Errorf("send expand audience page %d: %w", cmd.Page+1, err)
-	}
 	return nil
 }
 
-// resumeAfter handles a page that is already recorded. A redelivery of the
-// page recorded last may mean that asking for the next one failed, so it is
-// asked for again (the next page's handler is idempotent too).
+// resumeAfter handles a page that is already recorded. The next page's
+// command is written with the page, so with PostgreSQL it cannot be
+// missing; in memory mode a bus that refused it after the page was
+// recorded makes the router redeliver this page, which asks for the next
+// one again (a duplicate is harmless: the next page's handler is
+// idempotent too).
 func (h *ExpandAudienceHandler) resumeAfter(ctx context.Context, log *slog.Logger, p domain.Posting, page int) error {
 	if page != p.NextPage-1 || p.WalkDone {
 		log.DebugContext(ctx, "audience page skipped: already recorded", "next_page", p.NextPage)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,14 +13,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/modules/posting/internal/adapters/directory"
 	"github.com/notifier/notifier/modules/posting/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/posting/internal/adapters/postgres"
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/demodirectory"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
@@ -29,26 +34,45 @@ import (
 var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // recordingBus records what is sent or published; failNext makes the next
-// call fail.
+// call fail. With a pool it records into the test schema's table
+// test_messages through db.Q, as an outbox would: a message sent in a
+// transaction that rolls back is not recorded.
 type recordingBus struct {
+	name     string
+	pool     *pgxpool.Pool
 	mu       sync.Mutex
 	messages []any
 	failNext int
 }
 
-func (b *recordingBus) record(v any) error {
+func (b *recordingBus) record(ctx context.Context, v any) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.failNext > 0 {
 		b.failNext--
+		b.mu.Unlock()
 		return errors.New("broker unavailable")
 	}
-	b.messages = append(b.messages, v)
-	return nil
+	if b.pool == nil {
+		b.messages = append(b.messages, v)
+		b.mu.Unlock()
+		return nil
+	}
+	b.mu.Unlock()
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	q, err := db.Q(ctx, b.pool)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `INSERT INTO test_messages (bus, name, body) VALUES ($1, $2, $3)`,
+		b.name, v.(interface{ Name() string }).Name(), body)
+	return err
 }
 
-func (b *recordingBus) Send(_ context.Context, cmd any) error      { return b.record(cmd) }
-func (b *recordingBus) Publish(_ context.Context, event any) error { return b.record(event) }
+func (b *recordingBus) Send(ctx context.Context, cmd any) error      { return b.record(ctx, cmd) }
+func (b *recordingBus) Publish(ctx context.Context, event any) error { return b.record(ctx, event) }
 
 func (b *recordingBus) failNextCall() {
 	b.mu.Lock()
@@ -57,6 +81,9 @@ func (b *recordingBus) failNextCall() {
 }
 
 func (b *recordingBus) all() []any {
+	if b.pool != nil {
+		return b.stored(`SELECT name, body FROM test_messages WHERE bus = $1 ORDER BY seq`)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]any(nil), b.messages...)
@@ -64,11 +91,62 @@ func (b *recordingBus) all() []any {
 
 // take removes and returns what was recorded.
 func (b *recordingBus) take() []any {
+	if b.pool != nil {
+		return b.stored(`WITH taken AS (DELETE FROM test_messages WHERE bus = $1 RETURNING seq, name, body)
+			SELECT name, body FROM taken ORDER BY seq`)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := b.messages
 	b.messages = nil
 	return out
+}
+
+// stored decodes the committed messages sql selects.
+func (b *recordingBus) stored(sql string) []any {
+	rows, err := b.pool.Query(context.Background(), sql, b.name)
+	if err != nil {
+		panic(err)
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var (
+			name string
+			body []byte
+		)
+		if err := rows.Scan(&name, &body); err != nil {
+			panic(err)
+		}
+		out = append(out, decodeMessage(name, body))
+	}
+	if err := rows.Err(); err != nil {
+		panic(err)
+	}
+	return out
+}
+
+func decodeMessage(name string, body []byte) any {
+	decode := func(v any) {
+		if err := json.Unmarshal(body, v); err != nil {
+			panic(err)
+		}
+	}
+	switch name {
+	case app.ExpandAudience{}.Name():
+		var m app.ExpandAudience
+		decode(&m)
+		return m
+	case posting.AudienceBatchResolved{}.Name():
+		var m posting.AudienceBatchResolved
+		decode(&m)
+		return m
+	case posting.PostingCancelled{}.Name():
+		var m posting.PostingCancelled
+		decode(&m)
+		return m
+	}
+	panic("unknown message " + name)
 }
 
 func (b *recordingBus) expandCommands() []app.ExpandAudience {
@@ -102,15 +180,20 @@ func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.h.ServeHTTP(w, r)
 }
 
-// world is the posting module's use cases over a memory store, recording
-// buses, a fake clock and in-process demo upstreams.
+// world is the posting module's use cases over a store, recording buses,
+// a fake clock and in-process demo upstreams: a memory store (newWorld)
+// or a PostgreSQL one whose buses write in the store's transactions
+// (newPostgresWorld).
 type world struct {
-	store    *memory.Store
+	store    domain.Store
+	tx       app.TxRunner
+	pool     *pgxpool.Pool
 	commands *recordingBus
 	events   *recordingBus
 	clock    *clock.Fake
 	auth     *counting
 	fastapi  *counting
+	logger   *slog.Logger
 
 	create   *app.CreatePostingHandler
 	expand   *app.ExpandAudienceHandler
@@ -124,24 +207,41 @@ var (
 	movieOld = map[string]any{"id": "m-2", "title": "Сталкер", "new": false}
 )
 
+func demoUpstreams(users []demodirectory.User) (auth, fastapi http.Handler) {
+	data := &demodirectory.Data{Users: users, Movies: []map[string]any{movieNew, movieOld}}
+	return demodirectory.NewAuth(data), demodirectory.NewFastAPI(data)
+}
+
 func newWorld(t *testing.T, users []demodirectory.User) *world {
 	t.Helper()
-	data := &demodirectory.Data{Users: users, Movies: []map[string]any{movieNew, movieOld}}
-	return newWorldWith(t, demodirectory.NewAuth(data), demodirectory.NewFastAPI(data))
+	auth, fastapi := demoUpstreams(users)
+	return newWorldWith(t, auth, fastapi)
 }
 
 func newWorldWith(t *testing.T, auth, fastapi http.Handler) *world {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w := &world{
-		store:    memory.New(),
-		commands: &recordingBus{},
-		events:   &recordingBus{},
-		clock:    clock.NewFake(start),
-		auth:     &counting{h: auth},
-		fastapi:  &counting{h: fastapi},
-	}
-	client, err := upstream.New(upstream.Config{Attempts: 1}, logger,
+	return build(t, &world{store: memory.New(), tx: db.NoTx{}}, auth, fastapi)
+}
+
+// newPostgresWorld is newWorld on a PostgreSQL schema of the test's own.
+func newPostgresWorld(t *testing.T, users []demodirectory.User) *world {
+	t.Helper()
+	pool := testenv.Postgres(t)
+	testenv.MustExec(t, pool, `CREATE TABLE test_messages (seq bigserial PRIMARY KEY, bus text, name text, body jsonb)`)
+	store, err := postgres.New(pool)
+	require.NoError(t, err)
+	auth, fastapi := demoUpstreams(users)
+	return build(t, &world{store: store, tx: db.PoolRunner{Pool: pool}, pool: pool}, auth, fastapi)
+}
+
+func build(t *testing.T, w *world, auth, fastapi http.Handler) *world {
+	t.Helper()
+	w.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.commands = &recordingBus{name: "commands", pool: w.pool}
+	w.events = &recordingBus{name: "events", pool: w.pool}
+	w.clock = clock.NewFake(start)
+	w.auth, w.fastapi = &counting{h: auth}, &counting{h: fastapi}
+	client, err := upstream.New(upstream.Config{Attempts: 1}, w.logger,
 		upstream.WithHandler("auth", w.auth), upstream.WithHandler("fastapi", w.fastapi))
 	require.NoError(t, err)
 	renderer, err := templating.New(templates.FS)
@@ -149,15 +249,15 @@ func newWorldWith(t *testing.T, auth, fastapi http.Handler) *world {
 	dir, err := directory.New(client)
 	require.NoError(t, err)
 
-	w.create, err = app.NewCreatePostingHandler(w.store, w.commands, renderer, client, w.clock, logger)
+	w.create, err = app.NewCreatePostingHandler(w.store, w.tx, w.commands, renderer, client, w.clock, w.logger)
 	require.NoError(t, err)
-	w.expand, err = app.NewExpandAudienceHandler(w.store, dir, client, w.commands, w.events, w.clock, 500, logger)
+	w.expand, err = app.NewExpandAudienceHandler(w.store, w.tx, dir, client, w.commands, w.events, w.clock, 500, w.logger)
 	require.NoError(t, err)
-	w.outcomes, err = app.NewApplyDeliveryOutcomesHandler(w.store, w.clock, logger)
+	w.outcomes, err = app.NewApplyDeliveryOutcomesHandler(w.store, w.clock, w.logger)
 	require.NoError(t, err)
-	w.cancel, err = app.NewCancelPostingHandler(w.store, w.events, w.clock, logger)
+	w.cancel, err = app.NewCancelPostingHandler(w.store, w.tx, w.events, w.clock, w.logger)
 	require.NoError(t, err)
-	w.sched, err = app.NewScheduler(w.store, w.commands, w.clock, logger)
+	w.sched, err = app.NewScheduler(w.store, w.tx, w.commands, w.clock, w.logger)
 	require.NoError(t, err)
 	return w
 }
@@ -214,3 +314,16 @@ func (w *world) walk(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// eachWorld runs test on a memory world and on a PostgreSQL one.
+func eachWorld(t *testing.T, users []demodirectory.User, test func(t *testing.T, w *world)) {
+	t.Helper()
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		test(t, newWorld(t, users))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		test(t, newPostgresWorld(t, users))
+	})
+}

@@ -46,9 +46,15 @@ func NewListPostingsHandler(store domain.Store) (*ListPostingsHandler, error) {
 }
 
 // Handle returns one page of the postings q selects. It returns an *Error
-// with CodeInvalid naming the parameter for a bad status, limit or cursor.
+// with CodeInvalid naming the parameter for a bad filter, limit or cursor.
 func (h *ListPostingsHandler) Handle(ctx context.Context, q ListPostings) (PostingsPage, error) {
 	query := domain.ListQuery{FromEvent: q.FromEvent, NotificationType: q.NotificationType, Limit: q.Limit}
+	switch {
+	case !isText(q.FromEvent):
+		return PostingsPage{}, invalid("from_event", "must be UTF-8 text without NUL characters")
+	case !isText(q.NotificationType):
+		return PostingsPage{}, invalid("notification_type", "must be UTF-8 text without NUL characters")
+	}
 	if q.Status != "" {
 		query.Status = domain.Status(q.Status)
 		if !query.Status.Valid() {

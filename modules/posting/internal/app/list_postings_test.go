@@ -48,7 +48,10 @@ func TestListingPagesNewestFirstUntilNoCursorIsLeft(t *testing.T) {
 	require.Len(t, even.Items, 3)
 	require.Empty(t, even.NextCursor)
 
-	for _, bad := range []app.ListPostings{{Status: "sleeping"}, {Limit: 201}, {Limit: -1}, {Cursor: "garbage!"}} {
+	for _, bad := range []app.ListPostings{
+		{Status: "sleeping"}, {Limit: 201}, {Limit: -1}, {Cursor: "garbage!"},
+		{FromEvent: "e\x00"}, {NotificationType: "\xff"}, // PostgreSQL could not even compare them
+	} {
 		_, err := list.Handle(ctx, bad)
 		require.Equal(t, app.CodeInvalid, app.ErrorCodeOf(err), "%+v", bad)
 	}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
 )
@@ -19,17 +21,18 @@ const schedulerBatch = 100
 // by one atomic update.
 type Scheduler struct {
 	store    domain.Store
+	tx       TxRunner
 	commands CommandSender
 	clock    clock.Clock
 	log      *slog.Logger
 }
 
 // NewScheduler returns a scheduler; every dependency is required.
-func NewScheduler(store domain.Store, commands CommandSender, clk clock.Clock, logger *slog.Logger) (*Scheduler, error) {
-	if store == nil || commands == nil || clk == nil || logger == nil {
+func NewScheduler(store domain.Store, tx TxRunner, commands CommandSender, clk clock.Clock, logger *slog.Logger) (*Scheduler, error) {
+	if store == nil || tx == nil || commands == nil || clk == nil || logger == nil {
 		return nil, errors.New("new scheduler: nil dependency")
 	}
-	return &Scheduler{store: store, commands: commands, clock: clk, log: logger}, nil
+	return &Scheduler{store: store, tx: tx, commands: commands, clock: clk, log: logger}, nil
 }
 
 // Run calls Tick every interval until ctx ends, logging its failures.
@@ -48,10 +51,11 @@ func (s *Scheduler) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Tick releases every scheduled posting whose send_at has come: it moves it
-// to accepted and asks for its first audience page. A posting another
-// instance claimed first is left alone. When the command cannot be sent
-// the posting goes back to scheduled, for the next tick.
+// Tick releases every scheduled posting whose send_at has come: in one
+// transaction, it moves the posting to accepted and asks for its first
+// audience page. A posting another instance claimed first is left alone; a
+// posting whose release fails stays scheduled, for the next tick, and the
+// others are released all the same.
 func (s *Scheduler) Tick(ctx context.Context) error {
 	for {
 		now := s.clock.Now()
@@ -59,10 +63,14 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("list due postings: %w", err)
 		}
+		var errs []error
 		for _, p := range due {
-			if err := s.release(ctx, p, now); err != nil {
-				return err
+			if err := s.release(ctx, p.ID, now); err != nil {
+				errs = append(errs, fmt.Errorf("release posting %s: %w", p.ID, err))
 			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 		if len(due) < schedulerBatch {
 			return nil
@@ -70,31 +78,32 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	}
 }
 
-func (s *Scheduler) release(ctx context.Context, p domain.Posting, now time.Time) error {
-	_, err := s.store.Update(ctx, p.ID, func(p *domain.Posting) error {
-		if !p.Release(now) {
-			return errStop
-		}
-		return nil
-	})
-	if errors.Is(err, errStop) {
-		return nil // claimed by another instance, or cancelled
-	}
-	if err != nil {
-		return fmt.Errorf("claim scheduled posting: %w", err)
-	}
-	if _, err := startWalk(ctx, s.store, s.commands, p.ID); err != nil {
-		_, rerr := s.store.Update(context.WithoutCancel(ctx), p.ID, func(p *domain.Posting) error {
-			if !p.Reschedule(s.clock.Now()) {
+func (s *Scheduler) release(ctx context.Context, id uuid.UUID, now time.Time) error {
+	released := false
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		_, err := s.store.Update(ctx, id, func(p *domain.Posting) error {
+			if !p.Release(now) {
 				return errStop
 			}
 			return nil
 		})
-		if rerr != nil && !errors.Is(rerr, errStop) {
-			return errors.Join(err, fmt.Errorf("put posting back to scheduled: %w", rerr))
+		if errors.Is(err, errStop) {
+			return nil // claimed by another instance, or cancelled
 		}
+		if err != nil {
+			return fmt.Errorf("claim scheduled posting: %w", err)
+		}
+		if err := s.commands.Send(ctx, ExpandAudience{PostingID: id.String(), Page: 1}); err != nil {
+			return fmt.Errorf("send expand audience: %w", err)
+		}
+		released = true
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "scheduled posting released", "posting_id", p.ID)
+	if released {
+		s.log.InfoContext(ctx, "scheduled posting released", "posting_id", id)
+	}
 	return nil
 }

@@ -42,47 +42,30 @@ func TestScheduledMailingStartsWhenItsSendAtComes(t *testing.T) {
 
 func TestTwoSchedulersTickingTogetherReleaseEachPostingOnce(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, nil)
-	at := start.Add(time.Minute)
-	for _, key := range []string{"a", "b", "c", "d", "e"} {
-		cmd := newMoviesCmd(key)
-		cmd.SendAt = &at
-		w.mustCreate(t, cmd)
-	}
-	w.clock.Advance(time.Minute)
-	other, err := app.NewScheduler(w.store, w.commands, w.clock, discardLogger())
-	require.NoError(t, err)
+	eachWorld(t, nil, func(t *testing.T, w *world) {
+		at := start.Add(time.Minute)
+		for _, key := range []string{"a", "b", "c", "d", "e"} {
+			cmd := newMoviesCmd(key)
+			cmd.SendAt = &at
+			w.mustCreate(t, cmd)
+		}
+		w.clock.Advance(time.Minute)
+		other, err := app.NewScheduler(w.store, w.tx, w.commands, w.clock, discardLogger())
+		require.NoError(t, err)
 
-	var wg sync.WaitGroup
-	for _, s := range []*app.Scheduler{w.sched, other, w.sched, other} {
-		wg.Go(func() { assert.NoError(t, s.Tick(context.Background())) })
-	}
-	wg.Wait()
+		var wg sync.WaitGroup
+		for _, s := range []*app.Scheduler{w.sched, other, w.sched, other} {
+			wg.Go(func() { assert.NoError(t, s.Tick(context.Background())) })
+		}
+		wg.Wait()
 
-	seen := map[string]int{}
-	for _, c := range w.commands.expandCommands() {
-		seen[c.PostingID]++
-	}
-	require.Len(t, seen, 5)
-	for id, n := range seen {
-		require.Equal(t, 1, n, id)
-	}
-}
-
-func TestScheduledPostingWhoseCommandIsLostIsReleasedOnTheNextTick(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t, nil)
-	cmd := newMoviesCmd("k")
-	at := start.Add(time.Minute)
-	cmd.SendAt = &at
-	p := w.mustCreate(t, cmd)
-	w.clock.Advance(time.Minute)
-	w.commands.failNextCall()
-
-	require.Error(t, w.sched.Tick(context.Background()))
-	require.Equal(t, domain.StatusScheduled, w.get(t, p.ID).Status, "back to scheduled")
-
-	require.NoError(t, w.sched.Tick(context.Background()))
-	require.Len(t, w.commands.expandCommands(), 1)
-	require.Equal(t, domain.StatusAccepted, w.get(t, p.ID).Status)
+		seen := map[string]int{}
+		for _, c := range w.commands.expandCommands() {
+			seen[c.PostingID]++
+		}
+		require.Len(t, seen, 5)
+		for id, n := range seen {
+			require.Equal(t, 1, n, id)
+		}
+	})
 }

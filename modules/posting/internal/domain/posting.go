@@ -106,9 +106,6 @@ type Posting struct {
 	ExpiresAt       *time.Time
 	SendAt          *time.Time
 	Status          Status
-	// ExpansionQueued records that the first ExpandAudience command was
-	// sent, so that a repeated creation re-sends it only if it was lost.
-	ExpansionQueued bool
 	// NextPage is the next directory page to fetch, from 1.
 	NextPage int
 	// WalkDone is set once the last directory page was recorded.
@@ -212,18 +209,6 @@ func (p *Posting) Release(now time.Time) bool {
 		return false
 	}
 	p.Status = StatusAccepted
-	p.ExpansionQueued = false
-	p.UpdatedAt = now
-	return true
-}
-
-// Reschedule undoes a Release whose first audience page could not be asked
-// for. It reports false when the posting moved on since.
-func (p *Posting) Reschedule(now time.Time) bool {
-	if p.Status != StatusAccepted || p.ExpansionQueued || p.SendAt == nil {
-		return false
-	}
-	p.Status = StatusScheduled
 	p.UpdatedAt = now
 	return true
 }
@@ -253,7 +238,7 @@ func (p *Posting) RecordPage(page, n int, last bool, now time.Time) error {
 	p.NextPage = page + 1
 	p.WalkDone = last
 	p.UpdatedAt = now
-	p.settle(now)
+	p.Settle(now)
 	return nil
 }
 
@@ -266,13 +251,15 @@ func (p *Posting) AddOutcomes(delta Counters, now time.Time) {
 	p.Counters.Expired += delta.Expired
 	p.Counters.Cancelled += delta.Cancelled
 	p.UpdatedAt = now
-	p.settle(now)
+	p.Settle(now)
 }
 
-// settle completes a dispatching posting whose walk is done and whose every
+// Settle completes a dispatching posting whose walk is done and whose every
 // (recipient, channel) delivery is final: completed, or expired when
-// nothing was sent and something expired.
-func (p *Posting) settle(now time.Time) {
+// nothing was sent and something expired. It leaves any other posting as
+// it is. RecordPage and AddOutcomes settle on their own; Settle is for a
+// store that changed the counters itself.
+func (p *Posting) Settle(now time.Time) {
 	if p.Status != StatusDispatching && p.Status != StatusAccepted {
 		return
 	}

@@ -32,6 +32,12 @@ type Store interface {
 	// written and that error is returned (errors.Is works on it). It returns
 	// the posting as written, or ErrNotFound.
 	Update(ctx context.Context, id uuid.UUID, fn func(*Posting) error) (Posting, error)
+	// AddOutcomes applies Posting.AddOutcomes(delta, now) to the posting
+	// with id atomically, as Update would, but lets the store add the
+	// delivery counters in place (delta.Recipients is ignored). Concurrent
+	// calls lose no count. It returns the posting as written, or
+	// ErrNotFound.
+	AddOutcomes(ctx context.Context, id uuid.UUID, delta Counters, now time.Time) (Posting, error)
 	// ListDue returns up to limit scheduled postings whose SendAt is not after
 	// now, the earliest first.
 	ListDue(ctx context.Context, now time.Time, limit int) ([]Posting, error)

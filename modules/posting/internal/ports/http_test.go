@@ -20,6 +20,7 @@ import (
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/modules/posting/internal/ports"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/demodirectory"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
@@ -64,13 +65,13 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	renderer, err := templating.New(templates.FS)
 	require.NoError(t, err)
-	create, err := app.NewCreatePostingHandler(store, f.bus, renderer, client, f.clock, logger)
+	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, f.bus, renderer, client, f.clock, logger)
 	require.NoError(t, err)
 	get, err := app.NewGetPostingHandler(store)
 	require.NoError(t, err)
 	list, err := app.NewListPostingsHandler(store)
 	require.NoError(t, err)
-	cancel, err := app.NewCancelPostingHandler(store, f.bus, f.clock, logger)
+	cancel, err := app.NewCancelPostingHandler(store, db.NoTx{}, f.bus, f.clock, logger)
 	require.NoError(t, err)
 	h, err := ports.NewHTTP(create, get, list, cancel, f.clock, logger)
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/modules/posting/internal/ports"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
@@ -34,9 +35,9 @@ func TestMessagesNoRetryCanFixArePermanentFailures(t *testing.T) {
 	dir, err := directory.New(client)
 	require.NoError(t, err)
 
-	create, err := app.NewCreatePostingHandler(store, bus, renderer, client, clk, logger)
+	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, bus, renderer, client, clk, logger)
 	require.NoError(t, err)
-	expand, err := app.NewExpandAudienceHandler(store, dir, client, bus, bus, clk, 0, logger)
+	expand, err := app.NewExpandAudienceHandler(store, db.NoTx{}, dir, client, bus, bus, clk, 0, logger)
 	require.NoError(t, err)
 	apply, err := app.NewApplyDeliveryOutcomesHandler(store, clk, logger)
 	require.NoError(t, err)

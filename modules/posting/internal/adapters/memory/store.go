@@ -114,6 +114,14 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 	return work, nil
 }
 
+// AddOutcomes adds delta's delivery outcomes under the store's lock.
+func (s *Store) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, error) {
+	return s.Update(ctx, id, func(p *domain.Posting) error {
+		p.AddOutcomes(delta, now)
+		return nil
+	})
+}
+
 // ListDue returns scheduled postings whose time has come.
 func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]domain.Posting, error) {
 	if err := ctx.Err(); err != nil {

@@ -1,6 +1,6 @@
 // Package storetest is the contract every posting store passes: the
-// in-memory store now, the PostgreSQL store later. Call Run from the
-// adapter's tests with a constructor of empty stores.
+// in-memory store and the PostgreSQL store. Call Run from the adapter's
+// tests with a constructor of empty stores.
 package storetest
 
 import (
@@ -37,6 +37,10 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 		{"UpdateThatFailsWritesNothing", testUpdateFails},
 		{"UpdateUnknownIsNotFound", testUpdateUnknown},
 		{"ConcurrentUpdatesLoseNoWrite", testConcurrentUpdates},
+		{"NilAndEmptyContextsStayApart", testNilAndEmptyContexts},
+		{"AddOutcomesAddsTheCountersAndSettles", testAddOutcomes},
+		{"AddOutcomesOfUnknownIsNotFound", testAddOutcomesUnknown},
+		{"ConcurrentOutcomesAndPagesLoseNoCountAndSettleOnce", testConcurrentOutcomesAndPages},
 		{"ReturnedPostingsShareNothingWithTheStore", testCopies},
 		{"ListIsNewestFirstFilteredAndPaged", testList},
 		{"ListDueReturnsScheduledPostingsWhoseTimeHasCome", testListDue},
@@ -98,7 +102,7 @@ func testCreateThenGet(t *testing.T, s domain.Store) {
 	expires, sendAt, completed := base.Add(time.Hour), base.Add(-time.Minute), base.Add(2*time.Minute)
 	p.ExpiresAt, p.SendAt, p.CompletedAt = &expires, &sendAt, &completed
 	p.ResolvedContext = map[string]any{"movies": []any{map[string]any{"title": "Дюна", "year": float64(2021)}}}
-	p.ContextResolved, p.ExpansionQueued, p.WalkDone = true, true, true
+	p.ContextResolved, p.WalkDone = true, true
 	p.Status, p.NextPage, p.Error = domain.StatusFailed, 3, "directory page not found"
 	p.Counters = domain.Counters{Recipients: 6, Skipped: 1, Sent: 2, Failed: 1, Expired: 1, Cancelled: 1}
 	p.UpdatedAt = base.Add(time.Second)
@@ -217,6 +221,109 @@ func testConcurrentUpdates(t *testing.T, s domain.Store) {
 	got, err := s.Get(ctx, p.ID)
 	require.NoError(t, err)
 	require.Equal(t, n, got.Counters.Sent)
+}
+
+func testNilAndEmptyContexts(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := newPosting("k", base)
+	p.TemplateContext = nil
+	p = create(t, s, p)
+	require.Nil(t, p.TemplateContext)
+	require.Nil(t, p.ResolvedContext)
+
+	_, err := s.Update(ctx, p.ID, func(p *domain.Posting) error {
+		p.FreezeContext(map[string]any{}, base) // a nil context resolves to an empty one
+		return nil
+	})
+	require.NoError(t, err)
+	got, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.TemplateContext)
+	require.NotNil(t, got.ResolvedContext)
+	require.Empty(t, got.ResolvedContext)
+}
+
+// dispatching stores a one-channel posting whose walk found recipients
+// users in one page.
+func dispatching(t *testing.T, s domain.Store, key string, recipients int) domain.Posting {
+	t.Helper()
+	p := newPosting(key, base)
+	p.FreezeContext(map[string]any{}, base)
+	require.NoError(t, p.RecordPage(1, recipients, true, base))
+	require.Equal(t, domain.StatusDispatching, p.Status)
+	return create(t, s, p)
+}
+
+func testAddOutcomes(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := dispatching(t, s, "k", 4)
+	later := base.Add(time.Minute)
+
+	got, err := s.AddOutcomes(ctx, p.ID, domain.Counters{Recipients: 100, Sent: 1, Skipped: 1}, later)
+	require.NoError(t, err)
+	require.Equal(t, domain.Counters{Recipients: 4, Sent: 1, Skipped: 1}, got.Counters, "recipients are not outcomes")
+	require.Equal(t, domain.StatusDispatching, got.Status)
+	require.Equal(t, later, got.UpdatedAt)
+	require.Nil(t, got.CompletedAt)
+
+	done := later.Add(time.Minute)
+	got, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Failed: 1, Expired: 1}, done)
+	require.NoError(t, err)
+	require.Equal(t, domain.StatusCompleted, got.Status)
+	require.Equal(t, done, *got.CompletedAt)
+	stored, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	requireSame(t, got, stored)
+	require.Equal(t, domain.Counters{Recipients: 4, Sent: 1, Skipped: 1, Failed: 1, Expired: 1}, stored.Counters)
+
+	// Outcomes of a finished posting still count; its status stays.
+	got, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Cancelled: 2}, done.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 2, got.Counters.Cancelled)
+	require.Equal(t, domain.StatusCompleted, got.Status)
+	require.Equal(t, done, *got.CompletedAt)
+}
+
+func testAddOutcomesUnknown(t *testing.T, s domain.Store) {
+	_, err := s.AddOutcomes(context.Background(), uuid.New(), domain.Counters{Sent: 1}, base)
+	require.ErrorIs(t, err, domain.ErrNotFound)
+}
+
+// testConcurrentOutcomesAndPages races outcome batches, as several
+// instances apply them, against the update that records the last page.
+func testConcurrentOutcomesAndPages(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := newPosting("k", base)
+	p.FreezeContext(map[string]any{}, base)
+	p = create(t, s, p)
+	const n = 30
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			delta := domain.Counters{Sent: 1}
+			if i%3 == 0 {
+				delta = domain.Counters{Skipped: 1}
+			}
+			if _, err := s.AddOutcomes(ctx, p.ID, delta, base.Add(time.Second)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		_, err := s.Update(ctx, p.ID, func(p *domain.Posting) error {
+			return p.RecordPage(1, n, true, base.Add(time.Second))
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+
+	got, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, domain.Counters{Recipients: n, Sent: 20, Skipped: 10}, got.Counters)
+	require.Equal(t, domain.StatusCompleted, got.Status, "whichever write came last settled it")
+	require.NotNil(t, got.CompletedAt)
 }
 
 func testCopies(t *testing.T, s domain.Store) {
