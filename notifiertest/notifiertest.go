@@ -24,12 +24,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/internal/bootstrap"
+	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/modules/delivery/capture"
 	"github.com/notifier/notifier/modules/eventintake"
 	"github.com/notifier/notifier/platform/clock"
@@ -50,6 +50,7 @@ const (
 type Option func(*settings)
 
 type settings struct {
+	transport string
 	directory *demodirectory.Data
 	upstreams map[string]http.Handler
 	clock     clock.Clock
@@ -77,6 +78,17 @@ func WithUpstream(name string, h http.Handler) Option {
 // move past an expiry without sleeping).
 func WithClock(c clock.Clock) Option {
 	return func(s *settings) { s.clock = c }
+}
+
+// WithTransport runs the Notifier on a production transport instead of in
+// memory: "amqp" (RabbitMQ and PostgreSQL) or "sql" (PostgreSQL only). The
+// test gets its own database schema, exchanges and queues; it is skipped
+// loudly when the services are missing (failed under
+// NOTIFIER_REQUIRE_SERVICES=1). The services are found at
+// NOTIFIER_TEST_AMQP_URL and NOTIFIER_TEST_DATABASE_URL (default: the local
+// servers on their standard ports).
+func WithTransport(transport string) Option {
+	return func(s *settings) { s.transport = transport }
 }
 
 // WithConfig edits the configuration before start.
@@ -128,6 +140,9 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 	cfg.Delivery.Backoff = 5 * time.Millisecond
 	cfg.Delivery.MaxBackoff = 20 * time.Millisecond
 	cfg.Messaging.RetryInterval = 5 * time.Millisecond
+	if s.transport != "" && s.transport != config.TransportMemory {
+		useProductionTransport(t, &cfg, s.transport)
+	}
 	for _, f := range s.configure {
 		f(&cfg)
 	}
@@ -174,6 +189,21 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 	})
 	n.URL = "http://" + server.Addr()
 	return n
+}
+
+// useProductionTransport points cfg at the test services, isolated by a
+// schema and a name prefix of this test's own.
+func useProductionTransport(t testing.TB, cfg *config.Config, transport string) {
+	t.Helper()
+	cfg.Transport = transport
+	cfg.Database.URL, _ = testenv.Schema(t)
+	cfg.Database.AutoMigrate = true
+	cfg.SQL.PollInterval = 10 * time.Millisecond
+	if transport == config.TransportAMQP {
+		cfg.AMQP.URL = testenv.AMQPURL(t)
+		cfg.AMQP.Prefix = testenv.Name("nt")
+		cfg.AMQP.Exchanges = []string{cfg.AMQP.Prefix + ".events"}
+	}
 }
 
 // testLogger logs to stderr at the level in NOTIFIER_TEST_LOG (default:
@@ -227,11 +257,17 @@ func (n *Notifier) PublishEvent(t testing.TB, body string) {
 // PublishEventWithID is PublishEvent with an AMQP-style message_id.
 func (n *Notifier) PublishEventWithID(t testing.TB, body, messageID string) {
 	t.Helper()
-	msg := message.NewMessage(watermill.NewUUID(), []byte(body))
+	// Like a plain AMQP publisher: the message id, when there is one, is the
+	// AMQP message_id; there are no other headers.
+	msg := message.NewMessage(messageID, []byte(body))
 	if messageID != "" {
 		msg.Metadata.Set("message_id", messageID)
 	}
-	if err := n.publisher.Publish(eventintake.Exchange, msg); err != nil {
+	exchange := eventintake.Exchange
+	if len(n.Config.AMQP.Exchanges) > 0 {
+		exchange = n.Config.AMQP.Exchanges[0]
+	}
+	if err := n.publisher.Publish(exchange, msg); err != nil {
 		t.Fatalf("notifiertest: publish event: %v", err)
 	}
 }

@@ -1,11 +1,13 @@
 // Command notifier runs the Notifier service.
 //
 //	notifier serve     run the service (in memory with no configuration)
+//	notifier migrate   apply the database migrations
 //	notifier version   print the version
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +19,9 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/internal/bootstrap"
+	"github.com/notifier/notifier/migrations"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/logging"
 )
 
@@ -28,6 +32,7 @@ const usage = `Notifier: notifications by email and SMS for the online cinema.
 
 Usage:
   notifier serve     run the service (in memory, on :8080, with no configuration)
+  notifier migrate   apply pending database migrations to NOTIFIER_DATABASE_URL
   notifier version   print the version
 
 Configuration: configs/default.yaml, overlaid by the file in NOTIFIER_CONFIG and
@@ -49,6 +54,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch cmd {
 	case "serve":
 		if err := serve(ctx, stderr, getenv); err != nil {
+			fmt.Fprintln(stderr, "notifier:", err)
+			return 1
+		}
+		return 0
+	case "migrate":
+		if err := migrate(ctx, stderr, getenv); err != nil {
 			fmt.Fprintln(stderr, "notifier:", err)
 			return 1
 		}
@@ -84,6 +95,29 @@ func serve(ctx context.Context, logOut io.Writer, getenv func(string) string) er
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelStop()
 	return app.Stop(stopCtx)
+}
+
+func migrate(ctx context.Context, logOut io.Writer, getenv func(string) string) error {
+	cfg, err := config.LoadUnvalidated(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	if cfg.Database.URL == "" {
+		return errors.New("NOTIFIER_DATABASE_URL: required by migrate")
+	}
+	logger := logging.New(logOut, cfg.Log.Level, cfg.Log.Format)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	pool, err := db.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool, migrations.FS, logger); err != nil {
+		return err
+	}
+	logger.Info("database is up to date")
+	return nil
 }
 
 func currentVersion() string {

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/internal/testenv"
+	"github.com/notifier/notifier/platform/db"
 )
 
 func TestVersionPrintsTheVersion(t *testing.T) {
@@ -71,4 +74,29 @@ func TestServeWithNoConfigurationRunsInMemoryAndSaysWhereTheDocsAre(t *testing.T
 		t.Fatal("serve did not stop")
 	}
 	require.Contains(t, logs.String(), "stopping notifier")
+}
+
+func TestMigrateAppliesTheMigrationsAndIsIdempotent(t *testing.T) {
+	dbURL, schema := testenv.Schema(t)
+	env := map[string]string{"NOTIFIER_DATABASE_URL": dbURL}
+	for range 2 {
+		var out, logs bytes.Buffer
+		code := run(context.Background(), []string{"migrate"}, &out, &logs, func(k string) string { return env[k] })
+		require.Equal(t, 0, code, logs.String())
+		require.Contains(t, logs.String(), "database is up to date")
+	}
+	pool, err := db.Open(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	var tables int
+	require.NoError(t, pool.QueryRow(context.Background(),
+		"SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'processed_messages'", schema).Scan(&tables))
+	require.Equal(t, 1, tables)
+}
+
+func TestMigrateWithoutADatabaseSaysWhatIsMissing(t *testing.T) {
+	var out, logs bytes.Buffer
+	code := run(context.Background(), []string{"migrate"}, &out, &logs, func(string) string { return "" })
+	require.Equal(t, 1, code)
+	require.Contains(t, logs.String(), "NOTIFIER_DATABASE_URL")
 }

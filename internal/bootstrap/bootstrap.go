@@ -13,10 +13,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -26,6 +26,7 @@ import (
 	"github.com/notifier/notifier/modules/preferences/preferencesfx"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/demodirectory"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
@@ -54,11 +55,22 @@ func App(o Options) fx.Option {
 	if o.Clock == nil {
 		o.Clock = clock.System{}
 	}
+	// Modules keep state in PostgreSQL when they are given a pool, and in
+	// memory otherwise.
+	state := fx.Provide(func() db.TxRunner { return db.NoTx{} })
+	if o.Config.Database.URL != "" {
+		state = fx.Provide(
+			func(i *infra) *pgxpool.Pool { return i.pool },
+			func(i *infra) db.TxRunner { return db.PoolRunner{Pool: i.pool} },
+		)
+	}
 	return fx.Options(
 		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
 		fx.Supply(o.Config, o.Logger),
+		state,
 		fx.Provide(
 			func() clock.Clock { return o.Clock },
+			newInfra,
 			newMessaging,
 			func(m *messaging.Messaging) *cqrs.CommandBus { return m.CommandBus() },
 			func(m *messaging.Messaging) *cqrs.EventBus { return m.EventBus() },
@@ -85,12 +97,12 @@ func App(o Options) fx.Option {
 	)
 }
 
-func newMessaging(cfg config.Config, c clock.Clock, logger *slog.Logger) (*messaging.Messaging, error) {
-	wlog := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+func newMessaging(cfg config.Config, in *infra, logger *slog.Logger) (*messaging.Messaging, error) {
 	return messaging.New(messaging.Config{
 		MaxRetries:    cfg.Messaging.MaxRetries,
 		RetryInterval: cfg.Messaging.RetryInterval,
-	}, messaging.NewMemoryTransport(wlog), messaging.NewMemoryKeyStore(c, cfg.Messaging.DedupRetention), logger)
+		UnitOfWork:    in.unit,
+	}, in.transport, in.keys, logger)
 }
 
 // newUpstream gives the upstream client the configured hosts, and, when
@@ -134,6 +146,7 @@ type wiring struct {
 	fx.In
 	Lifecycle       fx.Lifecycle
 	Logger          *slog.Logger
+	Infra           *infra
 	Messaging       *messaging.Messaging
 	Server          *httpapi.Server
 	CommandHandlers []cqrs.CommandHandler  `group:"command_handlers"`
@@ -186,6 +199,32 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 			return errors.New("router not running")
 		}
 	})
+	if p.Infra.pool != nil {
+		p.Server.AddReadinessCheck("database", p.Infra.pool.Ping)
+		startJanitor(p.Lifecycle, p.Infra, p.Logger)
+	}
+	if p.Infra.broker != nil {
+		p.Server.AddReadinessCheck("broker", p.Infra.broker.Ping)
+	}
+	if o := p.Infra.outbox; o != nil {
+		forwarderDone := make(chan error, 1)
+		p.Lifecycle.Append(fx.Hook{
+			OnStart: func(ctx context.Context) error {
+				go func() { forwarderDone <- o.Run(context.Background()) }()
+				select {
+				case <-o.Running():
+					return nil
+				case err := <-forwarderDone:
+					return fmt.Errorf("outbox forwarder stopped at start: %w", err)
+				case <-ctx.Done():
+					return fmt.Errorf("outbox forwarder start: %w", ctx.Err())
+				}
+			},
+			// Registered before the router's hook, so it stops after the
+			// router: what the last handlers committed is still forwarded.
+			OnStop: func(context.Context) error { return o.Stop() },
+		})
+	}
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			go func() { routerDone <- p.Messaging.Run(context.Background()) }()

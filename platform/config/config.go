@@ -25,6 +25,7 @@ type Config struct {
 	Transport   string            `yaml:"transport"`
 	AMQP        AMQP              `yaml:"amqp"`
 	Database    Database          `yaml:"database"`
+	SQL         SQL               `yaml:"sql"`
 	Upstreams   map[string]string `yaml:"upstreams"`
 	Directory   Directory         `yaml:"directory"`
 	API         API               `yaml:"api"`
@@ -48,11 +49,29 @@ type HTTP struct {
 type AMQP struct {
 	URL       string   `yaml:"url"`
 	Exchanges []string `yaml:"exchanges"`
+	// Prefix is prepended to the exchanges and queues Notifier creates
+	// (not to the intake exchanges); tests use it to stay apart.
+	Prefix string `yaml:"prefix"`
+	// PublishChannels is the size of the publisher's channel pool
+	// (publisher confirms are always on).
+	PublishChannels int `yaml:"publish_channels"`
+	// Prefetch is the consumers' QoS prefetch count.
+	Prefetch int `yaml:"prefetch"`
+	// OutboxPollInterval is how often the outbox forwarder looks for
+	// committed messages: the latency it adds to each hop when idle.
+	OutboxPollInterval time.Duration `yaml:"outbox_poll_interval"`
 }
 
 // Database configures PostgreSQL.
 type Database struct {
 	URL string `yaml:"url"`
+	// AutoMigrate applies pending migrations at start.
+	AutoMigrate bool `yaml:"auto_migrate"`
+}
+
+// SQL configures the SQL transport.
+type SQL struct {
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // Directory configures how audiences are fetched.
@@ -154,6 +173,19 @@ func Default() (Config, error) {
 // Load returns the defaults overlaid by the file in NOTIFIER_CONFIG (if set)
 // and the environment (getenv, usually os.Getenv), validated.
 func Load(getenv func(string) string) (Config, error) {
+	c, err := LoadUnvalidated(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// LoadUnvalidated is Load without Validate, for commands that need only a
+// part of the configuration (migrate needs only the database).
+func LoadUnvalidated(getenv func(string) string) (Config, error) {
 	c, err := Default()
 	if err != nil {
 		return Config{}, err
@@ -168,9 +200,6 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	if err := c.applyEnv(getenv); err != nil {
-		return Config{}, err
-	}
-	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -195,6 +224,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("NOTIFIER_TRANSPORT", &c.Transport)
 	set("NOTIFIER_AMQP_URL", &c.AMQP.URL)
 	set("NOTIFIER_DATABASE_URL", &c.Database.URL)
+	set("NOTIFIER_AMQP_PREFIX", &c.AMQP.Prefix)
+	if v := getenv("NOTIFIER_AUTO_MIGRATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("NOTIFIER_AUTO_MIGRATE: %w", err)
+		}
+		c.Database.AutoMigrate = b
+	}
 	set("NOTIFIER_SMTP_ADDR", &c.SMTP.Addr)
 	set("NOTIFIER_SMTP_FROM", &c.SMTP.From)
 	set("NOTIFIER_SMTP_TLS", &c.SMTP.TLS)
@@ -245,10 +282,22 @@ func (c Config) Validate() error {
 	switch c.Transport {
 	case TransportMemory:
 		if c.Database.URL != "" {
-			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: PostgreSQL state is not available in this version; leave it empty for in-memory state"))
+			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: the memory transport keeps state in memory; use NOTIFIER_TRANSPORT=amqp or sql with a database"))
 		}
-	case TransportAMQP, TransportSQL:
-		errs = append(errs, fmt.Errorf("NOTIFIER_TRANSPORT=%s is not available in this version; use memory", c.Transport))
+	case TransportAMQP:
+		if c.AMQP.URL == "" {
+			errs = append(errs, errors.New("NOTIFIER_AMQP_URL: required with NOTIFIER_TRANSPORT=amqp"))
+		}
+		if c.Database.URL == "" {
+			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: required with NOTIFIER_TRANSPORT=amqp"))
+		}
+		if c.AMQP.PublishChannels < 1 || c.AMQP.Prefetch < 1 {
+			errs = append(errs, errors.New("amqp.publish_channels and amqp.prefetch: must be at least 1"))
+		}
+	case TransportSQL:
+		if c.Database.URL == "" {
+			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: required with NOTIFIER_TRANSPORT=sql"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("NOTIFIER_TRANSPORT: unknown transport %q (memory, amqp, sql)", c.Transport))
 	}

@@ -50,7 +50,11 @@ func TestBadConfigurationFailsClosedNamingTheSetting(t *testing.T) {
 		"bad upstreams":          {map[string]string{"NOTIFIER_UPSTREAMS": "auth"}, "NOTIFIER_UPSTREAMS"},
 		"upstream without http":  {map[string]string{"NOTIFIER_UPSTREAMS": "auth=ftp://x"}, "NOTIFIER_UPSTREAMS"},
 		"bad tls":                {map[string]string{"NOTIFIER_SMTP_TLS": "maybe"}, "NOTIFIER_SMTP_TLS"},
-		"database without pg":    {map[string]string{"NOTIFIER_DATABASE_URL": "postgres://x"}, "NOTIFIER_DATABASE_URL"},
+		"database with memory":   {map[string]string{"NOTIFIER_DATABASE_URL": "postgres://x"}, "NOTIFIER_DATABASE_URL"},
+		"amqp without broker":    {map[string]string{"NOTIFIER_TRANSPORT": "amqp", "NOTIFIER_DATABASE_URL": "postgres://x", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_AMQP_URL"},
+		"amqp without database":  {map[string]string{"NOTIFIER_TRANSPORT": "amqp", "NOTIFIER_AMQP_URL": "amqp://x", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_DATABASE_URL"},
+		"sql without database":   {map[string]string{"NOTIFIER_TRANSPORT": "sql", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_DATABASE_URL"},
+		"bad auto migrate":       {map[string]string{"NOTIFIER_AUTO_MIGRATE": "perhaps"}, "NOTIFIER_AUTO_MIGRATE"},
 		"bad page size":          {map[string]string{"NOTIFIER_DIRECTORY_PAGE_SIZE": "lots"}, "NOTIFIER_DIRECTORY_PAGE_SIZE"},
 		"missing config file":    {map[string]string{"NOTIFIER_CONFIG": "/nonexistent.yaml"}, "NOTIFIER_CONFIG"},
 		"production, dev tokens": {map[string]string{"NOTIFIER_TRANSPORT": "amqp"}, "NOTIFIER_API_TOKENS"},
@@ -68,4 +72,17 @@ func TestUnknownKeyInFileIsRejected(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("htp:\n  addr: \":9000\"\n"), 0o600))
 	_, err := config.Load(env(map[string]string{"NOTIFIER_CONFIG": path}))
 	require.ErrorContains(t, err, "htp")
+}
+
+func TestProductionConfigurationIsAccepted(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		"NOTIFIER_TRANSPORT":    "amqp",
+		"NOTIFIER_AMQP_URL":     "amqp://guest:guest@127.0.0.1:5672/",
+		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
+		"NOTIFIER_AUTO_MIGRATE": "true",
+	}))
+	require.NoError(t, err)
+	require.True(t, c.Database.AutoMigrate)
+	require.Equal(t, 8, c.AMQP.PublishChannels)
 }

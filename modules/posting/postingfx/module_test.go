@@ -83,7 +83,7 @@ func startOnPostgres(t *testing.T) (*harness, *pgxpool.Pool) {
 	pool := testenv.Postgres(t)
 	h := newHarness()
 	memory := messaging.NewMemoryTransport(nil)
-	outbox, err := pgtransport.NewOutbox(pool, memory.Publisher(), nil)
+	outbox, err := pgtransport.NewOutbox(pool, memory.Publisher(), 10*time.Millisecond, nil)
 	require.NoError(t, err)
 	h.bus, err = messaging.New(messaging.Config{
 		MaxRetries: 2, RetryInterval: time.Millisecond, UnitOfWork: messaging.UnitOfWork(pool),

@@ -105,7 +105,7 @@ func TestOutboxForwardsOnlyCommittedMessagesAndDeletesThem(t *testing.T) {
 	broker := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
 	received, err := broker.Subscribe(context.Background(), "events.test")
 	require.NoError(t, err)
-	outbox, err := pgtransport.NewOutbox(pool, broker, nil)
+	outbox, err := pgtransport.NewOutbox(pool, broker, 10*time.Millisecond, nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
