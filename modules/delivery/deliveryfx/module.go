@@ -14,7 +14,9 @@
 //     empty and SMS when sms.url is empty. A test harness reads it with
 //     fx.Populate(&outbox).
 //
-// Its store is in memory and private to the module.
+// Its store is private to the module: PostgreSQL when the graph holds a
+// *pgxpool.Pool (optional; the composition root provides it when
+// database.url is set), memory otherwise.
 package deliveryfx
 
 import (
@@ -23,12 +25,14 @@ import (
 	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/delivery/capture"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/capturesender"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/postgres"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/smsgateway"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/smtp"
 	"github.com/notifier/notifier/modules/delivery/internal/app"
@@ -55,7 +59,21 @@ func NewOutbox(logger *slog.Logger) *capture.Outbox {
 	return capture.NewOutbox(logger.With("module", "delivery"))
 }
 
-func newStore() app.Store { return memory.New() }
+// storeParams takes the pool the composition root provides when
+// database.url is set.
+type storeParams struct {
+	fx.In
+	Pool *pgxpool.Pool `optional:"true"`
+}
+
+// newStore returns the PostgreSQL store when there is a pool, else the
+// in-memory store.
+func newStore(p storeParams) (app.Store, error) {
+	if p.Pool == nil {
+		return memory.New(), nil
+	}
+	return postgres.New(p.Pool)
+}
 
 type deps struct {
 	fx.In

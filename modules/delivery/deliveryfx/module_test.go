@@ -15,10 +15,12 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/danielgtaylor/huma/v2/humatest"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/delivery/capture"
 	"github.com/notifier/notifier/modules/delivery/deliveryfx"
@@ -41,6 +43,12 @@ func (o *outcomes) add(ev *delivery.DeliveryOutcomes) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.got = append(o.got, ev.Outcomes...)
+}
+
+func (o *outcomes) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.got)
 }
 
 func (o *outcomes) statuses() map[string]string {
@@ -71,7 +79,9 @@ type system struct {
 	groups   groups
 }
 
-func start(t *testing.T, cfg config.Config) *system {
+// start starts the module with cfg and opts (such as fx.Supply(pool) for
+// the PostgreSQL store).
+func start(t *testing.T, cfg config.Config, opts ...fx.Option) *system {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	m, err := messaging.New(messaging.Config{MaxRetries: 1, RetryInterval: time.Millisecond},
@@ -83,6 +93,7 @@ func start(t *testing.T, cfg config.Config) *system {
 	s := &system{commands: m.CommandBus(), events: m.EventBus(), outcomes: &outcomes{}}
 	app := fxtest.New(t,
 		fx.Supply(cfg, logger, fx.Annotate(clock.System{}, fx.As(new(clock.Clock))), m.EventBus(), renderer),
+		fx.Options(opts...),
 		deliveryfx.Module,
 		fx.Populate(&s.outbox, &s.groups),
 		fx.Invoke(func(lc fx.Lifecycle) error {
@@ -140,7 +151,43 @@ func waitCtx(t *testing.T) context.Context {
 
 func TestBothLanesDeliverIntoTheCaptureOutboxAndReportOutcomes(t *testing.T) {
 	t.Parallel()
-	s := start(t, defaults(t))
+	bothLanesDeliverAndReport(t, start(t, defaults(t)))
+}
+
+// TestWithAPoolDeliveriesAreKeptInPostgreSQL runs the lanes on the
+// PostgreSQL store (a pool in the graph) and in-memory messaging: each row
+// is recorded, final and marked reported.
+func TestWithAPoolDeliveriesAreKeptInPostgreSQL(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	bothLanesDeliverAndReport(t, start(t, defaults(t), fx.Supply(pool)))
+
+	// The outcomes went out inside the report's transaction (the outbox's
+	// job in production): its commit may follow their arrival here.
+	require.Eventually(t, func() bool {
+		return maps.Equal(map[string]bool{"code-1/u1/sent": true, "mailing-1/u2/sent": true, "mailing-1/u3/skipped": true}, storedRows(t, pool))
+	}, 10*time.Second, time.Millisecond, "every row final and marked reported")
+}
+
+// storedRows returns "posting/user/status" → reported of every row.
+func storedRows(t *testing.T, pool *pgxpool.Pool) map[string]bool {
+	t.Helper()
+	rows, err := pool.Query(context.Background(),
+		`SELECT posting_id || '/' || user_id || '/' || status, reported FROM deliveries`)
+	require.NoError(t, err)
+	got := map[string]bool{}
+	for rows.Next() {
+		var row string
+		var reported bool
+		require.NoError(t, rows.Scan(&row, &reported))
+		got[row] = reported
+	}
+	require.NoError(t, rows.Err())
+	return got
+}
+
+func bothLanesDeliverAndReport(t *testing.T, s *system) {
+	t.Helper()
 	ctx := waitCtx(t)
 	require.Len(t, s.groups.Commands, 2)
 	require.Len(t, s.groups.Events, 1)
@@ -171,11 +218,21 @@ func TestBothLanesDeliverIntoTheCaptureOutboxAndReportOutcomes(t *testing.T) {
 
 	require.Eventually(t, func() bool { return len(s.outcomes.statuses()) == 3 }, 10*time.Second, time.Millisecond)
 	require.Equal(t, map[string]string{"u1/sms": "sent", "u2/email": "sent", "u3/email": "skipped"}, s.outcomes.statuses())
+	require.Equal(t, 3, s.outcomes.count(), "each outcome reported once")
 }
 
 func TestCancelledPostingIsNotDeliveredAndItsDeliveriesAreListed(t *testing.T) {
 	t.Parallel()
-	s := start(t, defaults(t))
+	cancelledPostingIsNotDelivered(t, start(t, defaults(t)))
+}
+
+func TestWithAPoolACancelledPostingIsNotDelivered(t *testing.T) {
+	t.Parallel()
+	cancelledPostingIsNotDelivered(t, start(t, defaults(t), fx.Supply(testenv.Postgres(t))))
+}
+
+func cancelledPostingIsNotDelivered(t *testing.T, s *system) {
+	t.Helper()
 	ctx := waitCtx(t)
 
 	require.NoError(t, s.events.Publish(ctx, &posting.PostingCancelled{PostingID: "mailing-2", CancelledAt: time.Now()}))
@@ -196,7 +253,8 @@ func TestCancelledPostingIsNotDeliveredAndItsDeliveriesAreListed(t *testing.T) {
 	s.outbox.Reset()
 
 	require.NoError(t, s.commands.Send(ctx, batch("late")))
-	require.Eventually(t, func() bool { return s.outcomes.statuses()["late/email"] != "" }, 10*time.Second, time.Millisecond)
+	// Batches run concurrently: wait for the late one and every probe.
+	require.Eventually(t, func() bool { return len(s.outcomes.statuses()) == n+1 }, 10*time.Second, time.Millisecond)
 	require.Equal(t, delivery.StatusCancelled, s.outcomes.statuses()["late/email"])
 	require.Empty(t, s.outbox.Messages(), "nothing of a cancelled posting is sent")
 

@@ -1,16 +1,19 @@
 // Package preferencesfx wires the preferences module into an fx
 // application: it contributes the audience filter to the "event_handlers"
 // group and the preferences HTTP routes to the "routes" group, and keeps
-// its store private.
+// its store private: PostgreSQL when the graph holds a *pgxpool.Pool,
+// memory otherwise.
 package preferencesfx
 
 import (
 	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/modules/preferences/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/preferences/internal/adapters/postgres"
 	"github.com/notifier/notifier/modules/preferences/internal/app"
 	"github.com/notifier/notifier/modules/preferences/internal/domain"
 	"github.com/notifier/notifier/modules/preferences/internal/ports"
@@ -20,7 +23,8 @@ import (
 )
 
 // Module is the preferences module. It needs config.Config, *slog.Logger,
-// clock.Clock and *cqrs.CommandBus from the graph.
+// clock.Clock and *cqrs.CommandBus from the graph, and takes an optional
+// *pgxpool.Pool.
 var Module = fx.Module("preferences",
 	fx.Provide(
 		fx.Private,
@@ -47,9 +51,21 @@ func newPolicy(cfg config.Config) (*domain.Policy, error) {
 	})
 }
 
-// newStore returns the in-memory store; state lives in memory until the
-// PostgreSQL adapter exists.
-func newStore() app.Store { return memory.NewStore() }
+// storeParams takes the pool the composition root provides when
+// database.url is set.
+type storeParams struct {
+	fx.In
+	Pool *pgxpool.Pool `optional:"true"`
+}
+
+// newStore returns the PostgreSQL store when there is a pool, else the
+// in-memory store.
+func newStore(p storeParams) (app.Store, error) {
+	if p.Pool == nil {
+		return memory.NewStore(), nil
+	}
+	return postgres.NewStore(p.Pool)
+}
 
 func newGetPreferences(store app.Store, policy *domain.Policy) (*app.GetPreferencesHandler, error) {
 	return app.NewGetPreferencesHandler(store, policy)

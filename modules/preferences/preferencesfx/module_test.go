@@ -12,11 +12,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/humatest"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/modules/preferences"
@@ -28,11 +30,29 @@ import (
 )
 
 // TestModuleFiltersABatchByPreferencesSetOverHTTP wires the module the way
-// the composition root does, on the in-memory transport: a user opts out
-// over HTTP, then an audience batch comes in and the DeliverBatch sent on
-// the bulk lane skips that user.
+// the composition root does, on the in-memory transport and the in-memory
+// store: a user opts out over HTTP, then an audience batch comes in and the
+// DeliverBatch sent on the bulk lane skips that user.
 func TestModuleFiltersABatchByPreferencesSetOverHTTP(t *testing.T) {
 	t.Parallel()
+	filtersABatchByPreferencesSetOverHTTP(t, nil)
+}
+
+// TestModuleKeepsPreferencesInPostgreSQLWhenGivenAPool runs the same story
+// with a *pgxpool.Pool in the graph: the opt-out is stored in PostgreSQL.
+func TestModuleKeepsPreferencesInPostgreSQLWhenGivenAPool(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	filtersABatchByPreferencesSetOverHTTP(t, pool)
+
+	var types map[string]bool
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT types FROM user_preferences WHERE user_id = 'bob'`).Scan(&types))
+	assert.Equal(t, map[string]bool{"new_movies": false}, types)
+}
+
+func filtersABatchByPreferencesSetOverHTTP(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
 	cfg, err := config.Default()
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -43,8 +63,13 @@ func TestModuleFiltersABatchByPreferencesSetOverHTTP(t *testing.T) {
 	require.NoError(t, err)
 
 	_, api := humatest.New(t, huma.DefaultConfig("Notifier API", "test"))
+	withPool := fx.Options()
+	if pool != nil {
+		withPool = fx.Supply(pool)
+	}
 	app := fxtest.New(t,
 		fx.Supply(cfg, logger, msg.CommandBus()),
+		withPool,
 		fx.Provide(func() clock.Clock { return clk }),
 		preferencesfx.Module,
 		fx.Invoke(fx.Annotate(func(handlers []cqrs.EventHandler, routes []httpapi.Routes) error {

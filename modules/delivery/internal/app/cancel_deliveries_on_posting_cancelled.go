@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/messaging"
@@ -19,7 +18,9 @@ const cancelOutcomesPerEvent = 1000
 // CancelDeliveriesOnPostingCancelled reacts to posting.PostingCancelled: it
 // remembers the posting as cancelled, so that its later batches are recorded
 // cancelled and never sent, turns its pending deliveries into cancelled and
-// reports them. A repeated event changes and reports nothing.
+// reports every final row of the posting not reported yet (the ones it
+// cancelled, and any a batch finished but has not reported). A repeated
+// event changes and reports nothing new.
 type CancelDeliveriesOnPostingCancelled struct {
 	store  Store
 	events EventPublisher
@@ -36,20 +37,18 @@ func NewCancelDeliveriesOnPostingCancelled(store Store, events EventPublisher, c
 	return &CancelDeliveriesOnPostingCancelled{store: store, events: events, clock: clk, logger: logger}, nil
 }
 
-// Handle cancels the posting's pending deliveries. It returns an error only
-// when the store or the event bus fails.
+// Handle cancels the posting's pending deliveries and reports them. It
+// returns an error only when the store or the event bus fails; the
+// redelivered event then reports what this attempt could not.
 func (h *CancelDeliveriesOnPostingCancelled) Handle(ctx context.Context, ev posting.PostingCancelled) error {
 	if ev.PostingID == "" {
 		return messaging.Permanent(errors.New("posting cancelled: empty posting_id"))
 	}
-	rows, err := h.store.CancelPosting(ctx, ev.PostingID, h.clock.Now())
+	n, err := h.store.CancelPosting(ctx, ev.PostingID, h.clock.Now())
 	if err != nil {
 		return fmt.Errorf("cancel deliveries: %w", err)
 	}
-	outcomes := make([]delivery.Outcome, len(rows))
-	for i, r := range rows {
-		outcomes[i] = r.Outcome()
-	}
-	h.logger.InfoContext(ctx, "deliveries cancelled", "posting_id", ev.PostingID, "cancelled", len(rows))
-	return publishOutcomes(ctx, h.events, ev.PostingID, outcomes, cancelOutcomesPerEvent)
+	counts, err := reportOutcomes(ctx, h.store, h.events, ReportScope{PostingID: ev.PostingID, Chunk: cancelOutcomesPerEvent})
+	h.logger.InfoContext(ctx, "deliveries cancelled", "posting_id", ev.PostingID, "cancelled", n, "reported", counts)
+	return err
 }

@@ -21,10 +21,11 @@ import (
 // DeliverBatchHandler delivers one batch of a posting: it records a row per
 // (user, channel), sends what is still pending through the channel's
 // Sender, retries transient failures within the expiry, and publishes one
-// delivery.DeliveryOutcomes event with every row that became final.
+// delivery.DeliveryOutcomes event with every row of the batch that became
+// final and was not reported yet.
 //
 // It is idempotent: a redelivered batch sends only the rows not final yet
-// and reports only what it changed.
+// and reports only what was never reported.
 type DeliverBatchHandler struct {
 	store    Store
 	renderer Renderer
@@ -95,29 +96,39 @@ type job struct {
 }
 
 // Handle delivers cmd. It returns an error only for what is worth retrying
-// the whole batch for (the store failing, ctx ending); a malformed batch is
-// refused with a messaging.Permanent error. Outcomes reached before an error
-// are still published.
+// the whole batch for (the store failing, ctx ending, the outcomes not
+// published); a malformed batch is refused with a messaging.Permanent error.
+//
+// Crash safety: each row's transition is committed as it happens (the store
+// writes them outside the unit of work ctx may carry), and the report comes
+// last: in ctx's unit of work, the batch's final rows not reported yet —
+// also those an earlier, interrupted attempt left — are published in one
+// DeliveryOutcomes event and marked reported. A process dying between a
+// row's transition and the report, or a publish failing, leaves the row
+// unreported, and the redelivered batch reports it; a reported row is never
+// reported again.
 func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBatch) error {
 	if cmd.PostingID == "" {
 		return messaging.Permanent(errors.New("deliver batch: empty posting_id"))
 	}
 	keys, recipients, skipped := h.collect(cmd)
+	if len(keys) == 0 {
+		return nil
+	}
 	pending, err := h.store.InsertPending(ctx, keys, h.clock.Now())
 	if err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}
-	log := newOutcomeLog(h.store)
-	runErr := h.process(ctx, cmd, pending, recipients, skipped, log)
+	runErr := h.process(ctx, cmd, pending, recipients, skipped)
 
-	outcomes, counts := log.drain()
-	// Report what became final even when ctx ended: those rows will not be
-	// reported again.
-	pubErr := publishOutcomes(context.WithoutCancel(ctx), h.events, cmd.PostingID, outcomes, 0)
+	// Report even when ctx ended: what became final is reported now rather
+	// than at the redelivery.
+	counts, reportErr := reportOutcomes(context.WithoutCancel(ctx), h.store, h.events,
+		ReportScope{PostingID: cmd.PostingID, Keys: keys})
 	h.logger.InfoContext(ctx, "delivery batch processed",
 		"posting_id", cmd.PostingID, "batch_no", cmd.BatchNo,
-		"pending", len(pending), "outcomes", len(outcomes), "by_status", counts)
-	return errors.Join(runErr, pubErr)
+		"pending", len(pending), "reported", counts)
+	return errors.Join(runErr, reportErr)
 }
 
 // collect turns the batch into keys (items first, then skipped pairs not
@@ -173,65 +184,80 @@ func (h *DeliverBatchHandler) process(
 	pending []domain.Delivery,
 	recipients map[domain.Key]delivery.Recipient,
 	skipped map[domain.Key]string,
-	log *outcomeLog,
 ) error {
 	cancelled, err := h.store.IsCancelled(ctx, cmd.PostingID)
 	if err != nil {
 		return fmt.Errorf("check cancellation: %w", err)
 	}
+	now := h.clock.Now()
+	var final []Transition
 	jobs := make([]job, 0, len(pending))
 	for _, row := range pending {
-		if reason, ok := skipped[row.Key]; ok {
-			if _, err := log.finish(ctx, row.Key, Final{Status: delivery.StatusSkipped, Error: reason, At: h.clock.Now()}); err != nil {
-				return err
-			}
-			continue
+		switch reason, isSkipped := skipped[row.Key]; {
+		case isSkipped:
+			final = append(final, Transition{Key: row.Key, Final: Final{Status: delivery.StatusSkipped, Error: reason, At: now}})
+		case cancelled:
+			final = append(final, Transition{Key: row.Key, Final: cancelledAt(now)})
+		default:
+			jobs = append(jobs, job{row: row, recipient: recipients[row.Key]})
 		}
-		if cancelled {
-			if err := h.cancel(ctx, row.Key, log); err != nil {
-				return err
-			}
-			continue
-		}
-		jobs = append(jobs, job{row: row, recipient: recipients[row.Key]})
 	}
-	// Sequential for now; each job is independent and log is safe for
-	// concurrent use, so a pool of workers can take over.
+	if len(final) > 0 {
+		if _, err := h.store.FinishMany(ctx, final); err != nil {
+			return fmt.Errorf("finish skipped and cancelled deliveries: %w", err)
+		}
+	}
+	// Sequential for now; each job is independent, so a pool of workers can
+	// take over.
 	for _, j := range jobs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := h.deliver(ctx, cmd, j, log); err != nil {
+		if err := h.deliver(ctx, cmd, j); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *DeliverBatchHandler) cancel(ctx context.Context, key domain.Key, log *outcomeLog) error {
-	_, err := log.finish(ctx, key, Final{Status: delivery.StatusCancelled, Error: "posting cancelled", At: h.clock.Now()})
+func cancelledAt(at time.Time) Final {
+	return Final{Status: delivery.StatusCancelled, Error: "posting cancelled", At: at}
+}
+
+// finish moves a pending row to its final state and reports whether this
+// call did it.
+func (h *DeliverBatchHandler) finish(ctx context.Context, key domain.Key, f Final) (bool, error) {
+	_, changed, err := h.store.Finish(ctx, key, f)
+	if err != nil {
+		return false, fmt.Errorf("finish delivery as %s: %w", f.Status, err)
+	}
+	return changed, nil
+}
+
+func (h *DeliverBatchHandler) cancel(ctx context.Context, key domain.Key) error {
+	_, err := h.finish(ctx, key, cancelledAt(h.clock.Now()))
 	return err
 }
 
 // deliver renders and sends one pending row, retrying transient failures,
 // and finishes it. It returns an error only when the store fails or ctx
 // ends; the row then stays pending for the redelivered batch.
-func (h *DeliverBatchHandler) deliver(ctx context.Context, cmd delivery.DeliverBatch, j job, log *outcomeLog) error {
+func (h *DeliverBatchHandler) deliver(ctx context.Context, cmd delivery.DeliverBatch, j job) error {
 	key := j.row.Key
 	if cancelled, err := h.store.IsCancelled(ctx, key.PostingID); err != nil {
 		return fmt.Errorf("check cancellation: %w", err)
 	} else if cancelled {
-		return h.cancel(ctx, key, log)
+		return h.cancel(ctx, key)
 	}
 	if h.expired(cmd.ExpiresAt, h.clock.Now()) {
-		_, err := log.finish(ctx, key, Final{Status: delivery.StatusExpired, Error: "expired before sending", At: h.clock.Now()})
+		_, err := h.finish(ctx, key, Final{Status: delivery.StatusExpired, Error: "expired before sending", At: h.clock.Now()})
 		return err
 	}
 	msg, sender, reason := h.compose(cmd, key, j.recipient)
 	if reason != "" {
 		h.logger.WarnContext(ctx, "delivery failed before sending",
 			"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "reason", reason)
-		_, err := log.finish(ctx, key, Final{Status: delivery.StatusFailed, Error: reason, At: h.clock.Now()})
+		_, err := h.finish(ctx, key, Final{Status: delivery.StatusFailed, Error: reason, At: h.clock.Now()})
 		return err
 	}
 
@@ -239,7 +265,15 @@ func (h *DeliverBatchHandler) deliver(ctx context.Context, cmd delivery.DeliverB
 		sendErr := sender.Send(ctx, msg)
 		now := h.clock.Now()
 		if sendErr == nil {
-			changed, err := log.finish(ctx, key, Final{Status: delivery.StatusSent, MessageID: msg.ID, Attempted: true, At: now})
+			// At-least-once window: the channel has accepted the message but
+			// the row is not marked sent until the statement below commits.
+			// If the process dies (or the database fails) in between, the
+			// redelivered batch sends the message again, with the same
+			// deterministic Message-ID (email) or idempotency_key (SMS), so
+			// the receiver can drop the copy. The mark commits at once, not
+			// with the handler's unit of work, so that nothing later in the
+			// batch can roll it back and cause a resend.
+			changed, err := h.finish(ctx, key, Final{Status: delivery.StatusSent, MessageID: msg.ID, Attempted: true, At: now})
 			if err == nil && !changed {
 				h.logger.WarnContext(ctx, "message sent but the delivery was already final (cancelled meanwhile?)",
 					"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "message_id", msg.ID)
@@ -255,12 +289,12 @@ func (h *DeliverBatchHandler) deliver(ctx context.Context, cmd delivery.DeliverB
 			"to", logging.MaskAddress(msg.To), "attempt", attempt, "error", sendErr}
 		if !IsTransient(sendErr) {
 			h.logger.WarnContext(ctx, "delivery failed", attrs...)
-			_, err := log.finish(ctx, key, Final{Status: delivery.StatusFailed, Error: sendErr.Error(), Attempted: true, At: now})
+			_, err := h.finish(ctx, key, Final{Status: delivery.StatusFailed, Error: sendErr.Error(), Attempted: true, At: now})
 			return err
 		}
 		if attempt >= h.policy.MaxAttempts {
 			h.logger.WarnContext(ctx, "delivery failed: no attempts left", attrs...)
-			_, err := log.finish(ctx, key, Final{
+			_, err := h.finish(ctx, key, Final{
 				Status: delivery.StatusFailed, Attempted: true, At: now,
 				Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, sendErr),
 			})
@@ -269,7 +303,7 @@ func (h *DeliverBatchHandler) deliver(ctx context.Context, cmd delivery.DeliverB
 		wait := h.jitter(h.policy.delay(attempt))
 		if h.expired(cmd.ExpiresAt, now.Add(wait)) {
 			h.logger.InfoContext(ctx, "delivery expired while retrying", attrs...)
-			_, err := log.finish(ctx, key, Final{
+			_, err := h.finish(ctx, key, Final{
 				Status: delivery.StatusExpired, Attempted: true, At: now,
 				Error: fmt.Sprintf("expired while retrying: %v", sendErr),
 			})
@@ -289,7 +323,7 @@ func (h *DeliverBatchHandler) deliver(ctx context.Context, cmd delivery.DeliverB
 		if cancelled, err := h.store.IsCancelled(ctx, key.PostingID); err != nil {
 			return fmt.Errorf("check cancellation: %w", err)
 		} else if cancelled {
-			return h.cancel(ctx, key, log)
+			return h.cancel(ctx, key)
 		}
 	}
 }

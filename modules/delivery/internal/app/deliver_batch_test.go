@@ -285,8 +285,7 @@ func TestCancellationDuringRetriesStopsThem(t *testing.T) {
 	h.email.script = []error{errBusy}
 	h.handler = mustHandlerWithSleep(t, h, func(ctx context.Context, d time.Duration) error {
 		// The posting is cancelled during the backoff.
-		_, err := h.store.CancelPosting(ctx, "p1", h.clock.Now())
-		return err
+		return h.cancel.Handle(ctx, postingCancelled("p1"))
 	})
 
 	require.NoError(t, h.handler.Handle(context.Background(), emailBatch("p1", recipient("u1", "Анна"), recipient("u2", "Борис"))))
@@ -295,7 +294,8 @@ func TestCancellationDuringRetriesStopsThem(t *testing.T) {
 	require.Equal(t, delivery.StatusCancelled, rows["u1/email"].Status)
 	require.Equal(t, 1, rows["u1/email"].Attempts)
 	require.Equal(t, delivery.StatusCancelled, rows["u2/email"].Status)
-	require.Empty(t, h.outcomes(), "the rows were cancelled (and reported) by the cancellation, not by the batch")
+	require.Equal(t, []string{"u1/email=cancelled", "u2/email=cancelled"}, h.outcomes())
+	require.Len(t, h.events.published(), 1, "reported by the cancellation; the batch has nothing left to report")
 }
 
 func TestAttemptsCountAcrossRedeliveriesOfTheBatch(t *testing.T) {
@@ -356,13 +356,67 @@ func TestMalformedBatchIsRefusedPermanently(t *testing.T) {
 	require.Equal(t, []string{"u1/email=sent"}, h.outcomes())
 }
 
-func TestFailedPublishIsReturnedForARetry(t *testing.T) {
+func TestFailedPublishIsReturnedForARetryThatReportsEverythingOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, defaultPolicy)
+	batch := emailBatch("p1", recipient("u1", "Анна"), recipient("u2", "Борис"))
+	batch.Skipped = []delivery.SkippedItem{{UserID: "u3", Channel: "email", Reason: "opted out"}}
+	ctx := context.Background()
+
 	h.events.fail = errors.New("broker down")
-	err := h.handler.Handle(context.Background(), emailBatch("p1", recipient("u1", "Анна")))
+	err := h.handler.Handle(ctx, batch)
 	require.ErrorContains(t, err, "broker down")
-	require.False(t, messaging.IsPermanent(err))
+	require.False(t, messaging.IsPermanent(err), "worth a redelivery")
+	require.Len(t, h.email.messages(), 2, "the messages went out before the report")
+	for _, r := range h.rows(t, "p1") {
+		require.True(t, domain.IsFinal(r.Status), r.UserID)
+		require.False(t, r.Reported, "%s: final but not reported", r.UserID)
+	}
+
+	h.events.fail = nil
+	require.NoError(t, h.handler.Handle(ctx, batch), "the redelivered batch")
+	require.Len(t, h.email.messages(), 2, "nothing is sent twice")
+	require.Equal(t, []string{"u1/email=sent", "u2/email=sent", "u3/email=skipped"}, h.outcomes(),
+		"what the failed attempt left unreported is reported, in one event")
+	require.Len(t, h.events.published(), 1)
+
+	require.NoError(t, h.handler.Handle(ctx, batch), "redelivered once more")
+	require.Len(t, h.events.published(), 1, "nothing is reported twice")
+}
+
+func TestBatchReportsRowsACrashedAttemptLeftFinalButUnreported(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, defaultPolicy)
+	ctx := context.Background()
+	// An earlier attempt sent u1 and died before its report.
+	u1 := domain.Key{PostingID: "p1", UserID: "u1", Channel: "email"}
+	_, err := h.store.InsertPending(ctx, []domain.Key{u1}, start)
+	require.NoError(t, err)
+	_, _, err = h.store.Finish(ctx, u1, app.Final{Status: delivery.StatusSent, MessageID: u1.MessageID(), Attempted: true, At: start})
+	require.NoError(t, err)
+
+	require.NoError(t, h.handler.Handle(ctx, emailBatch("p1", recipient("u1", "Анна"), recipient("u2", "Борис"))))
+	require.Len(t, h.email.messages(), 1, "u1 is not sent again")
+	require.Equal(t, "u2@example.com", h.email.messages()[0].To)
+	require.Equal(t, []string{"u1/email=sent", "u2/email=sent"}, h.outcomes())
+	require.Len(t, h.events.published(), 1)
+}
+
+func TestCancellationReportsWhatItCouldNotPublishAtItsRedelivery(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, defaultPolicy)
+	ctx := context.Background()
+	_, err := h.store.InsertPending(ctx, []domain.Key{{PostingID: "p1", UserID: "u1", Channel: "email"}}, start)
+	require.NoError(t, err)
+
+	h.events.fail = errors.New("broker down")
+	require.ErrorContains(t, h.cancel.Handle(ctx, postingCancelled("p1")), "broker down")
+	require.Equal(t, delivery.StatusCancelled, h.rows(t, "p1")["u1/email"].Status)
+
+	h.events.fail = nil
+	require.NoError(t, h.cancel.Handle(ctx, postingCancelled("p1")))
+	require.NoError(t, h.cancel.Handle(ctx, postingCancelled("p1")))
+	require.Equal(t, []string{"u1/email=cancelled"}, h.outcomes(), "reported once, by the redelivered event")
 }
 
 func TestNewDeliverBatchHandlerRejectsMissingDependencies(t *testing.T) {

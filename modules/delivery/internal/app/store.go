@@ -16,12 +16,21 @@ var ErrInvalidCursor = errors.New("invalid cursor")
 // concurrent use, by several processes for a database-backed store: state
 // changes are conditional updates, never read-modify-write across calls.
 //
-// In PostgreSQL: InsertPending is one INSERT … ON CONFLICT DO NOTHING and
-// one SELECT of the keys still pending; RecordAttempt and Finish are
-// UPDATE … WHERE key AND status = 'pending' RETURNING; CancelPosting inserts
-// the posting into a cancelled-postings table and updates its pending rows
-// in one transaction; ListByPosting is a keyset query on
-// (posting_id, user_id, channel), the unique key.
+// Transactions: the row transitions (InsertPending, RecordAttempt, Finish,
+// FinishMany) and IsCancelled commit at once, outside any unit of work the
+// context carries. A message really sent must stay marked sent even when the
+// handler's unit of work later rolls back, or the redelivered batch would
+// send it again; and a batch must not hold a transaction open while it
+// talks to SMTP servers. CancelPosting, Report and ListByPosting join the
+// caller's unit of work, so a report commits with the event it publishes.
+//
+// In PostgreSQL: InsertPending is one round trip (an INSERT … SELECT FROM
+// unnest … ON CONFLICT DO NOTHING and a SELECT of the keys still pending);
+// RecordAttempt and Finish are UPDATE … WHERE key AND status = 'pending'
+// RETURNING; FinishMany one UPDATE … FROM unnest; Report a SELECT … FOR
+// UPDATE of the final unreported rows then an UPDATE of their reported
+// flag; ListByPosting a keyset query on (posting_id, user_id, channel), the
+// unique key.
 type Store interface {
 	// InsertPending inserts a pending row, created at at, for each key that
 	// has none; existing rows are left untouched. It returns the rows of keys
@@ -32,17 +41,31 @@ type Store interface {
 	// error text. It returns false, changing nothing, when the row is not
 	// pending (or absent).
 	RecordAttempt(ctx context.Context, key domain.Key, errText string, at time.Time) (bool, error)
-	// Finish moves a pending row to the final status f.Status. It returns
-	// the row and true when it changed it; false, changing nothing, when the
-	// row is not pending (or absent), so each row is finished once.
+	// Finish moves a pending row to the final status f.Status, not reported
+	// yet. It returns the row and true when it changed it; false, changing
+	// nothing, when the row is not pending (or absent), so each row is
+	// finished once.
 	Finish(ctx context.Context, key domain.Key, f Final) (domain.Delivery, bool, error)
+	// FinishMany is Finish for many rows at once (a batch's skipped rows,
+	// the rows of a cancelled posting). It returns how many rows it changed;
+	// rows not pending are left as they are.
+	FinishMany(ctx context.Context, transitions []Transition) (int, error)
+	// Report passes the final rows of scope that are not reported yet to
+	// publish, in chunks of at most scope.Chunk rows ordered by user id then
+	// channel, and marks each chunk reported once publish returned nil for
+	// it. publish gets a context carrying the store's transaction, if any,
+	// so that what it publishes commits with the marks. When publish fails,
+	// its chunk stays unreported and Report returns the error. Concurrent
+	// reports of overlapping scopes report each row once. It returns how
+	// many rows were reported.
+	Report(ctx context.Context, scope ReportScope, publish func(ctx context.Context, rows []domain.Delivery) error) (int, error)
 	// ListByPosting returns a page of a posting's rows ordered by user id then
 	// channel. It returns ErrInvalidCursor for a cursor it did not issue.
 	ListByPosting(ctx context.Context, postingID string, q ListQuery) (Page, error)
 	// CancelPosting remembers the posting as cancelled and moves its pending
-	// rows to cancelled at at. It returns the rows it changed; calling it
-	// again returns none.
-	CancelPosting(ctx context.Context, postingID string, at time.Time) ([]domain.Delivery, error)
+	// rows to cancelled (not reported yet) at at. It returns how many rows it
+	// changed; calling it again changes none.
+	CancelPosting(ctx context.Context, postingID string, at time.Time) (int, error)
 	// IsCancelled reports whether CancelPosting was called for the posting.
 	IsCancelled(ctx context.Context, postingID string) (bool, error)
 }
@@ -59,6 +82,24 @@ type Final struct {
 	Attempted bool
 	// At is when the row became final; it is the sent time for sent.
 	At time.Time
+}
+
+// Transition is the final state Store.FinishMany gives one pending row.
+type Transition struct {
+	Key   domain.Key
+	Final Final
+}
+
+// ReportScope selects the rows Store.Report publishes.
+type ReportScope struct {
+	// PostingID is the posting whose rows are reported.
+	PostingID string
+	// Keys, when not nil, narrows the report to these rows of the posting
+	// (one batch); nil reports every row of the posting.
+	Keys []domain.Key
+	// Chunk bounds the rows passed to one publish call; zero passes them
+	// all at once.
+	Chunk int
 }
 
 // ListQuery selects a page of a posting's rows.

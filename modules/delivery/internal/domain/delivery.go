@@ -63,6 +63,9 @@ type Delivery struct {
 	UpdatedAt time.Time
 	// SentAt is when the message was accepted by the channel; zero until sent.
 	SentAt time.Time
+	// Reported is true once the final status was published in a
+	// delivery.DeliveryOutcomes event; a pending row is never reported.
+	Reported bool
 }
 
 // IsFinal reports whether status ends a delivery: only pending is not final.

@@ -39,6 +39,13 @@ func (l *DeliverBatchLane) RouteKey() string { return l.lane }
 // NewCommand returns the command to decode into.
 func (l *DeliverBatchLane) NewCommand() any { return &delivery.DeliverBatch{} }
 
+// SkipDeduplication tells the router not to deduplicate this handler's
+// messages by key: the delivery rows already make a batch idempotent (a
+// redelivered batch sends nothing twice and reports only what was never
+// reported), and a deduplication key would hold a transaction open for the
+// whole batch, while it waits for SMTP servers.
+func (l *DeliverBatchLane) SkipDeduplication() bool { return true }
+
 // Handle delivers the batch (see app.DeliverBatchHandler.Handle).
 func (l *DeliverBatchLane) Handle(ctx context.Context, cmd any) error {
 	c, ok := cmd.(*delivery.DeliverBatch)

@@ -65,6 +65,19 @@ func TestEachLaneHasItsOwnHandlerNameAndRoute(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestLanesAskTheRouterToSkipKeyDeduplication(t *testing.T) {
+	t.Parallel()
+	h := newDeliverBatchHandler(t)
+	for _, lane := range []string{delivery.LaneTransactional, delivery.LaneBulk} {
+		l, err := ports.NewDeliverBatchLane(lane, h)
+		require.NoError(t, err)
+		var handler cqrs.CommandHandler = l
+		skipper, ok := handler.(messaging.SkipsDeduplication)
+		require.True(t, ok, lane)
+		require.True(t, skipper.SkipDeduplication(), "delivery rows make the batch idempotent")
+	}
+}
+
 func TestCancellationHandlerConsumesPostingCancelled(t *testing.T) {
 	t.Parallel()
 	inner, err := app.NewCancelDeliveriesOnPostingCancelled(memory.New(), nopEvents{}, clock.System{}, slog.New(slog.DiscardHandler))

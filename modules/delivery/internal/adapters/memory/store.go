@@ -1,12 +1,11 @@
 // Package memory is the in-memory Store of the delivery module, for the
 // in-memory run and tests. It passes the same contract suite (storetest) as
-// the PostgreSQL store will; its state is lost on exit.
+// the PostgreSQL store; its state is lost on exit.
 package memory
 
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,6 +19,10 @@ import (
 
 // Store is an app.Store in memory, safe for concurrent use.
 type Store struct {
+	// reporting serializes Report calls, as row locks do in PostgreSQL, so
+	// that overlapping reports publish each row once.
+	reporting sync.Mutex
+
 	mu        sync.Mutex
 	rows      map[domain.Key]*domain.Delivery
 	postings  map[string]*postingRows
@@ -99,9 +102,15 @@ func (s *Store) Finish(_ context.Context, key domain.Key, f app.Final) (domain.D
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	row, ok := s.finish(key, f)
+	return row, ok, nil
+}
+
+// finish applies f to the row of key if it is pending; s.mu is held.
+func (s *Store) finish(key domain.Key, f app.Final) (domain.Delivery, bool) {
 	row, ok := s.rows[key]
 	if !ok || row.Status != delivery.StatusPending {
-		return domain.Delivery{}, false, nil
+		return domain.Delivery{}, false
 	}
 	row.Status = f.Status
 	row.Error = f.Error
@@ -113,7 +122,75 @@ func (s *Store) Finish(_ context.Context, key domain.Key, f app.Final) (domain.D
 	if f.Status == delivery.StatusSent {
 		row.SentAt = f.At
 	}
-	return *row, true, nil
+	return *row, true
+}
+
+// FinishMany implements app.Store.
+func (s *Store) FinishMany(_ context.Context, transitions []app.Transition) (int, error) {
+	for _, t := range transitions {
+		if !domain.IsFinal(t.Final.Status) {
+			return 0, fmt.Errorf("finish deliveries: %q is not a final status", t.Final.Status)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range transitions {
+		if _, ok := s.finish(t.Key, t.Final); ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Report implements app.Store.
+func (s *Store) Report(ctx context.Context, scope app.ReportScope, publish func(context.Context, []domain.Delivery) error) (int, error) {
+	s.reporting.Lock()
+	defer s.reporting.Unlock()
+	total := 0
+	for {
+		rows := s.unreported(scope)
+		if len(rows) == 0 {
+			return total, nil
+		}
+		if err := publish(ctx, rows); err != nil {
+			return total, err
+		}
+		s.mu.Lock()
+		for _, r := range rows {
+			s.rows[r.Key].Reported = true
+		}
+		s.mu.Unlock()
+		total += len(rows)
+	}
+}
+
+// unreported returns the first chunk of the final, unreported rows of
+// scope, ordered by user id then channel.
+func (s *Store) unreported(scope app.ReportScope) []domain.Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []domain.Key
+	if scope.Keys != nil {
+		keys = scope.Keys
+	} else if p := s.postings[scope.PostingID]; p != nil {
+		keys = p.keys
+	}
+	var rows []domain.Delivery
+	seen := make(map[domain.Key]bool, len(keys))
+	for _, k := range keys {
+		row, ok := s.rows[k]
+		if !ok || seen[k] || k.PostingID != scope.PostingID || row.Reported || !domain.IsFinal(row.Status) {
+			continue
+		}
+		seen[k] = true
+		rows = append(rows, *row)
+	}
+	slices.SortFunc(rows, func(a, b domain.Delivery) int { return compareKeys(a.Key, b.Key) })
+	if scope.Chunk > 0 && len(rows) > scope.Chunk {
+		rows = rows[:scope.Chunk]
+	}
+	return rows
 }
 
 // ListByPosting implements app.Store.
@@ -123,7 +200,7 @@ func (s *Store) ListByPosting(_ context.Context, postingID string, q app.ListQue
 	}
 	var after *domain.Key
 	if q.Cursor != "" {
-		k, err := decodeCursor(postingID, q.Cursor)
+		k, err := app.DecodeCursor(postingID, q.Cursor)
 		if err != nil {
 			return app.Page{}, err
 		}
@@ -153,7 +230,7 @@ func (s *Store) ListByPosting(_ context.Context, postingID string, q app.ListQue
 			continue
 		}
 		if len(page.Items) == q.Limit {
-			page.NextCursor = encodeCursor(page.Items[len(page.Items)-1].Key)
+			page.NextCursor = app.EncodeCursor(page.Items[len(page.Items)-1].Key)
 			break
 		}
 		page.Items = append(page.Items, *row)
@@ -162,7 +239,7 @@ func (s *Store) ListByPosting(_ context.Context, postingID string, q app.ListQue
 }
 
 // CancelPosting implements app.Store.
-func (s *Store) CancelPosting(_ context.Context, postingID string, at time.Time) ([]domain.Delivery, error) {
+func (s *Store) CancelPosting(_ context.Context, postingID string, at time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.cancelled[postingID]; !ok {
@@ -170,9 +247,9 @@ func (s *Store) CancelPosting(_ context.Context, postingID string, at time.Time)
 	}
 	p := s.postings[postingID]
 	if p == nil {
-		return nil, nil
+		return 0, nil
 	}
-	var changed []domain.Delivery
+	n := 0
 	for _, k := range p.keys {
 		row := s.rows[k]
 		if row.Status != delivery.StatusPending {
@@ -181,9 +258,9 @@ func (s *Store) CancelPosting(_ context.Context, postingID string, at time.Time)
 		row.Status = delivery.StatusCancelled
 		row.Error = "posting cancelled"
 		row.UpdatedAt = at
-		changed = append(changed, *row)
+		n++
 	}
-	return changed, nil
+	return n, nil
 }
 
 // IsCancelled implements app.Store.
@@ -198,21 +275,4 @@ func (s *Store) IsCancelled(_ context.Context, postingID string) (bool, error) {
 // by byte (as PostgreSQL does with COLLATE "C").
 func compareKeys(a, b domain.Key) int {
 	return cmp.Or(strings.Compare(a.UserID, b.UserID), strings.Compare(a.Channel, b.Channel))
-}
-
-// encodeCursor makes the opaque cursor of the rows after k.
-func encodeCursor(k domain.Key) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(k.UserID + "\x00" + k.Channel))
-}
-
-func decodeCursor(postingID, cursor string) (domain.Key, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return domain.Key{}, app.ErrInvalidCursor
-	}
-	user, channel, ok := strings.Cut(string(raw), "\x00")
-	if !ok || user == "" || channel == "" || strings.ContainsRune(channel, 0) {
-		return domain.Key{}, app.ErrInvalidCursor
-	}
-	return domain.Key{PostingID: postingID, UserID: user, Channel: channel}, nil
 }

@@ -1,15 +1,19 @@
 // Package storetest is the contract every app.Store passes: the in-memory
-// store now, the PostgreSQL store later. Call Run from the adapter's tests.
+// store and the PostgreSQL store. Call Run from the adapter's tests.
 package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/modules/delivery"
@@ -36,6 +40,11 @@ func Run(t *testing.T, newStore func(t *testing.T) app.Store) {
 		"ListByPostingRefusesAForeignCursor":                 listRefusesForeignCursor,
 		"CancelPostingCancelsPendingRowsOnceAndIsRemembered": cancelPostingCancelsPendingRows,
 		"ConcurrentFinishesOfOneRowChangeItOnce":             concurrentFinishChangesOnce,
+		"FinishManyFinishesPendingRowsOnly":                  finishManyFinishesPendingRowsOnly,
+		"ReportPublishesFinalRowsOfTheScopeOnceInKeyOrder":   reportPublishesFinalRowsOnce,
+		"ReportLeavesRowsUnreportedWhenPublishFails":         reportLeavesRowsUnreportedWhenPublishFails,
+		"ReportOfAWholePostingGoesInChunks":                  reportOfAWholePostingGoesInChunks,
+		"ConcurrentReportsPublishEachRowOnce":                concurrentReportsPublishEachRowOnce,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -295,12 +304,15 @@ func cancelPostingCancelsPendingRows(t *testing.T, s app.Store) {
 	require.False(t, cancelled)
 
 	at := base.Add(time.Hour)
-	rows, err := s.CancelPosting(ctx, "p1", at)
+	n, err := s.CancelPosting(ctx, "p1", at)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []domain.Key{a, b}, keysOf(rows))
-	for _, r := range rows {
-		require.Equal(t, delivery.StatusCancelled, r.Status)
+	require.Equal(t, 2, n)
+	cancelledRows := list(t, s, "p1", delivery.StatusCancelled, 10)
+	require.Equal(t, []domain.Key{a, b}, keysOf(cancelledRows[0]))
+	for _, r := range cancelledRows[0] {
+		require.Equal(t, "posting cancelled", r.Error)
 		require.True(t, r.UpdatedAt.Equal(at))
+		require.False(t, r.Reported, "reported later, by Report")
 	}
 	cancelled, err = s.IsCancelled(ctx, "p1")
 	require.NoError(t, err)
@@ -308,7 +320,7 @@ func cancelPostingCancelsPendingRows(t *testing.T, s app.Store) {
 
 	again, err := s.CancelPosting(ctx, "p1", at.Add(time.Minute))
 	require.NoError(t, err)
-	require.Empty(t, again, "a repeated cancellation changes nothing")
+	require.Zero(t, again, "a repeated cancellation changes nothing")
 
 	sentRows := list(t, s, "p1", delivery.StatusSent, 10)
 	require.Equal(t, []domain.Key{sent}, keysOf(sentRows[0]), "a sent row stays sent")
@@ -323,7 +335,7 @@ func cancelPostingCancelsPendingRows(t *testing.T, s app.Store) {
 	// A posting cancelled before any of its batches arrived is remembered.
 	none, err := s.CancelPosting(ctx, "p3", at)
 	require.NoError(t, err)
-	require.Empty(t, none)
+	require.Zero(t, none)
 	cancelled, err = s.IsCancelled(ctx, "p3")
 	require.NoError(t, err)
 	require.True(t, cancelled)
@@ -347,11 +359,191 @@ func concurrentFinishChangesOnce(t *testing.T, s app.Store) {
 		})
 	}
 	wg.Go(func() {
-		rows, err := s.CancelPosting(ctx, "p1", base)
+		n, err := s.CancelPosting(ctx, "p1", base)
 		if err == nil {
-			changes.Add(int32(len(rows)))
+			changes.Add(int32(n))
 		}
 	})
 	wg.Wait()
 	require.Equal(t, int32(1), changes.Load(), "exactly one transition wins")
+}
+
+func finishManyFinishesPendingRowsOnly(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	done, a, b := key("p1", "u1", "email"), key("p1", "u2", "email"), key("p1", "u3", "sms")
+	_, err := s.InsertPending(ctx, []domain.Key{done, a, b}, base)
+	require.NoError(t, err)
+	mustFinish(t, s, done, delivery.StatusSent)
+
+	at := base.Add(time.Minute)
+	n, err := s.FinishMany(ctx, []app.Transition{
+		{Key: done, Final: app.Final{Status: delivery.StatusSkipped, Error: "too late", At: at}},
+		{Key: a, Final: app.Final{Status: delivery.StatusSkipped, Error: "opted out", At: at}},
+		{Key: b, Final: app.Final{Status: delivery.StatusCancelled, Error: "posting cancelled", Attempted: true, At: at}},
+		{Key: key("p1", "nobody", "email"), Final: app.Final{Status: delivery.StatusSkipped, At: at}},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the sent row and the absent one are left alone")
+
+	rows := list(t, s, "p1", "", 10)[0]
+	require.Equal(t, delivery.StatusSent, rows[0].Status)
+	require.Equal(t, delivery.StatusSkipped, rows[1].Status)
+	require.Equal(t, "opted out", rows[1].Error)
+	require.Zero(t, rows[1].Attempts)
+	require.True(t, rows[1].UpdatedAt.Equal(at))
+	require.Equal(t, delivery.StatusCancelled, rows[2].Status)
+	require.Equal(t, 1, rows[2].Attempts)
+
+	_, err = s.FinishMany(ctx, []app.Transition{{Key: a, Final: app.Final{Status: delivery.StatusPending, At: at}}})
+	require.Error(t, err, "pending is not final")
+	n, err = s.FinishMany(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// recorder is a publish callback that keeps what it was given.
+type recorder struct {
+	mu     sync.Mutex
+	chunks [][]domain.Delivery
+}
+
+func (r *recorder) publish(_ context.Context, rows []domain.Delivery) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.chunks = append(r.chunks, slices.Clone(rows))
+	return nil
+}
+
+func (r *recorder) keys() []domain.Key {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []domain.Key
+	for _, c := range r.chunks {
+		out = append(out, keysOf(c)...)
+	}
+	return out
+}
+
+func reportPublishesFinalRowsOnce(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	sent, failed, pending, outside := key("p1", "u2", "email"), key("p1", "u1", "sms"), key("p1", "u3", "email"), key("p1", "u4", "email")
+	other := key("p2", "u1", "email")
+	_, err := s.InsertPending(ctx, []domain.Key{sent, failed, pending, outside, other}, base)
+	require.NoError(t, err)
+	mustFinish(t, s, sent, delivery.StatusSent)
+	mustFinish(t, s, failed, delivery.StatusFailed)
+	mustFinish(t, s, outside, delivery.StatusSent)
+	mustFinish(t, s, other, delivery.StatusSent)
+
+	batch := []domain.Key{sent, failed, pending, sent, other}
+	var r recorder
+	n, err := s.Report(ctx, app.ReportScope{PostingID: "p1", Keys: batch}, r.publish)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Len(t, r.chunks, 1, "no chunk size: one publish")
+	require.Equal(t, []domain.Key{failed, sent}, r.keys(),
+		"final rows of the batch only, by user id then channel; not the pending row, not a row outside the batch or of another posting")
+	require.Equal(t, "reason failed", r.chunks[0][0].Error)
+	require.True(t, r.chunks[0][0].UpdatedAt.Equal(base.Add(time.Minute)))
+
+	n, err = s.Report(ctx, app.ReportScope{PostingID: "p1", Keys: batch}, r.publish)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Len(t, r.chunks, 1, "nothing to report: publish is not called")
+
+	rows := list(t, s, "p1", "", 10)[0]
+	reported := map[domain.Key]bool{}
+	for _, row := range rows {
+		reported[row.Key] = row.Reported
+	}
+	require.Equal(t, map[domain.Key]bool{sent: true, failed: true, pending: false, outside: false}, reported)
+
+	// The pending row becomes final later: the next report has it alone.
+	mustFinish(t, s, pending, delivery.StatusExpired)
+	n, err = s.Report(ctx, app.ReportScope{PostingID: "p1", Keys: batch}, r.publish)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []domain.Key{failed, sent, pending}, r.keys())
+
+	n, err = s.Report(ctx, app.ReportScope{PostingID: "p1", Keys: []domain.Key{}}, r.publish)
+	require.NoError(t, err)
+	require.Zero(t, n, "an empty batch reports nothing")
+}
+
+func reportLeavesRowsUnreportedWhenPublishFails(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	k := key("p1", "u1", "email")
+	_, err := s.InsertPending(ctx, []domain.Key{k}, base)
+	require.NoError(t, err)
+	mustFinish(t, s, k, delivery.StatusSent)
+
+	boom := errors.New("broker down")
+	n, err := s.Report(ctx, app.ReportScope{PostingID: "p1", Keys: []domain.Key{k}}, func(context.Context, []domain.Delivery) error { return boom })
+	require.ErrorIs(t, err, boom)
+	require.Zero(t, n)
+	require.False(t, list(t, s, "p1", "", 10)[0][0].Reported)
+
+	var r recorder
+	n, err = s.Report(ctx, app.ReportScope{PostingID: "p1", Keys: []domain.Key{k}}, r.publish)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []domain.Key{k}, r.keys(), "the next report has it")
+}
+
+func reportOfAWholePostingGoesInChunks(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	var keys []domain.Key
+	for i := range 7 {
+		keys = append(keys, key("p1", fmt.Sprintf("u%d", i), "email"))
+	}
+	_, err := s.InsertPending(ctx, append(slices.Clone(keys), key("p2", "u0", "email")), base)
+	require.NoError(t, err)
+	mustFinish(t, s, key("p2", "u0", "email"), delivery.StatusSent)
+	for _, k := range keys[:5] {
+		mustFinish(t, s, k, delivery.StatusSent)
+	}
+	_, err = s.CancelPosting(ctx, "p1", base.Add(time.Hour))
+	require.NoError(t, err)
+
+	var r recorder
+	n, err := s.Report(ctx, app.ReportScope{PostingID: "p1", Chunk: 3}, r.publish)
+	require.NoError(t, err)
+	require.Equal(t, 7, n)
+	require.Len(t, r.chunks, 3)
+	require.Equal(t, []int{3, 3, 1}, []int{len(r.chunks[0]), len(r.chunks[1]), len(r.chunks[2])})
+	require.Equal(t, keys, r.keys(), "every final row of the posting once, none of another posting")
+
+	n, err = s.Report(ctx, app.ReportScope{PostingID: "p1", Chunk: 3}, r.publish)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+func concurrentReportsPublishEachRowOnce(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	var keys []domain.Key
+	for i := range 20 {
+		keys = append(keys, key("p1", fmt.Sprintf("u%02d", i), "email"))
+	}
+	_, err := s.InsertPending(ctx, keys, base)
+	require.NoError(t, err)
+	for _, k := range keys {
+		mustFinish(t, s, k, delivery.StatusSent)
+	}
+
+	var r recorder
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			scope := app.ReportScope{PostingID: "p1", Keys: keys[i:]}
+			if i%2 == 0 {
+				scope = app.ReportScope{PostingID: "p1", Chunk: 5} // a cancellation's report
+			}
+			_, err := s.Report(ctx, scope, r.publish)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	got := r.keys()
+	slices.SortFunc(got, func(a, b domain.Key) int { return strings.Compare(a.UserID, b.UserID) })
+	require.Equal(t, keys, got, "every row reported exactly once")
 }

@@ -1,5 +1,5 @@
 // Package storetest is the contract every preferences store adapter must
-// pass; the memory adapter runs it, and so will the PostgreSQL one.
+// pass; the memory and PostgreSQL adapters run it.
 package storetest
 
 import (

@@ -1,0 +1,122 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/internal/testenv"
+	"github.com/notifier/notifier/modules/delivery"
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/postgres"
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+	"github.com/notifier/notifier/modules/delivery/internal/domain"
+)
+
+// roundTrips counts what a pool sends to the server: single statements and
+// pgx batches (a batch goes in one round trip).
+type roundTrips struct{ queries, batches atomic.Int32 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.queries.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.batches.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+func (r *roundTrips) total() int32 { return r.queries.Load() + r.batches.Load() }
+
+func tracedStore(t *testing.T) (*postgres.Store, *roundTrips) {
+	t.Helper()
+	cfg := testenv.Postgres(t).Config()
+	tracer := &roundTrips{}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s, err := postgres.New(pool)
+	require.NoError(t, err)
+	return s, tracer
+}
+
+func keys(n int) []domain.Key {
+	out := make([]domain.Key, n)
+	for i := range out {
+		out[i] = domain.Key{PostingID: "p1", UserID: fmt.Sprintf("user-%04d", i), Channel: "email"}
+	}
+	return out
+}
+
+func TestBatchOperationsTakeOneRoundTripWhateverTheBatchSize(t *testing.T) {
+	t.Parallel()
+	s, trips := tracedStore(t)
+	ctx := context.Background()
+	batch := keys(500)
+
+	pending, err := s.InsertPending(ctx, batch, at)
+	require.NoError(t, err)
+	require.Len(t, pending, 500)
+	require.Equal(t, int32(1), trips.total(), "insert-if-absent and the read of what is pending: one pgx batch")
+
+	skips := make([]app.Transition, len(batch))
+	for i, k := range batch {
+		skips[i] = app.Transition{Key: k, Final: app.Final{Status: delivery.StatusSkipped, Error: "opted out", At: at}}
+	}
+	n, err := s.FinishMany(ctx, skips)
+	require.NoError(t, err)
+	require.Equal(t, 500, n)
+	require.Equal(t, int32(2), trips.total(), "finishing many rows: one statement")
+
+	before := trips.total()
+	reported, err := s.Report(ctx, app.ReportScope{PostingID: "p1", Keys: batch}, func(context.Context, []domain.Delivery) error { return nil })
+	require.NoError(t, err)
+	require.Equal(t, 500, reported)
+	require.Equal(t, int32(4), trips.total()-before, "report: BEGIN, a select, an update, COMMIT")
+}
+
+// BenchmarkInsertPending measures the insert of a 500-recipient batch (new
+// rows) and of its redelivery (every row already there), on a table with
+// planner statistics, as in production.
+func BenchmarkInsertPending(b *testing.B) {
+	pool := testenv.Postgres(b)
+	s, err := postgres.New(pool)
+	require.NoError(b, err)
+	ctx := context.Background()
+	if _, err := s.InsertPending(ctx, keys(5000), time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	testenv.MustExec(b, pool, `ANALYZE deliveries`)
+	b.Run("new", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			batch := keys(500)
+			for j := range batch {
+				batch[j].PostingID = fmt.Sprintf("bench-%d", i)
+			}
+			if _, err := s.InsertPending(ctx, batch, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("redelivered", func(b *testing.B) {
+		batch := keys(500)
+		if _, err := s.InsertPending(ctx, batch, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		testenv.MustExec(b, pool, `ANALYZE deliveries`)
+		for b.Loop() {
+			if _, err := s.InsertPending(ctx, batch, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,380 @@
+// Package postgres is the PostgreSQL Store of the delivery module (tables
+// deliveries and delivery_cancelled_postings, migration 00004). It passes
+// the same contract suite (storetest) as the memory store.
+//
+// Row transitions go straight to the pool and commit at once, even when the
+// context carries a unit of work: a "sent" mark must survive a rollback of
+// the handler's transaction, or the redelivered batch would send the
+// message again, and a batch must not keep a transaction open while it
+// waits for SMTP servers. CancelPosting, Report and ListByPosting go
+// through db.Q and join the caller's unit of work.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/notifier/notifier/modules/delivery"
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+	"github.com/notifier/notifier/modules/delivery/internal/domain"
+	"github.com/notifier/notifier/platform/db"
+)
+
+// Store is an app.Store in PostgreSQL, safe for concurrent use by several
+// processes.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ app.Store = (*Store)(nil)
+
+// New returns a Store on pool; pool is required.
+func New(pool *pgxpool.Pool) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("new delivery store: pool is required")
+	}
+	return &Store{pool: pool}, nil
+}
+
+// columns are the columns scan reads, in its order.
+const columns = `posting_id, user_id, channel, status, attempts, error, message_id,
+	created_at, updated_at, sent_at, reported`
+
+// InsertPending implements app.Store in one round trip: the insert and the
+// read of what is pending go together in one pgx.Batch. The read is a
+// statement of its own so that it sees rows another instance inserted
+// meanwhile (a statement does not see the rows its own data-modifying CTE
+// skipped on conflict).
+func (s *Store) InsertPending(ctx context.Context, keys []domain.Key, at time.Time) ([]domain.Delivery, error) {
+	for _, k := range keys {
+		if !k.Valid() {
+			return nil, fmt.Errorf("insert deliveries: invalid key %q/%q/%q", k.PostingID, k.UserID, k.Channel)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	postings, users, channels := split(keys)
+	b := &pgx.Batch{}
+	// Sorted, so that two instances inserting overlapping batches lock the
+	// keys in the same order.
+	b.Queue(`
+		INSERT INTO deliveries (posting_id, user_id, channel, created_at, updated_at)
+		SELECT k.posting_id, k.user_id, k.channel, $4, $4
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS k (posting_id, user_id, channel)
+		ORDER BY 1, 2, 3
+		ON CONFLICT DO NOTHING`,
+		postings, users, channels, at.UTC())
+	b.Queue(`
+		SELECT `+prefixed("d", columns)+`
+		FROM (
+			SELECT posting_id, user_id, channel, min(n) AS n
+			FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (posting_id, user_id, channel, n)
+			GROUP BY 1, 2, 3
+		) k
+		JOIN deliveries d ON (d.posting_id, d.user_id, d.channel) = (k.posting_id, k.user_id, k.channel)
+		WHERE d.status = 'pending'
+		ORDER BY k.n`,
+		postings, users, channels)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("insert deliveries: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("read pending deliveries: %w", err)
+	}
+	pending, err := collect(rows, len(keys))
+	if err != nil {
+		return nil, fmt.Errorf("read pending deliveries: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("insert deliveries: %w", err)
+	}
+	return pending, nil
+}
+
+// RecordAttempt implements app.Store.
+func (s *Store) RecordAttempt(ctx context.Context, key domain.Key, errText string, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE deliveries SET attempts = attempts + 1, error = $4, updated_at = $5
+		WHERE posting_id = $1 AND user_id = $2 AND channel = $3 AND status = 'pending'`,
+		key.PostingID, key.UserID, key.Channel, errText, at.UTC())
+	if err != nil {
+		return false, fmt.Errorf("record delivery attempt: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Finish implements app.Store.
+func (s *Store) Finish(ctx context.Context, key domain.Key, f app.Final) (domain.Delivery, bool, error) {
+	if !domain.IsFinal(f.Status) {
+		return domain.Delivery{}, false, fmt.Errorf("finish delivery: %q is not a final status", f.Status)
+	}
+	row, err := scan(s.pool.QueryRow(ctx, `
+		UPDATE deliveries
+		SET status = $4::text, error = $5, message_id = $6, attempts = attempts + $7, updated_at = $8::timestamptz,
+		    sent_at = CASE WHEN $4::text = 'sent' THEN $8::timestamptz END
+		WHERE posting_id = $1 AND user_id = $2 AND channel = $3 AND status = 'pending'
+		RETURNING `+columns,
+		key.PostingID, key.UserID, key.Channel, f.Status, f.Error, f.MessageID, attempted(f), f.At.UTC()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Delivery{}, false, nil
+	}
+	if err != nil {
+		return domain.Delivery{}, false, fmt.Errorf("finish delivery: %w", err)
+	}
+	return row, true, nil
+}
+
+// FinishMany implements app.Store with one UPDATE … FROM unnest.
+func (s *Store) FinishMany(ctx context.Context, transitions []app.Transition) (int, error) {
+	n := len(transitions)
+	if n == 0 {
+		return 0, nil
+	}
+	var (
+		postings, users, channels = make([]string, n), make([]string, n), make([]string, n)
+		statuses, errTexts, ids   = make([]string, n), make([]string, n), make([]string, n)
+		attempts                  = make([]int32, n)
+		ats                       = make([]time.Time, n)
+	)
+	for i, t := range transitions {
+		if !domain.IsFinal(t.Final.Status) {
+			return 0, fmt.Errorf("finish deliveries: %q is not a final status", t.Final.Status)
+		}
+		postings[i], users[i], channels[i] = t.Key.PostingID, t.Key.UserID, t.Key.Channel
+		statuses[i], errTexts[i], ids[i] = t.Final.Status, t.Final.Error, t.Final.MessageID
+		attempts[i], ats[i] = attempted(t.Final), t.Final.At.UTC()
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE deliveries d
+		SET status = u.status, error = u.error, message_id = u.message_id,
+		    attempts = d.attempts + u.attempted, updated_at = u.at,
+		    sent_at = CASE WHEN u.status = 'sent' THEN u.at END
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::timestamptz[])
+		     AS u (posting_id, user_id, channel, status, error, message_id, attempted, at)
+		WHERE (d.posting_id, d.user_id, d.channel) = (u.posting_id, u.user_id, u.channel)
+		  AND d.status = 'pending'`,
+		postings, users, channels, statuses, errTexts, ids, attempts, ats)
+	if err != nil {
+		return 0, fmt.Errorf("finish deliveries: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Report implements app.Store. In the caller's unit of work (or a
+// transaction of its own when ctx carries none), it locks the unreported
+// final rows of scope (SELECT … FOR UPDATE: a concurrent report of the same
+// rows waits, then finds them reported), hands them to publish with the
+// transaction in its context, and marks them reported. A publish error
+// leaves the chunk unmarked, and rolls back a transaction Report began.
+func (s *Store) Report(ctx context.Context, scope app.ReportScope, publish func(context.Context, []domain.Delivery) error) (int, error) {
+	if scope.Keys != nil && len(scope.Keys) == 0 {
+		return 0, nil
+	}
+	var users, channels []string
+	where := `posting_id = $1 AND NOT reported AND status <> 'pending'`
+	args := []any{scope.PostingID}
+	if scope.Keys != nil {
+		_, users, channels = split(scope.Keys)
+		where += ` AND (user_id, channel) IN (SELECT * FROM unnest($2::text[], $3::text[]))`
+		args = append(args, users, channels)
+	}
+	query := `SELECT ` + columns + ` FROM deliveries WHERE ` + where + ` ORDER BY user_id, channel`
+	if scope.Chunk > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, scope.Chunk)
+	}
+	query += ` FOR UPDATE`
+
+	total := 0
+	err := db.InTx(ctx, s.pool, func(ctx context.Context) error {
+		q, err := db.Q(ctx, s.pool)
+		if err != nil {
+			return err
+		}
+		for {
+			rows, err := q.Query(ctx, query, args...)
+			if err != nil {
+				return fmt.Errorf("select unreported deliveries: %w", err)
+			}
+			chunk, err := collect(rows, scope.Chunk)
+			if err != nil {
+				return fmt.Errorf("select unreported deliveries: %w", err)
+			}
+			if len(chunk) == 0 {
+				return nil
+			}
+			if err := publish(ctx, chunk); err != nil {
+				return err
+			}
+			_, users, channels := split(keysOf(chunk))
+			if _, err := q.Exec(ctx, `
+				UPDATE deliveries SET reported = true
+				WHERE posting_id = $1 AND (user_id, channel) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
+				scope.PostingID, users, channels); err != nil {
+				return fmt.Errorf("mark deliveries reported: %w", err)
+			}
+			total += len(chunk)
+			if scope.Chunk <= 0 {
+				return nil
+			}
+			// A short chunk does not mean the end: rows another report
+			// marked while this one waited for their locks are skipped.
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// ListByPosting implements app.Store with a keyset query on the primary key
+// (or on deliveries_posting_status when filtered by status).
+func (s *Store) ListByPosting(ctx context.Context, postingID string, lq app.ListQuery) (app.Page, error) {
+	if lq.Limit < 1 {
+		return app.Page{}, fmt.Errorf("list deliveries: limit %d is below 1", lq.Limit)
+	}
+	var sql strings.Builder
+	sql.WriteString(`SELECT ` + columns + ` FROM deliveries WHERE posting_id = $1`)
+	args := []any{postingID}
+	if lq.Status != "" {
+		args = append(args, lq.Status)
+		fmt.Fprintf(&sql, ` AND status = $%d`, len(args))
+	}
+	if lq.Cursor != "" {
+		after, err := app.DecodeCursor(postingID, lq.Cursor)
+		if err != nil {
+			return app.Page{}, err
+		}
+		args = append(args, after.UserID, after.Channel)
+		fmt.Fprintf(&sql, ` AND (user_id, channel) > ($%d, $%d)`, len(args)-1, len(args))
+	}
+	args = append(args, lq.Limit+1) // one more tells whether a next page exists
+	fmt.Fprintf(&sql, ` ORDER BY user_id, channel LIMIT $%d`, len(args))
+
+	q, err := db.Q(ctx, s.pool)
+	if err != nil {
+		return app.Page{}, fmt.Errorf("list deliveries: %w", err)
+	}
+	rows, err := q.Query(ctx, sql.String(), args...)
+	if err != nil {
+		return app.Page{}, fmt.Errorf("list deliveries: %w", err)
+	}
+	items, err := collect(rows, lq.Limit+1)
+	if err != nil {
+		return app.Page{}, fmt.Errorf("list deliveries: %w", err)
+	}
+	var page app.Page
+	if len(items) > lq.Limit {
+		items = items[:lq.Limit]
+		page.NextCursor = app.EncodeCursor(items[len(items)-1].Key)
+	}
+	page.Items = items
+	return page, nil
+}
+
+// CancelPosting implements app.Store in one statement: the posting is
+// remembered and its pending rows cancelled together.
+func (s *Store) CancelPosting(ctx context.Context, postingID string, at time.Time) (int, error) {
+	q, err := db.Q(ctx, s.pool)
+	if err != nil {
+		return 0, fmt.Errorf("cancel deliveries: %w", err)
+	}
+	tag, err := q.Exec(ctx, `
+		WITH remembered AS (
+			INSERT INTO delivery_cancelled_postings (posting_id, cancelled_at) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING
+		)
+		UPDATE deliveries SET status = 'cancelled', error = 'posting cancelled', updated_at = $2
+		WHERE posting_id = $1 AND status = 'pending'`,
+		postingID, at.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("cancel deliveries: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// IsCancelled implements app.Store. It reads from the pool, so that a batch
+// does not open its unit of work's transaction before it reports.
+func (s *Store) IsCancelled(ctx context.Context, postingID string) (bool, error) {
+	var cancelled bool
+	err := s.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM delivery_cancelled_postings WHERE posting_id = $1)`, postingID).Scan(&cancelled)
+	if err != nil {
+		return false, fmt.Errorf("check cancellation: %w", err)
+	}
+	return cancelled, nil
+}
+
+// attempted is 1 when f counts an attempt, else 0.
+func attempted(f app.Final) int32 {
+	if f.Attempted {
+		return 1
+	}
+	return 0
+}
+
+// split returns the columns of keys as three arrays.
+func split(keys []domain.Key) (postings, users, channels []string) {
+	postings, users, channels = make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		postings[i], users[i], channels[i] = k.PostingID, k.UserID, k.Channel
+	}
+	return postings, users, channels
+}
+
+func keysOf(rows []domain.Delivery) []domain.Key {
+	keys := make([]domain.Key, len(rows))
+	for i, r := range rows {
+		keys[i] = r.Key
+	}
+	return keys
+}
+
+// prefixed qualifies each of the comma-separated columns with table.
+func prefixed(table, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = table + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// collect scans every row, closing rows.
+func collect(rows pgx.Rows, sizeHint int) ([]domain.Delivery, error) {
+	defer rows.Close()
+	out := make([]domain.Delivery, 0, max(sizeHint, 0))
+	for rows.Next() {
+		d, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func scan(row pgx.Row) (domain.Delivery, error) {
+	var (
+		d      domain.Delivery
+		sentAt *time.Time
+	)
+	err := row.Scan(&d.PostingID, &d.UserID, &d.Channel, &d.Status, &d.Attempts, &d.Error, &d.MessageID,
+		&d.CreatedAt, &d.UpdatedAt, &sentAt, &d.Reported)
+	if err != nil {
+		return domain.Delivery{}, err
+	}
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	if sentAt != nil && d.Status == delivery.StatusSent {
+		d.SentAt = sentAt.UTC()
+	}
+	return d, nil
+}
