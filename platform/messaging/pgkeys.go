@@ -77,10 +77,15 @@ func (s *PostgresKeyStore) Sweep(ctx context.Context) (int64, error) {
 func UnitOfWork(pool *pgxpool.Pool) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			ctx, finish := db.Begin(msg.Context(), pool)
+			outer := msg.Context()
+			ctx, finish := db.Begin(outer, pool)
 			msg.SetContext(ctx)
 			out, err := h(msg)
-			return out, finish(err)
+			err = finish(err)
+			// The transaction is over: what the outer middlewares publish
+			// (the poison queue) must not try to join it.
+			msg.SetContext(outer)
+			return out, err
 		}
 	}
 }
