@@ -69,7 +69,7 @@ func newWorld(t *testing.T, users int) *world {
 	fastapi := httptest.NewServer(demodirectory.NewFastAPI(data))
 	t.Cleanup(fastapi.Close)
 	sink := testenv.StartSMTPSink(t)
-	prefix := testenv.Name("e2e")
+	prefix := testenv.AMQPPrefix(t, amqpURL)
 	return &world{sink: sink, env: map[string]string{
 		"NOTIFIER_TRANSPORT":           "amqp",
 		"NOTIFIER_AMQP_URL":            amqpURL,

@@ -201,7 +201,7 @@ func useProductionTransport(t testing.TB, cfg *config.Config, transport string) 
 	cfg.SQL.PollInterval = 10 * time.Millisecond
 	if transport == config.TransportAMQP {
 		cfg.AMQP.URL = testenv.AMQPURL(t)
-		cfg.AMQP.Prefix = testenv.Name("nt")
+		cfg.AMQP.Prefix = testenv.AMQPPrefix(t, cfg.AMQP.URL)
 		cfg.AMQP.Exchanges = []string{cfg.AMQP.Prefix + ".events"}
 	}
 }

@@ -186,6 +186,11 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 	}); err != nil {
 		return err
 	}
+	// Keep poisoned messages for operators: on a broker a queue nothing
+	// consumes holds them (the observer above only logs and counts).
+	if err := p.Messaging.RetainPoisoned(); err != nil {
+		return err
+	}
 	for _, r := range p.Routes {
 		r.RegisterRoutes(p.Server.API())
 	}

@@ -311,6 +311,12 @@ func (m *Messaging) AddPoisonObserver(name string, observe func(*message.Message
 	return nil
 }
 
+// RetainPoisoned declares a queue on the poison topic that nothing consumes,
+// so that on a broker every poisoned message stays there for an operator
+// to inspect (queue "<prefix>notifier.poison_retained"). Transports
+// without queues need nothing.
+func (m *Messaging) RetainPoisoned() error { return m.initialize(PoisonTopic, "retained") }
+
 // Run runs the router until ctx ends or Close is called. Call it in a
 // goroutine and wait for Running before accepting traffic.
 func (m *Messaging) Run(ctx context.Context) error { return m.router.Run(ctx) }

@@ -54,7 +54,7 @@ func newBroker(t testing.TB) *broker {
 	if err != nil {
 		testenv.Unavailable(t, "RabbitMQ", err)
 	}
-	b := &broker{url: url, prefix: testenv.Name("t") + ".", conn: conn}
+	b := &broker{url: url, prefix: testenv.AMQPPrefix(t, url) + ".", conn: conn}
 	t.Cleanup(func() { _ = b.conn.Close() })
 	return b
 }
