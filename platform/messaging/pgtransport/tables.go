@@ -9,8 +9,8 @@ import (
 	"encoding/hex"
 	"strings"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/notifier/notifier/platform/db"
 )
