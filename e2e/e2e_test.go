@@ -80,3 +80,36 @@ func TestTwoInstancesShareAMailingWithoutDuplicateSends(t *testing.T) {
 		}
 	}
 }
+
+func TestGracefulStopInTheMiddleOfAMailingDrainsThenRestartCompletesIt(t *testing.T) {
+	w := newWorld(t, mailingSize)
+	first := w.start(t)
+	id := first.createMailing(t)
+	for w.sink.Count() < mailingSize/5+50 {
+		time.Sleep(time.Millisecond)
+	}
+
+	if code := first.stop(t); code != 0 {
+		t.Fatalf("graceful stop exited with %d", code)
+	}
+	atStop := w.sink.Count()
+	if atStop%100 != 0 {
+		t.Errorf("stopped after %d emails: the batch in flight (100 recipients a page) was not drained", atStop)
+	}
+	if !strings.Contains(first.logs.String(), "stopping notifier") {
+		t.Fatal("the instance did not log its stop")
+	}
+
+	second := w.start(t)
+	second.waitCompleted(t, id, 120*time.Second)
+	count, _ := perRecipient(w.sink.Messages())
+	if len(count) != mailingSize {
+		t.Fatalf("%d recipients got email, want %d", len(count), mailingSize)
+	}
+	for to, c := range count {
+		if c != 1 {
+			t.Errorf("%s got %d emails", to, c)
+		}
+	}
+	t.Logf("stopped after %d of %d emails; the restart completed the mailing with no duplicate", atStop, mailingSize)
+}

@@ -170,6 +170,21 @@ func (in *instance) kill() {
 	<-in.done
 }
 
+// stop asks the process to stop (SIGTERM) and returns its exit code.
+func (in *instance) stop(t *testing.T) int {
+	t.Helper()
+	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-in.done:
+		return in.cmd.ProcessState.ExitCode()
+	case <-time.After(60 * time.Second):
+		t.Fatal("the instance did not stop within a minute of SIGTERM")
+		return -1
+	}
+}
+
 func tail(s string, lines int) string {
 	all := strings.Split(s, "\n")
 	if len(all) > lines {

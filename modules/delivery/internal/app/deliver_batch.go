@@ -95,6 +95,29 @@ type job struct {
 	recipient delivery.Recipient
 }
 
+// drainGrace is how long a batch in flight goes on after its context ends
+// (the service is stopping). It is shorter than the router's close timeout.
+const drainGrace = 20 * time.Second
+
+// drain returns a context that outlives ctx by grace.
+func drain(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-work.Done():
+		case <-ctx.Done():
+			t := time.NewTimer(grace)
+			defer t.Stop()
+			select {
+			case <-work.Done():
+			case <-t.C:
+				cancel()
+			}
+		}
+	}()
+	return work, cancel
+}
+
 // Handle delivers cmd. It returns an error only for what is worth retrying
 // the whole batch for (the store failing, ctx ending, the outcomes not
 // published); a malformed batch is refused with a messaging.Permanent error.
@@ -119,7 +142,11 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	if err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}
-	runErr := h.process(ctx, cmd, pending, recipients, skipped)
+	// A shutdown drains the batch in flight: it goes on for up to
+	// drainGrace after ctx ends, then stops cleanly between two sends.
+	work, stop := drain(ctx, drainGrace)
+	defer stop()
+	runErr := h.process(work, cmd, pending, recipients, skipped)
 
 	// Report even when ctx ended: what became final is reported now rather
 	// than at the redelivery.

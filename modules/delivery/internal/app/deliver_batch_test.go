@@ -344,6 +344,22 @@ func TestEndedContextLeavesTheRowPendingAndReportsWhatIsFinal(t *testing.T) {
 	require.Equal(t, 2, h.rows(t, "p1")["u2/email"].Attempts)
 }
 
+func TestAShutdownDrainsTheBatchInFlight(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, defaultPolicy)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.email.fail = func(app.Message) error {
+		cancel() // the service starts stopping during the first send
+		return nil
+	}
+
+	err := h.handler.Handle(ctx, emailBatch("p1", recipient("u1", "Анна"), recipient("u2", "Борис"), recipient("u3", "Вера")))
+
+	require.NoError(t, err)
+	require.Equal(t, []string{"u1/email=sent", "u2/email=sent", "u3/email=sent"}, h.outcomes(),
+		"the batch in flight is finished, not abandoned half-way")
+}
+
 func TestMalformedBatchIsRefusedPermanently(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, defaultPolicy)
