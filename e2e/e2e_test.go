@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +114,43 @@ func TestGracefulStopInTheMiddleOfAMailingDrainsThenRestartCompletesIt(t *testin
 		}
 	}
 	t.Logf("stopped after %d of %d emails; the restart completed the mailing with no duplicate", atStop, mailingSize)
+}
+
+// TestBrokerRestartInTheMiddleOfAMailingThenItCompletes restarts RabbitMQ
+// itself, which disturbs every other test using it on the machine: it runs
+// only with NOTIFIER_TEST_BROKER_RESTART=1, alone (.ci/run does so last).
+func TestBrokerRestartInTheMiddleOfAMailingThenItCompletes(t *testing.T) {
+	if os.Getenv("NOTIFIER_TEST_BROKER_RESTART") != "1" {
+		t.Skip("restarts RabbitMQ for the whole machine: set NOTIFIER_TEST_BROKER_RESTART=1 to run it alone")
+	}
+	w := newWorld(t, mailingSize)
+	in := w.start(t)
+	id := in.createMailing(t)
+	for w.sink.Count() < mailingSize/5 {
+		time.Sleep(time.Millisecond)
+	}
+
+	for _, step := range [][]string{{"stop_app"}, {"start_app"}, {"await_startup"}} {
+		if out, err := exec.Command("rabbitmqctl", step...).CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl %s: %v\n%s", step[0], err, out)
+		}
+	}
+	atRestart := w.sink.Count()
+
+	counters := in.waitCompleted(t, id, 180*time.Second)
+	count, ids := perRecipient(w.sink.Messages())
+	if len(count) != mailingSize {
+		t.Fatalf("%d recipients got email, want %d", len(count), mailingSize)
+	}
+	duplicates := 0
+	for to, c := range count {
+		if len(ids[to]) != 1 {
+			t.Errorf("%s got %d different messages", to, len(ids[to]))
+		}
+		duplicates += c - 1
+	}
+	if got := counters["sent"].(float64); got != mailingSize {
+		t.Errorf("counters say %v sent, want %d", got, mailingSize)
+	}
+	t.Logf("broker restarted after %d of %d emails; the mailing completed with %d duplicate sends", atRestart, mailingSize, duplicates)
 }

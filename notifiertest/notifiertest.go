@@ -196,6 +196,7 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 func useProductionTransport(t testing.TB, cfg *config.Config, transport string) {
 	t.Helper()
 	cfg.Transport = transport
+	cfg.Directory.Demo = true // the harness serves its directory in-process
 	cfg.Database.URL, _ = testenv.Schema(t)
 	cfg.Database.AutoMigrate = true
 	cfg.SQL.PollInterval = 10 * time.Millisecond

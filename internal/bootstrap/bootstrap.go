@@ -105,12 +105,13 @@ func newMessaging(cfg config.Config, in *infra, logger *slog.Logger) (*messaging
 	}, in.transport, in.keys, logger)
 }
 
-// newUpstream gives the upstream client the configured hosts, and, when
-// none is configured, the demo directory for auth, fastapi and
-// activity_api. Handlers passed by the caller are added on top.
+// newUpstream gives the upstream client the configured hosts and, in
+// memory mode or when asked for, the demo directory for auth, fastapi and
+// activity_api (configured hosts take precedence). Handlers passed by the
+// caller are added on top.
 func newUpstream(cfg config.Config, logger *slog.Logger, extra map[string]http.Handler) (*upstream.Client, error) {
 	var opts []upstream.Option
-	if len(cfg.Upstreams) == 0 {
+	if cfg.UsesDemoDirectory() {
 		demo, err := demodirectory.LoadDefault()
 		if err != nil {
 			return nil, fmt.Errorf("load demo directory: %w", err)

@@ -76,6 +76,11 @@ type SQL struct {
 
 // Directory configures how audiences are fetched.
 type Directory struct {
+	// Demo serves the demo directory (configs/demo-directory.yaml) for
+	// the hosts NOTIFIER_UPSTREAMS leaves out. Always on in memory mode;
+	// elsewhere only when asked for, so that a forgotten
+	// NOTIFIER_UPSTREAMS fails the start instead of mailing demo users.
+	Demo     bool          `yaml:"demo"`
 	PageSize int           `yaml:"page_size"`
 	Timeout  time.Duration `yaml:"timeout"`
 	Attempts int           `yaml:"attempts"`
@@ -245,6 +250,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv("NOTIFIER_EXCHANGES"); v != "" {
 		c.AMQP.Exchanges = splitList(v)
 	}
+	if v := getenv("NOTIFIER_DEMO_DIRECTORY"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("NOTIFIER_DEMO_DIRECTORY: %w", err)
+		}
+		c.Directory.Demo = b
+	}
 	if v := getenv("NOTIFIER_DIRECTORY_PAGE_SIZE"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -301,6 +313,9 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("NOTIFIER_TRANSPORT: unknown transport %q (memory, amqp, sql)", c.Transport))
 	}
+	if c.Transport != TransportMemory && len(c.Upstreams) == 0 && !c.Directory.Demo {
+		errs = append(errs, errors.New("NOTIFIER_UPSTREAMS: required outside the memory transport (or NOTIFIER_DEMO_DIRECTORY=true to try the demo directory)"))
+	}
 	if c.Transport != TransportMemory && c.API.Tokens == DevTokens {
 		errs = append(errs, errors.New("NOTIFIER_API_TOKENS: the development tokens are refused outside the memory transport"))
 	}
@@ -330,4 +345,10 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// UsesDemoDirectory reports whether the demo directory answers for the
+// hosts NOTIFIER_UPSTREAMS does not name.
+func (c Config) UsesDemoDirectory() bool {
+	return c.Transport == TransportMemory || c.Directory.Demo
 }

@@ -46,18 +46,19 @@ func TestBadConfigurationFailsClosedNamingTheSetting(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"unknown transport":      {map[string]string{"NOTIFIER_TRANSPORT": "kafka"}, "NOTIFIER_TRANSPORT"},
-		"bad upstreams":          {map[string]string{"NOTIFIER_UPSTREAMS": "auth"}, "NOTIFIER_UPSTREAMS"},
-		"upstream without http":  {map[string]string{"NOTIFIER_UPSTREAMS": "auth=ftp://x"}, "NOTIFIER_UPSTREAMS"},
-		"bad tls":                {map[string]string{"NOTIFIER_SMTP_TLS": "maybe"}, "NOTIFIER_SMTP_TLS"},
-		"database with memory":   {map[string]string{"NOTIFIER_DATABASE_URL": "postgres://x"}, "NOTIFIER_DATABASE_URL"},
-		"amqp without broker":    {map[string]string{"NOTIFIER_TRANSPORT": "amqp", "NOTIFIER_DATABASE_URL": "postgres://x", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_AMQP_URL"},
-		"amqp without database":  {map[string]string{"NOTIFIER_TRANSPORT": "amqp", "NOTIFIER_AMQP_URL": "amqp://x", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_DATABASE_URL"},
-		"sql without database":   {map[string]string{"NOTIFIER_TRANSPORT": "sql", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_DATABASE_URL"},
-		"bad auto migrate":       {map[string]string{"NOTIFIER_AUTO_MIGRATE": "perhaps"}, "NOTIFIER_AUTO_MIGRATE"},
-		"bad page size":          {map[string]string{"NOTIFIER_DIRECTORY_PAGE_SIZE": "lots"}, "NOTIFIER_DIRECTORY_PAGE_SIZE"},
-		"missing config file":    {map[string]string{"NOTIFIER_CONFIG": "/nonexistent.yaml"}, "NOTIFIER_CONFIG"},
-		"production, dev tokens": {map[string]string{"NOTIFIER_TRANSPORT": "amqp"}, "NOTIFIER_API_TOKENS"},
+		"unknown transport":        {map[string]string{"NOTIFIER_TRANSPORT": "kafka"}, "NOTIFIER_TRANSPORT"},
+		"bad upstreams":            {map[string]string{"NOTIFIER_UPSTREAMS": "auth"}, "NOTIFIER_UPSTREAMS"},
+		"upstream without http":    {map[string]string{"NOTIFIER_UPSTREAMS": "auth=ftp://x"}, "NOTIFIER_UPSTREAMS"},
+		"bad tls":                  {map[string]string{"NOTIFIER_SMTP_TLS": "maybe"}, "NOTIFIER_SMTP_TLS"},
+		"database with memory":     {map[string]string{"NOTIFIER_DATABASE_URL": "postgres://x"}, "NOTIFIER_DATABASE_URL"},
+		"amqp without broker":      {map[string]string{"NOTIFIER_TRANSPORT": "amqp", "NOTIFIER_DATABASE_URL": "postgres://x", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_AMQP_URL"},
+		"amqp without database":    {map[string]string{"NOTIFIER_TRANSPORT": "amqp", "NOTIFIER_AMQP_URL": "amqp://x", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_DATABASE_URL"},
+		"sql without database":     {map[string]string{"NOTIFIER_TRANSPORT": "sql", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_DATABASE_URL"},
+		"bad auto migrate":         {map[string]string{"NOTIFIER_AUTO_MIGRATE": "perhaps"}, "NOTIFIER_AUTO_MIGRATE"},
+		"production, no upstreams": {map[string]string{"NOTIFIER_TRANSPORT": "sql", "NOTIFIER_DATABASE_URL": "postgres://x", "NOTIFIER_API_TOKENS": "service:abcdefgh12"}, "NOTIFIER_UPSTREAMS"},
+		"bad page size":            {map[string]string{"NOTIFIER_DIRECTORY_PAGE_SIZE": "lots"}, "NOTIFIER_DIRECTORY_PAGE_SIZE"},
+		"missing config file":      {map[string]string{"NOTIFIER_CONFIG": "/nonexistent.yaml"}, "NOTIFIER_CONFIG"},
+		"production, dev tokens":   {map[string]string{"NOTIFIER_TRANSPORT": "amqp"}, "NOTIFIER_API_TOKENS"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -81,8 +82,24 @@ func TestProductionConfigurationIsAccepted(t *testing.T) {
 		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
 		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
 		"NOTIFIER_AUTO_MIGRATE": "true",
+		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
 	}))
 	require.NoError(t, err)
 	require.True(t, c.Database.AutoMigrate)
 	require.Equal(t, 8, c.AMQP.PublishChannels)
+}
+
+func TestTheLocalProductionConfigurationLoads(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		"NOTIFIER_CONFIG":     "../../configs/local.yaml",
+		"NOTIFIER_API_TOKENS": "service:abcdefgh12",
+	}))
+	require.NoError(t, err)
+	require.True(t, c.UsesDemoDirectory(), "local.yaml tries things out with the demo directory")
+	require.Equal(t, config.TransportAMQP, c.Transport)
+	require.True(t, c.Database.AutoMigrate)
+	require.Equal(t, "none", c.SMTP.TLS)
+
+	_, err = config.Load(env(map[string]string{"NOTIFIER_CONFIG": "../../configs/local.yaml"}))
+	require.ErrorContains(t, err, "NOTIFIER_API_TOKENS", "no token: it fails closed")
 }
