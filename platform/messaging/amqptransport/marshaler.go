@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -17,24 +16,25 @@ import (
 // consumed message (the intake's second source of an event key).
 const MessageIDKey = "message_id"
 
+// uuidHeader is where Watermill's default AMQP marshaler puts the UUID.
+const uuidHeader = "_watermill_message_uuid"
+
 // Marshaler maps Watermill messages to AMQP publishings and back. It is the
-// one marshaler of every publisher and consumer of the transport.
+// one marshaler of the transport's publisher and consumers.
 //
 // Marshal sends the payload as the body, the message UUID as the AMQP
 // message_id, the metadata as string headers, persistently.
 //
 // Unmarshal accepts any delivery, including plain JSON published by a
 // client that knows nothing of Watermill: the UUID is the AMQP message_id
-// (else the watermill-amqp UUID header, else a new UUID); every header
-// becomes metadata, non-string values rendered stably (numbers in decimal,
-// tables and arrays such as x-death as JSON); and the message_id metadata
-// is the AMQP message_id unless a message_id header says otherwise. It
-// never fails.
+// (else the UUID header of Watermill's default AMQP marshaler, else a new
+// UUID); every header becomes metadata, non-string values rendered stably
+// (numbers in decimal, tables and arrays such as x-death as JSON); and the
+// message_id metadata is the AMQP message_id unless a message_id header
+// says otherwise. It never fails.
 type Marshaler struct{}
 
-var _ wamqp.Marshaler = Marshaler{}
-
-// Marshal implements watermill-amqp's Marshaler.
+// Marshal returns the publishing of msg; it never fails.
 func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 	headers := make(amqp.Table, len(msg.Metadata))
 	for k, v := range msg.Metadata {
@@ -48,11 +48,13 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 	}, nil
 }
 
-// Unmarshal implements watermill-amqp's Marshaler.
-func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
+// Unmarshal returns the message of d; it never fails.
+func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) { return unmarshal(d), nil }
+
+func unmarshal(d amqp.Delivery) *message.Message {
 	id := d.MessageId
 	if id == "" {
-		if s, ok := d.Headers[wamqp.DefaultMessageUUIDHeaderKey].(string); ok {
+		if s, ok := d.Headers[uuidHeader].(string); ok {
 			id = s
 		}
 	}
@@ -62,7 +64,7 @@ func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	msg := message.NewMessage(id, d.Body)
 	msg.Metadata = make(message.Metadata, len(d.Headers)+1)
 	for k, v := range d.Headers {
-		if k == wamqp.DefaultMessageUUIDHeaderKey {
+		if k == uuidHeader {
 			continue
 		}
 		msg.Metadata[k] = headerString(v)
@@ -70,7 +72,7 @@ func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	if d.MessageId != "" && msg.Metadata[MessageIDKey] == "" {
 		msg.Metadata[MessageIDKey] = d.MessageId
 	}
-	return msg, nil
+	return msg
 }
 
 // headerString renders an AMQP header value as a string: strings as they

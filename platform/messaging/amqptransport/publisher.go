@@ -2,51 +2,36 @@ package amqptransport
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
-
-// ErrNotConnected is returned by Publish while the broker cannot be
-// reached; the connection is redialled, with backoff, by later calls.
-var ErrNotConnected = errors.New("not connected to RabbitMQ")
-
-// errClosed is returned by Publish after Close.
-var errClosed = errors.New("publisher closed")
 
 // publisher publishes with confirms over a pool of channels on a
 // connection of its own. It replaces watermill-amqp's publisher, whose
 // pooled channels leak when reopening one fails during a reconnection:
 // under concurrent load the pool empties and Publish then blocks forever.
 //
-// Reconnection is lazy: the first call after the connection was lost dials
-// again, and after a failed dial the calls until the next backoff deadline
-// fail fast with ErrNotConnected. Nothing runs in the background.
+// Reconnection is lazy (see redialer): the first call after the connection
+// was lost dials again, and the calls until the next backoff deadline fail
+// fast with ErrNotConnected. Nothing runs in the background.
 type publisher struct {
-	dial      func() (*amqp.Connection, error)
+	conn      *redialer
 	exchange  func(topic string) string
 	declare   func(ch *amqp.Channel, exchange string) error
 	timeout   time.Duration
-	backoff   func(failures int) time.Duration
 	marshaler Marshaler
-	logger    watermill.LoggerAdapter
 
-	slots   chan *slot
-	closing chan struct{}
+	slots     chan *slot
+	closing   chan struct{}
+	closeOnce sync.Once
 
-	mu       sync.Mutex // guards the fields below
-	conn     *amqp.Connection
-	gen      uint64          // bumped on every new connection
-	declared map[string]bool // exchanges declared on conn
-	failures int
-	retryAt  time.Time
-	closed   bool
+	mu          sync.Mutex      // guards the fields below
+	declared    map[string]bool // exchanges declared on the connection of generation declaredGen
+	declaredGen uint64
 }
 
 // slot is one place in the pool; its channel belongs to the connection of
@@ -56,10 +41,10 @@ type slot struct {
 	gen uint64
 }
 
-func newPublisher(size int, timeout time.Duration, dial func() (*amqp.Connection, error), exchange func(string) string,
-	declare func(*amqp.Channel, string) error, backoff func(int) time.Duration, logger watermill.LoggerAdapter) *publisher {
+func newPublisher(size int, timeout time.Duration, conn *redialer, exchange func(string) string,
+	declare func(*amqp.Channel, string) error) *publisher {
 	p := &publisher{
-		dial: dial, exchange: exchange, declare: declare, timeout: timeout, backoff: backoff, logger: logger,
+		conn: conn, exchange: exchange, declare: declare, timeout: timeout,
 		slots:   make(chan *slot, size),
 		closing: make(chan struct{}),
 	}
@@ -69,41 +54,10 @@ func newPublisher(size int, timeout time.Duration, dial func() (*amqp.Connection
 	return p
 }
 
-// connection returns the live connection and its generation, dialling a
-// new one when it was lost and the backoff allows.
-func (p *publisher) connection() (*amqp.Connection, uint64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, 0, errClosed
-	}
-	if p.conn != nil && !p.conn.IsClosed() {
-		return p.conn, p.gen, nil
-	}
-	if time.Now().Before(p.retryAt) {
-		return nil, 0, ErrNotConnected
-	}
-	conn, err := p.dial()
-	if err != nil {
-		p.failures++
-		delay := p.backoff(p.failures)
-		p.retryAt = time.Now().Add(delay)
-		p.logger.Error("Cannot connect the AMQP publisher", err, watermill.LogFields{"retry_in": delay.String()})
-		return nil, 0, fmt.Errorf("%w: %w", ErrNotConnected, err)
-	}
-	if p.gen > 0 {
-		p.logger.Info("AMQP publisher reconnected", nil)
-	}
-	p.conn, p.failures, p.retryAt = conn, 0, time.Time{}
-	p.gen++
-	p.declared = map[string]bool{}
-	return conn, p.gen, nil
-}
-
 // channel returns the open confirm-mode channel of s, reopening it when
 // needed.
 func (p *publisher) channel(s *slot) (*amqp.Channel, uint64, error) {
-	conn, gen, err := p.connection()
+	conn, gen, err := p.conn.connection()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -133,7 +87,7 @@ func (s *slot) reset() {
 // ensureExchange declares the exchange once per connection.
 func (p *publisher) ensureExchange(ch *amqp.Channel, gen uint64, exchange string) error {
 	p.mu.Lock()
-	done := p.gen == gen && p.declared[exchange]
+	done := p.declaredGen == gen && p.declared[exchange]
 	p.mu.Unlock()
 	if done {
 		return nil
@@ -142,9 +96,10 @@ func (p *publisher) ensureExchange(ch *amqp.Channel, gen uint64, exchange string
 		return fmt.Errorf("declare exchange %s: %w", exchange, err)
 	}
 	p.mu.Lock()
-	if p.gen == gen {
-		p.declared[exchange] = true
+	if p.declaredGen != gen {
+		p.declared, p.declaredGen = map[string]bool{}, gen
 	}
+	p.declared[exchange] = true
 	p.mu.Unlock()
 	return nil
 }
@@ -209,46 +164,11 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 
 // Ping opens and closes a channel on the publishing connection, dialling
 // it again when it was lost.
-func (p *publisher) Ping() error {
-	conn, _, err := p.connection()
-	if err != nil {
-		return err
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	return ch.Close()
-}
+func (p *publisher) Ping() error { return p.conn.ping() }
 
 // Close implements message.Publisher: publishes in flight fail, later ones
 // return an error at once.
 func (p *publisher) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil
-	}
-	p.closed = true
-	close(p.closing)
-	if p.conn == nil || p.conn.IsClosed() {
-		return nil
-	}
-	if err := p.conn.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
-		return fmt.Errorf("close publishing connection: %w", err)
-	}
-	return nil
-}
-
-// jitteredBackoff returns the delay before the next dial after failures
-// consecutive failures: initial doubled each time up to maxDelay, ±50%.
-func jitteredBackoff(initial, maxDelay time.Duration) func(int) time.Duration {
-	return func(failures int) time.Duration {
-		d := initial
-		for i := 1; i < failures && d < maxDelay; i++ {
-			d *= 2
-		}
-		d = min(d, maxDelay)
-		return time.Duration(float64(d) * (0.5 + rand.Float64()))
-	}
+	p.closeOnce.Do(func() { close(p.closing) })
+	return p.conn.close()
 }

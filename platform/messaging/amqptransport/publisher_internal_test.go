@@ -15,8 +15,9 @@ func TestPublisherFailsFastAndRedialsOnlyAfterTheBackoff(t *testing.T) {
 	t.Parallel()
 	dials := 0
 	refuse := func() (*amqp.Connection, error) { dials++; return nil, errors.New("connection refused") }
-	p := newPublisher(2, time.Second, refuse, func(topic string) string { return topic },
-		func(*amqp.Channel, string) error { return nil }, func(int) time.Duration { return time.Hour }, watermill.NopLogger{})
+	conn := newRedialer("publish", refuse, func(int) time.Duration { return time.Hour }, watermill.NopLogger{})
+	p := newPublisher(2, time.Second, conn, func(topic string) string { return topic },
+		func(*amqp.Channel, string) error { return nil })
 
 	for range 3 {
 		err := p.Publish("t", message.NewMessage(watermill.NewUUID(), []byte(`{}`)))

@@ -24,17 +24,6 @@ var reconnectFast = amqptransport.Config{
 	ReconnectMaxInterval:     time.Second,
 }
 
-// skipUnderRace skips tests in which the broker drops consumer
-// connections: watermill-amqp v3's reconnection writes its connection
-// state without synchronisation (ThreeDotsLabs/watermill#693, open, also
-// in v3.1.0), which -race reports. They run without -race.
-func skipUnderRace(t *testing.T) {
-	t.Helper()
-	if raceDetector {
-		t.Skip("SKIPPED under -race: watermill-amqp's consumer reconnection races (ThreeDotsLabs/watermill#693); run without -race")
-	}
-}
-
 func TestPublishersUnderLoadRecoverFromADroppedConnection(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t)
@@ -100,7 +89,6 @@ func startCounting(t *testing.T, tr *amqptransport.Transport, seen *journal, gat
 }
 
 func TestHandlersResumeAfterTheBrokerDropsTheConnections(t *testing.T) {
-	skipUnderRace(t)
 	t.Parallel()
 	b := newBroker(t)
 	tr := b.transport(t, reconnectFast)
@@ -138,7 +126,6 @@ func TestMessagesSurviveABrokerRestart(t *testing.T) {
 	if os.Getenv("NOTIFIER_TEST_BROKER_RESTART") != "1" {
 		t.Skip("restarts the broker: set NOTIFIER_TEST_BROKER_RESTART=1 and run it alone")
 	}
-	skipUnderRace(t)
 	b := newBroker(t)
 	tr := b.transport(t, reconnectFast)
 	b.removeAtEnd(t, tr, pingTopic, "amqptest.CountOnPing", "amqptest.LaterOnPing")

@@ -1,6 +1,7 @@
-// Package amqptransport is the RabbitMQ messaging.Transport: consumers
-// are watermill-amqp v3 subscribers, publishing is the package's own (see
-// publisher).
+// Package amqptransport is the RabbitMQ messaging.Transport, on
+// github.com/rabbitmq/amqp091-go directly: its publisher and subscribers
+// replace watermill-amqp's, whose reconnection loses pooled channels
+// (publisher) and races on the connection state (subscriber).
 //
 // Topology: every topic is a durable fanout exchange named after it, and
 // every handler consumes from its own durable queue "<topic>_<handler>"
@@ -23,7 +24,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -33,9 +33,9 @@ import (
 // Defaults of Config, chosen from this package's benchmarks (bench_test.go:
 // 1 KB persistent messages, RabbitMQ 3.10 on the same 2-CPU machine).
 // Publishing with confirms from 16 goroutines: 1 channel ~2,300 msg/s,
-// 8 channels ~8,300, 16 channels ~9,300. Draining a queue through one
-// subscriber: prefetch 1 ~7,700 msg/s, 20 ~18,000, 50 ~22,500, 200
-// ~30,900. Prefetch 20 takes most of the gain while a replica holds few
+// 8 channels ~7,700, 16 channels ~11,400. Draining a queue through one
+// subscriber: prefetch 1 ~9,600 msg/s, 20 ~25,900, 50 ~30,300, 200
+// ~35,600. Prefetch 20 takes most of the gain while a replica holds few
 // messages that other replicas could be handling.
 const (
 	DefaultPublishChannels          = 8
@@ -43,6 +43,7 @@ const (
 	DefaultReconnectInitialInterval = 500 * time.Millisecond
 	DefaultReconnectMaxInterval     = 10 * time.Second
 	DefaultPublishTimeout           = 30 * time.Second
+	DefaultCloseTimeout             = 30 * time.Second
 )
 
 // DefaultExternal is the exchange the event intake consumes when
@@ -76,6 +77,11 @@ type Config struct {
 	// PublishTimeout bounds how long a publish waits for a free channel
 	// and for the broker's confirmation. Zero means DefaultPublishTimeout.
 	PublishTimeout time.Duration
+	// CloseTimeout bounds how long closing a subscriber waits for the
+	// messages in flight to be acked or nacked; it should exceed how long
+	// a handler goes on after its context ends. Zero means
+	// DefaultCloseTimeout.
+	CloseTimeout time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -89,8 +95,8 @@ func (c *Config) setDefaults() error {
 	if c.Prefetch < 0 {
 		errs = append(errs, fmt.Errorf("prefetch %d: must not be negative", c.Prefetch))
 	}
-	if c.ReconnectInitialInterval < 0 || c.ReconnectMaxInterval < 0 || c.PublishTimeout < 0 {
-		errs = append(errs, errors.New("reconnect intervals and publish timeout must not be negative"))
+	if c.ReconnectInitialInterval < 0 || c.ReconnectMaxInterval < 0 || c.PublishTimeout < 0 || c.CloseTimeout < 0 {
+		errs = append(errs, errors.New("reconnect intervals, publish and close timeouts must not be negative"))
 	}
 	if c.External == nil {
 		c.External = DefaultExternal
@@ -114,23 +120,28 @@ func (c *Config) setDefaults() error {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
 	return errors.Join(errs...)
 }
 
 // Transport is the RabbitMQ messaging.Transport. It holds two connections,
 // one for publishing and one shared by every handler's consumer, so that
 // broker flow control on publishers never stalls consumption; both are
-// re-established after the broker drops them.
+// dialled again, with jittered exponential backoff, after the broker drops
+// them.
 type Transport struct {
 	cfg      Config
 	external map[string]bool
 	logger   watermill.LoggerAdapter
 
 	publisher *publisher
-	consumers *wamqp.ConnectionWrapper
+	consumers *redialer
+	consuming consuming // what its subscribers share
 
-	mu          sync.Mutex
-	subscribers []*wamqp.Subscriber
+	mu          sync.Mutex // guards the fields below
+	subscribers []*subscriber
 	closed      bool
 }
 
@@ -149,63 +160,51 @@ func New(cfg Config, logger watermill.LoggerAdapter) (*Transport, error) {
 	for _, name := range cfg.External {
 		t.external[name] = true
 	}
+	backoff := jitteredBackoff(cfg.ReconnectInitialInterval, cfg.ReconnectMaxInterval)
 
-	var err error
-	t.consumers, err = wamqp.NewConnection(t.connectionConfig("consume"), logger)
-	if err != nil {
+	t.consumers = newRedialer("consume", t.dialer("consume"), backoff, logger)
+	if _, _, err := t.consumers.connection(); err != nil {
 		return nil, fmt.Errorf("connect consumers: %w", err)
 	}
-	pubConn := t.connectionConfig("publish")
-	declare := func(ch *amqp.Channel, exchange string) error {
-		return (&wamqp.DefaultTopologyBuilder{}).ExchangeDeclare(ch, exchange, t.config(""))
-	}
+	t.consuming = consuming{conn: t.consumers, declare: t.declareQueue, prefetch: cfg.Prefetch,
+		backoff: backoff, closeTimeout: cfg.CloseTimeout, logger: logger}
 	t.publisher = newPublisher(cfg.PublishChannels, cfg.PublishTimeout,
-		func() (*amqp.Connection, error) { return amqp.DialConfig(cfg.URL, *pubConn.AmqpConfig) },
-		t.ExchangeName, declare, jitteredBackoff(cfg.ReconnectInitialInterval, cfg.ReconnectMaxInterval), logger)
+		newRedialer("publish", t.dialer("publish"), backoff, logger), t.ExchangeName, declareExchange)
 	if err := t.publisher.Ping(); err != nil {
-		return nil, errors.Join(fmt.Errorf("connect publisher: %w", err), t.consumers.Close())
+		return nil, errors.Join(fmt.Errorf("connect publisher: %w", err), t.consumers.close())
 	}
 	return t, nil
 }
 
-// connectionConfig names the connection "<prefix>notifier-<role>", which
-// is what operators see in the broker's connection list.
-func (t *Transport) connectionConfig(role string) wamqp.ConnectionConfig {
-	props := amqp.NewConnectionProperties()
-	props.SetClientConnectionName(t.cfg.Prefix + "notifier-" + role)
-	return wamqp.ConnectionConfig{
-		AmqpURI:    t.cfg.URL,
-		AmqpConfig: &amqp.Config{Properties: props},
-		Reconnect: &wamqp.ReconnectConfig{
-			BackoffInitialInterval:     t.cfg.ReconnectInitialInterval,
-			BackoffRandomizationFactor: 0.5,
-			BackoffMultiplier:          2,
-			BackoffMaxInterval:         t.cfg.ReconnectMaxInterval,
-		},
+// dialer dials a connection named "<prefix>notifier-<role>", which is what
+// operators see in the broker's connection list.
+func (t *Transport) dialer(role string) func() (*amqp.Connection, error) {
+	return func() (*amqp.Connection, error) {
+		props := amqp.NewConnectionProperties() // the client adds to it: one per dial
+		props.SetClientConnectionName(t.cfg.Prefix + "notifier-" + role)
+		return amqp.DialConfig(t.cfg.URL, amqp.Config{Properties: props})
 	}
 }
 
-// config is the watermill-amqp configuration of the handler named
-// handlerName ("" for the publisher).
-func (t *Transport) config(handlerName string) wamqp.Config {
-	return wamqp.Config{
-		Connection: wamqp.ConnectionConfig{AmqpURI: t.cfg.URL},
-		Marshaler:  Marshaler{},
-		Exchange: wamqp.ExchangeConfig{
-			GenerateName: t.ExchangeName,
-			Type:         "fanout",
-			Durable:      true,
-		},
-		Queue: wamqp.QueueConfig{
-			GenerateName: func(topic string) string { return t.QueueName(topic, handlerName) },
-			Durable:      true,
-		},
-		QueueBind: wamqp.QueueBindConfig{GenerateRoutingKey: func(string) string { return "" }},
-		Consume: wamqp.ConsumeConfig{
-			Qos: wamqp.QosConfig{PrefetchCount: t.cfg.Prefetch},
-		},
-		TopologyBuilder: &wamqp.DefaultTopologyBuilder{},
+// declareExchange declares the durable fanout exchange named name.
+func declareExchange(ch *amqp.Channel, name string) error {
+	return ch.ExchangeDeclare(name, amqp.ExchangeFanout, true, false, false, false, nil)
+}
+
+// declareQueue declares the durable queue of the handler named handlerName
+// for topic and binds it to the topic's exchange, which it declares too.
+func (t *Transport) declareQueue(ch *amqp.Channel, topic, handlerName string) (string, error) {
+	exchange, queue := t.ExchangeName(topic), t.QueueName(topic, handlerName)
+	if err := declareExchange(ch, exchange); err != nil {
+		return "", fmt.Errorf("declare exchange %s: %w", exchange, err)
 	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+		return "", fmt.Errorf("declare queue %s: %w", queue, err)
+	}
+	if err := ch.QueueBind(queue, "", exchange, false, nil); err != nil {
+		return "", fmt.Errorf("bind queue %s to %s: %w", queue, exchange, err)
+	}
+	return queue, nil
 }
 
 // ExchangeName returns the exchange of topic: topic itself for an external
@@ -220,7 +219,7 @@ func (t *Transport) ExchangeName(topic string) string {
 // QueueName returns the queue the handler named handlerName consumes
 // topic from: "<prefix><topic>_<handlerName>".
 func (t *Transport) QueueName(topic, handlerName string) string {
-	return t.cfg.Prefix + wamqp.GenerateQueueNameTopicNameWithSuffix(handlerName)(topic)
+	return t.cfg.Prefix + topic + "_" + handlerName
 }
 
 // Publisher implements messaging.Transport. Publish returns once the broker
@@ -231,29 +230,19 @@ func (t *Transport) Publisher() message.Publisher { return t.publisher }
 
 // Subscriber implements messaging.Transport: the subscriber of the handler
 // named handlerName, consuming each topic from the handler's own queue,
-// which it declares and binds on Subscribe.
+// which it declares and binds on Subscribe. It also implements
+// message.SubscribeInitializer.
 func (t *Transport) Subscriber(handlerName string) (message.Subscriber, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return nil, errors.New("subscriber: transport closed")
-	}
-	sub, err := t.newSubscriber(handlerName)
-	if err != nil {
-		return nil, err
-	}
-	t.subscribers = append(t.subscribers, sub)
-	return sub, nil
-}
-
-func (t *Transport) newSubscriber(handlerName string) (*wamqp.Subscriber, error) {
 	if handlerName == "" {
 		return nil, errors.New("subscriber: empty handler name")
 	}
-	sub, err := wamqp.NewSubscriberWithConnection(t.config(handlerName), t.logger, t.consumers)
-	if err != nil {
-		return nil, fmt.Errorf("subscriber %s: %w", handlerName, err)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, fmt.Errorf("subscriber %s: %w", handlerName, errClosed)
 	}
+	sub := newSubscriber(handlerName, t.consuming)
+	t.subscribers = append(t.subscribers, sub)
 	return sub, nil
 }
 
@@ -262,23 +251,27 @@ func (t *Transport) newSubscriber(handlerName string) (*wamqp.Subscriber, error)
 // wait in the queue until the handler consumes them. It is idempotent; call
 // it for every handler before anything is published.
 func (t *Transport) Initialize(topic, handlerName string) error {
-	sub, err := t.newSubscriber(handlerName)
-	if err != nil {
-		return err
+	if handlerName == "" {
+		return errors.New("initialize: empty handler name")
 	}
-	defer func() { _ = sub.Close() }()
-	if err := sub.SubscribeInitialize(topic); err != nil {
-		return fmt.Errorf("initialize %s for %s: %w", topic, handlerName, err)
-	}
-	return nil
+	return t.consuming.initialize(topic, handlerName)
 }
 
-// Ping reports whether the broker answers on the publishing connection
-// (dialled again if it was lost) by opening and closing a channel, or ctx
-// ends. Use it for readiness; consumers reconnect on their own.
+// Ping reports whether the broker answers on both connections (each
+// dialled again if it was lost and the backoff allows) by opening and
+// closing a channel, or ctx ends. Use it for readiness.
 func (t *Transport) Ping(ctx context.Context) error {
 	done := make(chan error, 1)
-	go func() { done <- t.publisher.Ping() }()
+	go func() {
+		var errs []error
+		if err := t.publisher.Ping(); err != nil {
+			errs = append(errs, fmt.Errorf("publish connection: %w", err))
+		}
+		if err := t.consumers.ping(); err != nil {
+			errs = append(errs, fmt.Errorf("consume connection: %w", err))
+		}
+		done <- errors.Join(errs...)
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -290,9 +283,10 @@ func (t *Transport) Ping(ctx context.Context) error {
 	}
 }
 
-// Close implements messaging.Transport: it stops every subscriber, then
-// closes both connections. Close the router first so that in-flight
-// handlers finish and ack.
+// Close implements messaging.Transport: it closes every subscriber at once
+// (each waits for its messages in flight, see Config.CloseTimeout), then
+// both connections. Close the router first so that in-flight handlers
+// finish and ack.
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	if t.closed {
@@ -304,10 +298,12 @@ func (t *Transport) Close() error {
 	t.subscribers = nil
 	t.mu.Unlock()
 
-	var errs []error
-	for _, sub := range subs {
-		errs = append(errs, sub.Close())
+	errs := make([]error, len(subs), len(subs)+2)
+	var wg sync.WaitGroup
+	for i, sub := range subs {
+		wg.Go(func() { errs[i] = sub.Close() })
 	}
-	errs = append(errs, t.consumers.Close(), t.publisher.Close())
+	wg.Wait()
+	errs = append(errs, t.consumers.close(), t.publisher.Close())
 	return errors.Join(errs...)
 }
