@@ -121,11 +121,20 @@ type Preferences struct {
 	Mandatory          []string        `yaml:"mandatory"`
 }
 
-// Delivery configures retries of transient failures.
+// Delivery configures retries of transient failures, the delivery workers
+// and the channels' rate limits.
 type Delivery struct {
 	MaxAttempts int           `yaml:"max_attempts"`
 	Backoff     time.Duration `yaml:"backoff"`
 	MaxBackoff  time.Duration `yaml:"max_backoff"`
+	// MaxWaitingRetries bounds the rows of one batch waiting for a retry.
+	MaxWaitingRetries int `yaml:"max_waiting_retries"`
+	// Workers is the number of delivery workers of each lane
+	// ("transactional", "bulk"), each with its own connections.
+	Workers map[string]int `yaml:"workers"`
+	// RateLimits caps each channel ("email", "sms") in messages per second,
+	// both lanes together; 0 means unlimited.
+	RateLimits map[string]float64 `yaml:"rate_limits"`
 }
 
 // Messaging configures the router.

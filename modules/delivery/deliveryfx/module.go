@@ -4,8 +4,10 @@
 // clock.Clock, *cqrs.EventBus and *templating.Renderer. It contributes:
 //   - two cqrs.CommandHandler values to the group "command_handlers", one
 //     per delivery lane ("delivery.DeliverBatch.transactional" and
-//     "delivery.DeliverBatch.bulk"), each with its own channel senders (its
-//     own SMTP connection);
+//     "delivery.DeliverBatch.bulk"), each with its own pool of workers
+//     (delivery.workers), each worker with its own senders (its own SMTP
+//     connection, its own SMS gateway client), started and stopped with the
+//     application;
 //   - one cqrs.EventHandler to "event_handlers"
 //     ("delivery.CancelDeliveriesOnPostingCancelled");
 //   - one httpapi.Routes to "routes" (the deliveries list and the template
@@ -20,6 +22,7 @@
 package deliveryfx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +36,7 @@ import (
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/capturesender"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/memory"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/postgres"
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/ratelimit"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/smsgateway"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/smtp"
 	"github.com/notifier/notifier/modules/delivery/internal/app"
@@ -93,27 +97,63 @@ type lanes struct {
 	Bulk          cqrs.CommandHandler `group:"command_handlers"`
 }
 
-// newLanes builds the handler of each lane, each with its own senders so
-// that a mailing never waits for a code's SMTP connection or the reverse.
+// newLanes builds the handler of each lane on a pool of workers of its own
+// (delivery.workers), each worker with its own senders, so that a mailing
+// never occupies a worker of the codes. The pools start with the
+// application and stop after the router. The channels' rate limits
+// (delivery.rate_limits) are shared by the lanes: the bulk lane waits for
+// them, the transactional lane passes at once and is counted (see package
+// ratelimit).
 func newLanes(d deps) (lanes, error) {
 	if d.Events == nil || d.Renderer == nil {
 		return lanes{}, errors.New("delivery: event bus and renderer are required")
 	}
+	cfg := d.Config.Delivery
+	if err := validate(cfg); err != nil {
+		return lanes{}, err
+	}
 	logger := d.Logger.With("module", "delivery")
 	policy := app.RetryPolicy{
-		MaxAttempts: d.Config.Delivery.MaxAttempts,
-		Backoff:     d.Config.Delivery.Backoff,
-		MaxBackoff:  d.Config.Delivery.MaxBackoff,
+		MaxAttempts: cfg.MaxAttempts,
+		Backoff:     cfg.Backoff,
+		MaxBackoff:  cfg.MaxBackoff,
+		MaxWaiting:  cfg.MaxWaitingRetries,
+	}
+	limits := map[string]*ratelimit.Limiter{}
+	for ch, perSecond := range cfg.RateLimits {
+		if perSecond > 0 {
+			limits[ch] = ratelimit.New(perSecond)
+		}
 	}
 	build := func(lane string) (*ports.DeliverBatchLane, error) {
-		senders, err := newSenders(d.Lifecycle, d.Config, d.Outbox, d.Clock, logger.With("lane", lane))
+		laneLogger := logger.With("lane", lane)
+		newSenders := func() (app.Senders, error) {
+			return newSenders(d.Config, d.Outbox, d.Clock, laneLogger)
+		}
+		workers, err := app.NewWorkers(cfg.Workers[lane], newSenders, laneLogger)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: %s lane: %w", lane, err)
+		}
+		d.Lifecycle.Append(fx.Hook{
+			OnStart: func(context.Context) error { workers.Start(); return nil },
+			OnStop:  workers.Stop,
+		})
+		limiters := app.Limiters{}
+		for ch, l := range limits {
+			if lane == delivery.LaneTransactional {
+				limiters[ch] = l.Priority()
+			} else {
+				limiters[ch] = l
+			}
+		}
+		h, err := app.NewDeliverBatchHandler(d.Store, d.Renderer, workers, d.Events, d.Clock, policy, laneLogger,
+			app.WithLimiters(limiters))
 		if err != nil {
 			return nil, err
 		}
-		h, err := app.NewDeliverBatchHandler(d.Store, d.Renderer, senders, d.Events, d.Clock, policy, logger.With("lane", lane))
-		if err != nil {
-			return nil, err
-		}
+		laneLogger.Info("delivery workers", "workers", workers.Size(),
+			"email", channelName(d.Config.SMTP.Addr != "", "smtp"), "sms", channelName(d.Config.SMS.URL != "", "gateway"),
+			"rate_limits", cfg.RateLimits)
 		return ports.NewDeliverBatchLane(lane, h)
 	}
 	transactional, err := build(delivery.LaneTransactional)
@@ -127,16 +167,55 @@ func newLanes(d deps) (lanes, error) {
 	return lanes{Transactional: transactional, Bulk: bulk}, nil
 }
 
-// newSenders picks each channel's sender from the configuration: SMTP when
-// smtp.addr is set, the SMS gateway when sms.url is set, else the capture
-// outbox. An SMTP sender closes its connection when the application stops.
-func newSenders(lc fx.Lifecycle, cfg config.Config, outbox *capture.Outbox, clk clock.Clock, logger *slog.Logger) (app.Senders, error) {
+// validate checks the delivery settings this module adds, naming the
+// offending key.
+func validate(cfg config.Delivery) error {
+	var errs []error
+	for lane, n := range cfg.Workers {
+		if lane != delivery.LaneTransactional && lane != delivery.LaneBulk {
+			errs = append(errs, fmt.Errorf("delivery.workers.%s: unknown lane (transactional, bulk)", lane))
+		} else if n < 1 {
+			errs = append(errs, fmt.Errorf("delivery.workers.%s: %d, at least 1 needed", lane, n))
+		}
+	}
+	for _, lane := range []string{delivery.LaneTransactional, delivery.LaneBulk} {
+		if _, ok := cfg.Workers[lane]; !ok {
+			errs = append(errs, fmt.Errorf("delivery.workers.%s: missing", lane))
+		}
+	}
+	for ch, perSecond := range cfg.RateLimits {
+		if ch != domain.ChannelEmail && ch != domain.ChannelSMS {
+			errs = append(errs, fmt.Errorf("delivery.rate_limits.%s: unknown channel (email, sms)", ch))
+		} else if perSecond < 0 {
+			errs = append(errs, fmt.Errorf("delivery.rate_limits.%s: %v is negative (0 means unlimited)", ch, perSecond))
+		}
+	}
+	for _, lane := range []string{delivery.LaneTransactional, delivery.LaneBulk} {
+		if n := cfg.Workers[lane]; cfg.MaxWaitingRetries < max(n, 1) {
+			errs = append(errs, fmt.Errorf("delivery.max_waiting_retries: %d is below delivery.workers.%s (%d): the workers could not all send",
+				cfg.MaxWaitingRetries, lane, n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func channelName(configured bool, name string) string {
+	if configured {
+		return name
+	}
+	return "capture"
+}
+
+// newSenders returns the senders of one worker: SMTP when smtp.addr is set
+// (a connection of the worker's own), the SMS gateway when sms.url is set
+// (an HTTP client of the worker's own), else the capture outbox. The worker
+// closes them when it stops.
+func newSenders(cfg config.Config, outbox *capture.Outbox, clk clock.Clock, logger *slog.Logger) (app.Senders, error) {
 	captured, err := capturesender.New(outbox, clk)
 	if err != nil {
 		return nil, err
 	}
 	senders := app.Senders{domain.ChannelEmail: captured, domain.ChannelSMS: captured}
-	emailTo, smsTo := "capture", "capture"
 	if cfg.SMTP.Addr != "" {
 		s, err := smtp.New(smtp.Config{
 			Addr: cfg.SMTP.Addr, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS,
@@ -145,9 +224,7 @@ func newSenders(lc fx.Lifecycle, cfg config.Config, outbox *capture.Outbox, clk 
 		if err != nil {
 			return nil, fmt.Errorf("delivery: %w", err)
 		}
-		lc.Append(fx.StopHook(s.Close))
 		senders[domain.ChannelEmail] = s
-		emailTo = "smtp"
 	}
 	if cfg.SMS.URL != "" {
 		s, err := smsgateway.New(smsgateway.Config{URL: cfg.SMS.URL, Timeout: cfg.SMS.Timeout})
@@ -155,9 +232,7 @@ func newSenders(lc fx.Lifecycle, cfg config.Config, outbox *capture.Outbox, clk 
 			return nil, fmt.Errorf("delivery: %w", err)
 		}
 		senders[domain.ChannelSMS] = s
-		smsTo = "gateway"
 	}
-	logger.Info("delivery channels", "email", emailTo, "sms", smsTo)
 	return senders, nil
 }
 

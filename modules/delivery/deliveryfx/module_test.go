@@ -307,3 +307,64 @@ func TestSMSGoesToTheGatewayWhenItsURLIsSet(t *testing.T) {
 	require.Eventually(t, func() bool { return s.outcomes.statuses()["u1/sms"] == delivery.StatusSent }, 10*time.Second, time.Millisecond)
 	require.Empty(t, s.outbox.Messages(), "nothing captured")
 }
+
+func TestEachBulkWorkerKeepsOneSMTPConnectionFromBatchToBatch(t *testing.T) {
+	t.Parallel()
+	sink := testenv.StartSMTPSink(t)
+	cfg := defaults(t)
+	cfg.SMTP.Addr, cfg.SMTP.TLS = sink.Addr(), "none"
+	cfg.Delivery.Workers = map[string]int{delivery.LaneTransactional: 1, delivery.LaneBulk: 3}
+	s := start(t, cfg)
+	ctx := waitCtx(t)
+
+	for b := range 2 {
+		batch := &delivery.DeliverBatch{
+			PostingID: fmt.Sprintf("mailing-%d", b), Lane: delivery.LaneBulk, Template: "email/new_movies.md",
+			TemplateContext: map[string]any{"movies": []any{map[string]any{"title": "Брат"}}},
+		}
+		for i := range 30 {
+			user := fmt.Sprintf("u%d-%02d", b, i)
+			batch.Items = append(batch.Items, delivery.Item{Channel: "email", Recipient: delivery.Recipient{UserID: user, Email: user + "@example.com"}})
+		}
+		require.NoError(t, s.commands.Send(ctx, batch))
+		require.Eventually(t, func() bool { return s.outcomes.count() == 30*(b+1) }, 10*time.Second, time.Millisecond)
+	}
+	require.Equal(t, 60, sink.Count())
+	require.LessOrEqual(t, sink.Connections(), 3, "one connection per bulk worker, kept between messages and batches")
+}
+
+func TestBadDeliverySettingsStopTheStartNamingEachKey(t *testing.T) {
+	t.Parallel()
+	cfg := defaults(t)
+	cfg.Delivery.Workers = map[string]int{delivery.LaneBulk: 0, "express": 1}
+	cfg.Delivery.RateLimits = map[string]float64{"fax": 1, "sms": -1}
+	err := startErr(t, cfg)
+	for _, key := range []string{
+		"delivery.workers.bulk: 0", "delivery.workers.express: unknown lane", "delivery.workers.transactional: missing",
+		"delivery.rate_limits.fax: unknown channel", "delivery.rate_limits.sms: -1 is negative",
+	} {
+		require.ErrorContains(t, err, key)
+	}
+
+	cfg = defaults(t)
+	cfg.Delivery.MaxWaitingRetries = 5
+	require.ErrorContains(t, startErr(t, cfg), "delivery.max_waiting_retries: 5 is below delivery.workers.bulk (10)")
+}
+
+// startErr builds the module with cfg and returns why it could not.
+func startErr(t *testing.T, cfg config.Config) error {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	m, err := messaging.New(messaging.Config{MaxRetries: 1, RetryInterval: time.Millisecond},
+		messaging.NewMemoryTransport(nil), messaging.NewMemoryKeyStore(clock.System{}, time.Hour), logger)
+	require.NoError(t, err)
+	renderer, err := templating.New(templates.FS)
+	require.NoError(t, err)
+	app := fx.New(fx.NopLogger,
+		fx.Supply(cfg, logger, fx.Annotate(clock.System{}, fx.As(new(clock.Clock))), m.EventBus(), renderer),
+		deliveryfx.Module,
+		fx.Invoke(func(groups) {}),
+	)
+	require.Error(t, app.Err())
+	return app.Err()
+}

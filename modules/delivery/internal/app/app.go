@@ -1,7 +1,8 @@
 // Package app holds the delivery module's use cases, one per file: the
 // DeliverBatch command, the reaction to a cancelled posting, and the
 // queries behind the HTTP port. It declares the ports it needs (Store,
-// Sender, Renderer, EventPublisher) and knows no transport.
+// Sender, Limiter, Renderer, EventPublisher) and knows no transport; each
+// delivery lane sends through a pool of Workers of its own.
 package app
 
 import (

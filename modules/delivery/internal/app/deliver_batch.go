@@ -19,30 +19,34 @@ import (
 )
 
 // DeliverBatchHandler delivers one batch of a posting: it records a row per
-// (user, channel), sends what is still pending through the channel's
-// Sender, retries transient failures within the expiry, and publishes one
-// delivery.DeliveryOutcomes event with every row of the batch that became
-// final and was not reported yet.
+// (user, channel), hands the rows still pending to its lane's Workers, which
+// send them concurrently through their own senders, within the channels'
+// rate limits, retrying transient failures within the expiry, and publishes
+// one delivery.DeliveryOutcomes event with every row of the batch that
+// became final and was not reported yet.
 //
 // It is idempotent: a redelivered batch sends only the rows not final yet
 // and reports only what was never reported.
 type DeliverBatchHandler struct {
 	store    Store
 	renderer Renderer
-	senders  Senders
+	workers  *Workers
+	limiters Limiters
 	events   EventPublisher
 	clock    clock.Clock
 	policy   RetryPolicy
 	logger   *slog.Logger
 	sleep    Sleep
 	jitter   Jitter
+	grace    time.Duration
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
 type DeliverBatchOption func(*DeliverBatchHandler)
 
 // WithSleep replaces the wait between retries (tests advance a fake clock
-// instead of sleeping). The sleep must return ctx's error when ctx ends.
+// instead of sleeping). The sleep must return ctx's error when ctx ends; it
+// runs on a goroutine of its own for each row waiting.
 func WithSleep(s Sleep) DeliverBatchOption {
 	return func(h *DeliverBatchHandler) { h.sleep = s }
 }
@@ -52,52 +56,61 @@ func WithJitter(j Jitter) DeliverBatchOption {
 	return func(h *DeliverBatchHandler) { h.jitter = j }
 }
 
-// NewDeliverBatchHandler returns a DeliverBatchHandler. Every dependency is
-// required, senders must hold at least one channel and policy at least one
-// attempt.
+// WithLimiters paces each channel's sends with its Limiter (the channel's
+// rate limit); channels left out are not limited.
+func WithLimiters(l Limiters) DeliverBatchOption {
+	return func(h *DeliverBatchHandler) { h.limiters = maps.Clone(l) }
+}
+
+// WithDrainGrace replaces DrainGrace, how long a batch goes on after its
+// context ends.
+func WithDrainGrace(d time.Duration) DeliverBatchOption {
+	return func(h *DeliverBatchHandler) { h.grace = d }
+}
+
+// NewDeliverBatchHandler returns a DeliverBatchHandler sending through
+// workers (the lane's pool, which the caller starts and stops). Every
+// dependency is required, policy must allow at least one attempt, and no
+// limiter may be nil.
 func NewDeliverBatchHandler(
 	store Store,
 	renderer Renderer,
-	senders Senders,
+	workers *Workers,
 	events EventPublisher,
 	clk clock.Clock,
 	policy RetryPolicy,
 	logger *slog.Logger,
 	opts ...DeliverBatchOption,
 ) (*DeliverBatchHandler, error) {
-	if store == nil || renderer == nil || events == nil || clk == nil || logger == nil {
-		return nil, errors.New("new deliver batch handler: store, renderer, events, clock and logger are required")
-	}
-	if len(senders) == 0 {
-		return nil, errors.New("new deliver batch handler: no sender")
-	}
-	for ch, s := range senders {
-		if s == nil {
-			return nil, fmt.Errorf("new deliver batch handler: nil sender for channel %q", ch)
-		}
+	if store == nil || renderer == nil || workers == nil || events == nil || clk == nil || logger == nil {
+		return nil, errors.New("new deliver batch handler: store, renderer, workers, events, clock and logger are required")
 	}
 	if policy.MaxAttempts < 1 {
 		return nil, errors.New("new deliver batch handler: max attempts must be at least 1")
 	}
 	h := &DeliverBatchHandler{
-		store: store, renderer: renderer, senders: maps.Clone(senders), events: events,
-		clock: clk, policy: policy, logger: logger, sleep: sleep, jitter: equalJitter,
+		store: store, renderer: renderer, workers: workers, events: events,
+		clock: clk, policy: policy, logger: logger, sleep: sleep, jitter: equalJitter, grace: DrainGrace,
 	}
 	for _, o := range opts {
 		o(h)
 	}
+	for ch, l := range h.limiters {
+		if l == nil {
+			return nil, fmt.Errorf("new deliver batch handler: nil limiter for channel %q", ch)
+		}
+	}
 	return h, nil
 }
 
-// job is one pending delivery of the batch.
-type job struct {
-	row       domain.Delivery
-	recipient delivery.Recipient
-}
-
-// drainGrace is how long a batch in flight goes on after its context ends
+// DrainGrace is how long a batch in flight goes on after its context ends
 // (the service is stopping). It is shorter than the router's close timeout.
-const drainGrace = 20 * time.Second
+const DrainGrace = 20 * time.Second
+
+// markTimeout bounds the write of a "sent" mark, which goes on even when
+// the batch's context has ended: the message is out, and an unmarked row
+// would be sent again.
+const markTimeout = 10 * time.Second
 
 // drain returns a context that outlives ctx by grace.
 func drain(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
@@ -119,8 +132,9 @@ func drain(ctx context.Context, grace time.Duration) (context.Context, context.C
 }
 
 // Handle delivers cmd. It returns an error only for what is worth retrying
-// the whole batch for (the store failing, ctx ending, the outcomes not
-// published); a malformed batch is refused with a messaging.Permanent error.
+// the whole batch for (the store failing, ctx ending, the workers stopped,
+// the outcomes not published); a malformed batch is refused with a
+// messaging.Permanent error.
 //
 // Crash safety: each row's transition is committed as it happens (the store
 // writes them outside the unit of work ctx may carry), and the report comes
@@ -129,7 +143,12 @@ func drain(ctx context.Context, grace time.Duration) (context.Context, context.C
 // DeliveryOutcomes event and marked reported. A process dying between a
 // row's transition and the report, or a publish failing, leaves the row
 // unreported, and the redelivered batch reports it; a reported row is never
-// reported again.
+// reported again. With several workers, up to one message per worker can
+// be in the window between the channel's acceptance and its "sent" mark
+// when the process dies: those are sent again, with the same message id.
+//
+// Backpressure: Handle returns only when every row it handed to the
+// workers is done, so the router takes the lane's next batch only then.
 func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBatch) error {
 	if cmd.PostingID == "" {
 		return messaging.Permanent(errors.New("deliver batch: empty posting_id"))
@@ -138,13 +157,16 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	if len(keys) == 0 {
 		return nil
 	}
+	if !h.workers.running() {
+		return fmt.Errorf("deliver batch: %w", ErrWorkersStopped)
+	}
 	pending, err := h.store.InsertPending(ctx, keys, h.clock.Now())
 	if err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}
-	// A shutdown drains the batch in flight: it goes on for up to
-	// drainGrace after ctx ends, then stops cleanly between two sends.
-	work, stop := drain(ctx, drainGrace)
+	// A shutdown drains the batch in flight: it goes on for up to the
+	// grace after ctx ends, then stops cleanly between two sends.
+	work, stop := drain(ctx, h.grace)
 	defer stop()
 	runErr := h.process(work, cmd, pending, recipients, skipped)
 
@@ -203,8 +225,41 @@ func (h *DeliverBatchHandler) collect(cmd delivery.DeliverBatch) ([]domain.Key, 
 	return keys, recipients, skipped
 }
 
+// row is one pending delivery of the batch, as it goes to a worker for a
+// try and comes back.
+type row struct {
+	key       domain.Key
+	recipient delivery.Recipient
+	// attempts counts the sends tried so far, by earlier deliveries of the
+	// batch too.
+	attempts int
+	// msg is the rendered message, once composed.
+	msg *Message
+	// lastErr is the error of the last failed try.
+	lastErr string
+}
+
+// tried is what a worker made of one try of a row.
+type tried struct {
+	row *row
+	// again asks for another try after wait: a transient failure,
+	// recorded.
+	again bool
+	wait  time.Duration
+	// err is a failure of the store, or ctx ending: the row stays pending
+	// and the batch stops.
+	err error
+}
+
+// woken is a row whose wait before its next try is over, or was cut short
+// with err.
+type woken struct {
+	row *row
+	err error
+}
+
 // process finishes the skipped rows, cancels everything when the posting is
-// cancelled, and delivers the other pending rows one by one.
+// cancelled, and delivers the other pending rows through the workers.
 func (h *DeliverBatchHandler) process(
 	ctx context.Context,
 	cmd delivery.DeliverBatch,
@@ -218,15 +273,15 @@ func (h *DeliverBatchHandler) process(
 	}
 	now := h.clock.Now()
 	var final []Transition
-	jobs := make([]job, 0, len(pending))
-	for _, row := range pending {
-		switch reason, isSkipped := skipped[row.Key]; {
+	rows := make([]*row, 0, len(pending))
+	for _, p := range pending {
+		switch reason, isSkipped := skipped[p.Key]; {
 		case isSkipped:
-			final = append(final, Transition{Key: row.Key, Final: Final{Status: delivery.StatusSkipped, Error: reason, At: now}})
+			final = append(final, Transition{Key: p.Key, Final: Final{Status: delivery.StatusSkipped, Error: reason, At: now}})
 		case cancelled:
-			final = append(final, Transition{Key: row.Key, Final: cancelledAt(now)})
+			final = append(final, Transition{Key: p.Key, Final: cancelledAt(now)})
 		default:
-			jobs = append(jobs, job{row: row, recipient: recipients[row.Key]})
+			rows = append(rows, &row{key: p.Key, recipient: recipients[p.Key], attempts: p.Attempts})
 		}
 	}
 	if len(final) > 0 {
@@ -234,17 +289,95 @@ func (h *DeliverBatchHandler) process(
 			return fmt.Errorf("finish skipped and cancelled deliveries: %w", err)
 		}
 	}
-	// Sequential for now; each job is independent, so a pool of workers can
-	// take over.
-	for _, j := range jobs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := h.deliver(ctx, cmd, j); err != nil {
-			return err
+	return h.deliverRows(ctx, cmd, rows)
+}
+
+// deliverRows hands the rows to the workers, one try at a time, and waits
+// until each is final or the batch stops. It is the only goroutine of the
+// batch besides one per row waiting for a retry: a row goes to a worker only
+// when one is free, a row waiting for its retry frees its worker, retries
+// due go before new rows, and a new row starts only while fewer than
+// RetryPolicy.MaxWaiting rows are started and not final (sending or
+// waiting), which bounds the rows waiting. The first error (the store
+// failing, ctx ending, the workers stopping) stops it from starting
+// anything more and cuts the waits short; it returns that error once the
+// tries in flight are back, leaving the rows not final pending for the
+// redelivered batch.
+func (h *DeliverBatchHandler) deliverRows(ctx context.Context, cmd delivery.DeliverBatch, rows []*row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	// Each row has at most one try in flight or one wait going on, so
+	// neither a worker nor a waiting goroutine ever blocks on these.
+	results := make(chan tried, len(rows))
+	wakeups := make(chan woken, len(rows))
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+
+	fresh, ready := rows, []*row(nil)
+	inFlight, waiting := 0, 0
+	maxWaiting := h.policy.maxWaiting()
+	ended, stopping := ctx.Done(), h.workers.stopping
+	var failed error
+	fail := func(err error) {
+		if failed == nil {
+			failed = err
+			stopWaiting()
 		}
 	}
-	return nil
+	for {
+		var next *row
+		if failed == nil {
+			switch {
+			case len(ready) > 0:
+				next = ready[0]
+			case len(fresh) > 0 && inFlight+waiting+len(ready) < maxWaiting:
+				// Any try in flight may come back to wait: a new row starts
+				// only while the rows started and not final stay under the
+				// bound, so that the rows waiting never pass it.
+				next = fresh[0]
+			}
+		}
+		if next == nil && inFlight == 0 && waiting == 0 {
+			return failed
+		}
+		var tasks chan<- func(Senders)
+		if next != nil {
+			tasks = h.workers.tasks
+		}
+		select {
+		case tasks <- func(s Senders) { results <- h.try(ctx, cmd, next, s) }:
+			inFlight++
+			if len(ready) > 0 && ready[0] == next {
+				ready = ready[1:]
+			} else {
+				fresh = fresh[1:]
+			}
+		case t := <-results:
+			inFlight--
+			switch {
+			case t.err != nil:
+				fail(t.err)
+			case t.again:
+				waiting++
+				go func() { wakeups <- woken{row: t.row, err: h.sleep(waitCtx, t.wait)} }()
+			}
+		case w := <-wakeups:
+			waiting--
+			switch {
+			case w.err != nil:
+				fail(w.err)
+			case failed == nil:
+				ready = append(ready, w.row)
+			}
+		case <-ended:
+			ended = nil
+			fail(ctx.Err())
+		case <-stopping:
+			stopping = nil
+			fail(ErrWorkersStopped)
+		}
+	}
 }
 
 func cancelledAt(at time.Time) Final {
@@ -261,98 +394,125 @@ func (h *DeliverBatchHandler) finish(ctx context.Context, key domain.Key, f Fina
 	return changed, nil
 }
 
-func (h *DeliverBatchHandler) cancel(ctx context.Context, key domain.Key) error {
-	_, err := h.finish(ctx, key, cancelledAt(h.clock.Now()))
-	return err
+// done is the result of a try that ended the row's work in this batch:
+// the row is final, or err says why it could not be.
+func done(err error) tried { return tried{err: err} }
+
+// finished finishes the row as f and ends its try.
+func (h *DeliverBatchHandler) finished(ctx context.Context, key domain.Key, f Final) tried {
+	_, err := h.finish(ctx, key, f)
+	return done(err)
 }
 
-// deliver renders and sends one pending row, retrying transient failures,
-// and finishes it. It returns an error only when the store fails or ctx
-// ends; the row then stays pending for the redelivered batch.
-func (h *DeliverBatchHandler) deliver(ctx context.Context, cmd delivery.DeliverBatch, j job) error {
-	key := j.row.Key
+// try makes one try of a pending row on a worker, with the worker's
+// senders: it checks that the posting is not cancelled and the row not
+// stale, renders the message (on the first try), waits for the channel's
+// rate limit, checks the expiry again and sends. A sent message is marked
+// sent at once; a permanent failure, the last attempt or a retry that would
+// come too late finish the row; another transient failure is recorded and
+// the row comes back for a try after the backoff.
+func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch, r *row, senders Senders) tried {
+	key := r.key
 	if cancelled, err := h.store.IsCancelled(ctx, key.PostingID); err != nil {
-		return fmt.Errorf("check cancellation: %w", err)
+		return done(fmt.Errorf("check cancellation: %w", err))
 	} else if cancelled {
-		return h.cancel(ctx, key)
+		return h.finished(ctx, key, cancelledAt(h.clock.Now()))
 	}
-	if h.expired(cmd.ExpiresAt, h.clock.Now()) {
-		_, err := h.finish(ctx, key, Final{Status: delivery.StatusExpired, Error: "expired before sending", At: h.clock.Now()})
-		return err
+	if stale := h.stale(cmd, r); stale != nil {
+		return h.finished(ctx, key, *stale)
 	}
-	msg, sender, reason := h.compose(cmd, key, j.recipient)
-	if reason != "" {
-		h.logger.WarnContext(ctx, "delivery failed before sending",
-			"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "reason", reason)
-		_, err := h.finish(ctx, key, Final{Status: delivery.StatusFailed, Error: reason, At: h.clock.Now()})
-		return err
+	if r.msg == nil {
+		msg, reason := h.compose(cmd, key, r.recipient)
+		if reason != "" {
+			h.logger.WarnContext(ctx, "delivery failed before sending",
+				"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "reason", reason)
+			return h.finished(ctx, key, Final{Status: delivery.StatusFailed, Error: reason, At: h.clock.Now()})
+		}
+		r.msg = &msg
+	}
+	if limiter := h.limiters[key.Channel]; limiter != nil {
+		if err := limiter.Wait(ctx); err != nil {
+			return done(err)
+		}
+		if stale := h.stale(cmd, r); stale != nil {
+			return h.finished(ctx, key, *stale)
+		}
 	}
 
-	for attempt := j.row.Attempts + 1; ; attempt++ {
-		sendErr := sender.Send(ctx, msg)
-		now := h.clock.Now()
-		if sendErr == nil {
-			// At-least-once window: the channel has accepted the message but
-			// the row is not marked sent until the statement below commits.
-			// If the process dies (or the database fails) in between, the
-			// redelivered batch sends the message again, with the same
-			// deterministic Message-ID (email) or idempotency_key (SMS), so
-			// the receiver can drop the copy. The mark commits at once, not
-			// with the handler's unit of work, so that nothing later in the
-			// batch can roll it back and cause a resend.
-			changed, err := h.finish(ctx, key, Final{Status: delivery.StatusSent, MessageID: msg.ID, Attempted: true, At: now})
-			if err == nil && !changed {
-				h.logger.WarnContext(ctx, "message sent but the delivery was already final (cancelled meanwhile?)",
-					"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "message_id", msg.ID)
-			}
-			return err
+	r.attempts++
+	attempt := r.attempts
+	sendErr := senders[key.Channel].Send(ctx, *r.msg)
+	now := h.clock.Now()
+	if sendErr == nil {
+		// At-least-once window: the channel has accepted the message but
+		// the row is not marked sent until the statement below commits.
+		// If the process dies (or the database fails) in between, the
+		// redelivered batch sends the message again, with the same
+		// deterministic Message-ID (email) or idempotency_key (SMS), so
+		// the receiver can drop the copy; each worker can have one message
+		// in this window. The mark commits at once, not with the handler's
+		// unit of work, so that nothing later in the batch can roll it back
+		// and cause a resend, and it is written even when ctx has just
+		// ended.
+		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+		defer cancel()
+		changed, err := h.finish(markCtx, key, Final{Status: delivery.StatusSent, MessageID: r.msg.ID, Attempted: true, At: now})
+		if err == nil && !changed {
+			h.logger.WarnContext(ctx, "message sent but the delivery was already final (cancelled meanwhile?)",
+				"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "message_id", r.msg.ID)
 		}
-		if ctx.Err() != nil {
-			// Interrupted: whether the channel took the message is unknown;
-			// the redelivered batch tries again with the same message id.
-			return ctx.Err()
-		}
-		attrs := []any{"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel,
-			"to", logging.MaskAddress(msg.To), "attempt", attempt, "error", sendErr}
-		if !IsTransient(sendErr) {
-			h.logger.WarnContext(ctx, "delivery failed", attrs...)
-			_, err := h.finish(ctx, key, Final{Status: delivery.StatusFailed, Error: sendErr.Error(), Attempted: true, At: now})
-			return err
-		}
-		if attempt >= h.policy.MaxAttempts {
-			h.logger.WarnContext(ctx, "delivery failed: no attempts left", attrs...)
-			_, err := h.finish(ctx, key, Final{
-				Status: delivery.StatusFailed, Attempted: true, At: now,
-				Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, sendErr),
-			})
-			return err
-		}
-		wait := h.jitter(h.policy.delay(attempt))
-		if h.expired(cmd.ExpiresAt, now.Add(wait)) {
-			h.logger.InfoContext(ctx, "delivery expired while retrying", attrs...)
-			_, err := h.finish(ctx, key, Final{
-				Status: delivery.StatusExpired, Attempted: true, At: now,
-				Error: fmt.Sprintf("expired while retrying: %v", sendErr),
-			})
-			return err
-		}
-		h.logger.DebugContext(ctx, "delivery failed, will retry", append(attrs, "retry_in", wait)...)
-		stillPending, err := h.store.RecordAttempt(ctx, key, sendErr.Error(), now)
-		if err != nil {
-			return fmt.Errorf("record attempt: %w", err)
-		}
-		if !stillPending {
-			return nil // finished elsewhere (the posting was cancelled)
-		}
-		if err := h.sleep(ctx, wait); err != nil {
-			return err
-		}
-		if cancelled, err := h.store.IsCancelled(ctx, key.PostingID); err != nil {
-			return fmt.Errorf("check cancellation: %w", err)
-		} else if cancelled {
-			return h.cancel(ctx, key)
-		}
+		return done(err)
 	}
+	if ctx.Err() != nil {
+		// Interrupted: whether the channel took the message is unknown;
+		// the redelivered batch tries again with the same message id.
+		return done(ctx.Err())
+	}
+	attrs := []any{"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel,
+		"to", logging.MaskAddress(r.msg.To), "attempt", attempt, "error", sendErr}
+	if !IsTransient(sendErr) {
+		h.logger.WarnContext(ctx, "delivery failed", attrs...)
+		return h.finished(ctx, key, Final{Status: delivery.StatusFailed, Error: sendErr.Error(), Attempted: true, At: now})
+	}
+	if attempt >= h.policy.MaxAttempts {
+		h.logger.WarnContext(ctx, "delivery failed: no attempts left", attrs...)
+		return h.finished(ctx, key, Final{
+			Status: delivery.StatusFailed, Attempted: true, At: now,
+			Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, sendErr),
+		})
+	}
+	wait := h.jitter(h.policy.delay(attempt))
+	if h.expired(cmd.ExpiresAt, now.Add(wait)) {
+		h.logger.InfoContext(ctx, "delivery expired while retrying", attrs...)
+		return h.finished(ctx, key, Final{
+			Status: delivery.StatusExpired, Attempted: true, At: now,
+			Error: fmt.Sprintf("expired while retrying: %v", sendErr),
+		})
+	}
+	h.logger.InfoContext(ctx, "delivery failed; will retry", append(attrs, "retry_in", wait)...)
+	stillPending, err := h.store.RecordAttempt(ctx, key, sendErr.Error(), now)
+	if err != nil {
+		return done(fmt.Errorf("record attempt: %w", err))
+	}
+	if !stillPending {
+		return done(nil) // finished elsewhere (the posting was cancelled)
+	}
+	r.lastErr = sendErr.Error()
+	return tried{row: r, again: true, wait: wait}
+}
+
+// stale returns the final state of a row that may no longer be sent (its
+// batch is past its expiry), or nil.
+func (h *DeliverBatchHandler) stale(cmd delivery.DeliverBatch, r *row) *Final {
+	now := h.clock.Now()
+	if !h.expired(cmd.ExpiresAt, now) {
+		return nil
+	}
+	reason := "expired before sending"
+	if r.lastErr != "" {
+		reason = "expired while retrying: " + r.lastErr
+	}
+	return &Final{Status: delivery.StatusExpired, Error: reason, At: now}
 }
 
 // expired reports whether a message sent at t would be past expiresAt.
@@ -363,14 +523,13 @@ func (h *DeliverBatchHandler) expired(expiresAt *time.Time, t time.Time) bool {
 // compose renders the message of one delivery. It returns a public reason
 // instead when the delivery cannot be made: no sender or no address for the
 // channel, no template, a broken template.
-func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key, r delivery.Recipient) (Message, Sender, string) {
-	sender, ok := h.senders[key.Channel]
-	if !ok {
-		return Message{}, nil, fmt.Sprintf("unsupported channel %q", key.Channel)
+func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key, r delivery.Recipient) (Message, string) {
+	if !h.workers.has(key.Channel) {
+		return Message{}, fmt.Sprintf("unsupported channel %q", key.Channel)
 	}
 	to := address(key.Channel, r)
 	if to == "" {
-		return Message{}, nil, fmt.Sprintf("recipient has no %s address", key.Channel)
+		return Message{}, fmt.Sprintf("recipient has no %s address", key.Channel)
 	}
 	name := TemplateFor(cmd.Template, key.Channel)
 	rendered, err := h.renderer.Render(name, templateData(cmd, r))
@@ -378,11 +537,11 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 		var te *templating.TemplateError
 		switch {
 		case errors.Is(err, templating.ErrTemplateNotFound), errors.Is(err, templating.ErrUnknownChannel):
-			return Message{}, nil, fmt.Sprintf("no template %q for channel %s", name, key.Channel)
+			return Message{}, fmt.Sprintf("no template %q for channel %s", name, key.Channel)
 		case errors.As(err, &te):
-			return Message{}, nil, "template error: " + te.Error()
+			return Message{}, "template error: " + te.Error()
 		default:
-			return Message{}, nil, fmt.Sprintf("render %s: %v", name, err)
+			return Message{}, fmt.Sprintf("render %s: %v", name, err)
 		}
 	}
 	return Message{
@@ -395,7 +554,7 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 		Subject:        rendered.Subject,
 		Text:           rendered.Text,
 		HTML:           rendered.HTML,
-	}, sender, ""
+	}, ""
 }
 
 // TemplateFor returns the template of channel for a batch whose template is

@@ -118,7 +118,7 @@ func TestTransientFailureIsRetriedWithBackoffThenSent(t *testing.T) {
 	h.email.script = []error{errBusy}
 
 	require.NoError(t, h.handler.Handle(context.Background(), emailBatch("p1", recipient("u1", "Анна"))))
-	require.Equal(t, []time.Duration{time.Second}, h.sleeps)
+	require.Equal(t, []time.Duration{time.Second}, h.slept())
 	require.Equal(t, []string{"u1/email=sent"}, h.outcomes())
 	row := h.rows(t, "p1")["u1/email"]
 	require.Equal(t, delivery.StatusSent, row.Status)
@@ -134,7 +134,7 @@ func TestPermanentFailureIsRecordedFailedWithoutRetrying(t *testing.T) {
 
 	require.NoError(t, h.handler.Handle(context.Background(), emailBatch("p1", recipient("u1", "Анна"), recipient("u2", "Борис"))))
 	require.Equal(t, 2, h.email.tries())
-	require.Empty(t, h.sleeps)
+	require.Empty(t, h.slept())
 	require.Equal(t, []string{"u1/email=failed", "u2/email=sent"}, h.outcomes())
 	failed := h.rows(t, "p1")["u1/email"]
 	require.Equal(t, 1, failed.Attempts)
@@ -149,7 +149,7 @@ func TestTransientFailuresGiveUpAfterMaxAttemptsWithDoublingCappedDelays(t *test
 
 	require.NoError(t, h.handler.Handle(context.Background(), emailBatch("p1", recipient("u1", "Анна"))))
 	require.Equal(t, 5, h.email.tries())
-	require.Equal(t, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}, h.sleeps)
+	require.Equal(t, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}, h.slept())
 	row := h.rows(t, "p1")["u1/email"]
 	require.Equal(t, delivery.StatusFailed, row.Status)
 	require.Equal(t, 5, row.Attempts)
@@ -173,7 +173,7 @@ func TestRetriesStopAtTheExpiry(t *testing.T) {
 	require.NoError(t, h.handler.Handle(context.Background(), batch))
 	// Tries at 0s, 1s and 3s; the next would be at 7s, past the expiry.
 	require.Equal(t, 3, h.sms.tries())
-	require.Equal(t, []time.Duration{time.Second, 2 * time.Second}, h.sleeps)
+	require.Equal(t, []time.Duration{time.Second, 2 * time.Second}, h.slept())
 	row := h.rows(t, "p1")["u1/sms"]
 	require.Equal(t, delivery.StatusExpired, row.Status)
 	require.Equal(t, 3, row.Attempts)
@@ -438,14 +438,15 @@ func TestCancellationReportsWhatItCouldNotPublishAtItsRedelivery(t *testing.T) {
 func TestNewDeliverBatchHandlerRejectsMissingDependencies(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, defaultPolicy)
-	_, err := app.NewDeliverBatchHandler(nil, nil, app.Senders{"email": h.email}, h.events, h.clock, defaultPolicy, nil)
+	_, err := app.NewDeliverBatchHandler(nil, nil, h.workers, h.events, h.clock, defaultPolicy, nil)
 	require.Error(t, err)
-	_, err = app.NewDeliverBatchHandler(h.store, renderer(t), app.Senders{}, h.events, h.clock, defaultPolicy, discard())
-	require.Error(t, err, "no sender")
-	_, err = app.NewDeliverBatchHandler(h.store, renderer(t), app.Senders{"email": nil}, h.events, h.clock, defaultPolicy, discard())
-	require.Error(t, err, "nil sender")
-	_, err = app.NewDeliverBatchHandler(h.store, renderer(t), app.Senders{"email": h.email}, h.events, h.clock, app.RetryPolicy{}, discard())
+	_, err = app.NewDeliverBatchHandler(h.store, renderer(t), nil, h.events, h.clock, defaultPolicy, discard())
+	require.Error(t, err, "no workers")
+	_, err = app.NewDeliverBatchHandler(h.store, renderer(t), h.workers, h.events, h.clock, app.RetryPolicy{}, discard())
 	require.Error(t, err, "no attempt allowed")
+	_, err = app.NewDeliverBatchHandler(h.store, renderer(t), h.workers, h.events, h.clock, defaultPolicy, discard(),
+		app.WithLimiters(app.Limiters{"email": nil}))
+	require.Error(t, err, "nil limiter")
 }
 
 func TestTemplateForPicksTheChannelDirectory(t *testing.T) {

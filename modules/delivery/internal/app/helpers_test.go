@@ -96,6 +96,10 @@ func (e *events) published() []delivery.DeliveryOutcomes {
 	return append([]delivery.DeliveryOutcomes(nil), e.got...)
 }
 
+// harness runs the use cases on a memory store, recording senders and
+// events, a fake clock and one worker: the rows of a batch go one after the
+// other, as the stories of deliver_batch_test.go tell them (the concurrent
+// ones are in workers_test.go).
 type harness struct {
 	store   *memory.Store
 	email   *sender
@@ -103,14 +107,18 @@ type harness struct {
 	events  *events
 	clock   *clock.Fake
 	policy  app.RetryPolicy
-	sleeps  []time.Duration
+	workers *app.Workers
 	handler *app.DeliverBatchHandler
 	cancel  *app.CancelDeliveriesOnPostingCancelled
+
+	mu     sync.Mutex
+	sleeps []time.Duration
 }
 
 func newHarness(t *testing.T, policy app.RetryPolicy) *harness {
 	t.Helper()
 	h := &harness{store: memory.New(), email: &sender{}, sms: &sender{}, events: &events{}, clock: clock.NewFake(start), policy: policy}
+	h.workers = startWorkers(t, 1, func() (app.Senders, error) { return app.Senders{"email": h.email, "sms": h.sms}, nil })
 	h.handler = mustHandlerWithSleep(t, h, nil)
 	var err error
 	h.cancel, err = app.NewCancelDeliveriesOnPostingCancelled(h.store, h.events, h.clock, discard())
@@ -118,24 +126,45 @@ func newHarness(t *testing.T, policy app.RetryPolicy) *harness {
 	return h
 }
 
-// mustHandlerWithSleep returns a handler on h's store, senders, events and
+// startWorkers starts a pool of n workers with senders from newSenders and
+// stops it at the end of the test.
+func startWorkers(t *testing.T, n int, newSenders app.NewSenders) *app.Workers {
+	t.Helper()
+	w, err := app.NewWorkers(n, newSenders, discard())
+	require.NoError(t, err)
+	w.Start()
+	t.Cleanup(func() { require.NoError(t, w.Stop(context.Background())) })
+	return w
+}
+
+// mustHandlerWithSleep returns a handler on h's store, workers, events and
 // clock, without jitter, waiting with sleep; nil sleep records the delay and
 // advances the fake clock by it.
-func mustHandlerWithSleep(t *testing.T, h *harness, sleep app.Sleep) *app.DeliverBatchHandler {
+func mustHandlerWithSleep(t *testing.T, h *harness, sleep app.Sleep, opts ...app.DeliverBatchOption) *app.DeliverBatchHandler {
 	t.Helper()
 	if sleep == nil {
 		sleep = func(ctx context.Context, d time.Duration) error {
+			h.mu.Lock()
 			h.sleeps = append(h.sleeps, d)
+			h.mu.Unlock()
 			h.clock.Advance(d)
 			return ctx.Err()
 		}
 	}
-	handler, err := app.NewDeliverBatchHandler(h.store, renderer(t),
-		app.Senders{"email": h.email, "sms": h.sms}, h.events, h.clock, h.policy, discard(),
-		app.WithJitter(func(d time.Duration) time.Duration { return d }),
-		app.WithSleep(sleep))
+	handler, err := app.NewDeliverBatchHandler(h.store, renderer(t), h.workers, h.events, h.clock, h.policy, discard(),
+		append([]app.DeliverBatchOption{
+			app.WithJitter(func(d time.Duration) time.Duration { return d }),
+			app.WithSleep(sleep),
+		}, opts...)...)
 	require.NoError(t, err)
 	return handler
+}
+
+// slept returns the delays waited so far.
+func (h *harness) slept() []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]time.Duration(nil), h.sleeps...)
 }
 
 func renderer(t *testing.T) *templating.Renderer {
@@ -151,7 +180,9 @@ func postingCancelled(id string) posting.PostingCancelled {
 	return posting.PostingCancelled{PostingID: id, CancelledAt: start}
 }
 
-var defaultPolicy = app.RetryPolicy{MaxAttempts: 4, Backoff: time.Second, MaxBackoff: 30 * time.Second}
+// defaultPolicy lets one row wait for its retry at a time: with the
+// harness's one worker, no other row starts meanwhile.
+var defaultPolicy = app.RetryPolicy{MaxAttempts: 4, Backoff: time.Second, MaxBackoff: 30 * time.Second, MaxWaiting: 1}
 
 func recipient(id, first string) delivery.Recipient {
 	return delivery.Recipient{UserID: id, FirstName: first, Username: id, Email: id + "@example.com", Phone: "+7900000" + id, Locale: "ru"}

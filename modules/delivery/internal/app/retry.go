@@ -14,6 +14,23 @@ type RetryPolicy struct {
 	Backoff time.Duration
 	// MaxBackoff caps the delay; zero means no cap.
 	MaxBackoff time.Duration
+	// MaxWaiting bounds the rows of one batch waiting for their next try:
+	// a new row starts only while fewer rows than this are started and not
+	// final (being sent or waiting), so a channel that is down is not tried
+	// with every row of the batch. It also caps the batch's sends in flight:
+	// keep it at least the lane's workers. Zero means DefaultMaxWaiting.
+	MaxWaiting int
+}
+
+// DefaultMaxWaiting is RetryPolicy.MaxWaiting when it is zero.
+const DefaultMaxWaiting = 100
+
+// maxWaiting returns MaxWaiting or its default.
+func (p RetryPolicy) maxWaiting() int {
+	if p.MaxWaiting > 0 {
+		return p.MaxWaiting
+	}
+	return DefaultMaxWaiting
 }
 
 // delay returns the delay after the attempt-th failed attempt, before

@@ -54,3 +54,13 @@ func IsTransient(err error) bool {
 	var t transientError
 	return errors.As(err, &t)
 }
+
+// Limiter paces the sends of one channel (its rate limit). Wait returns
+// when a send may go out, or ctx's error when ctx ends first.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Limiters maps a channel to its Limiter; a channel without one is not
+// limited.
+type Limiters map[string]Limiter

@@ -31,8 +31,11 @@ type nopRenderer struct{ app.Renderer }
 
 func newDeliverBatchHandler(t *testing.T) *app.DeliverBatchHandler {
 	t.Helper()
-	h, err := app.NewDeliverBatchHandler(memory.New(), nopRenderer{}, app.Senders{"email": nopSender{}}, nopEvents{},
-		clock.NewFake(time.Now()), app.RetryPolicy{MaxAttempts: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	workers, err := app.NewWorkers(1, func() (app.Senders, error) { return app.Senders{"email": nopSender{}}, nil }, logger)
+	require.NoError(t, err)
+	h, err := app.NewDeliverBatchHandler(memory.New(), nopRenderer{}, workers, nopEvents{},
+		clock.NewFake(time.Now()), app.RetryPolicy{MaxAttempts: 1}, logger)
 	require.NoError(t, err)
 	return h
 }

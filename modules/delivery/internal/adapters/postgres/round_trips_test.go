@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,8 +21,13 @@ import (
 )
 
 // roundTrips counts what a pool sends to the server: single statements and
-// pgx batches (a batch goes in one round trip).
-type roundTrips struct{ queries, batches atomic.Int32 }
+// pgx batches (a batch goes in one round trip), and keeps the statements of
+// the batches.
+type roundTrips struct {
+	queries, batches atomic.Int32
+	mu               sync.Mutex
+	batched          []string
+}
 
 func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	r.queries.Add(1)
@@ -31,8 +38,12 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 	r.batches.Add(1)
 	return ctx
 }
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (r *roundTrips) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batched = append(r.batched, strings.Join(strings.Fields(d.SQL), " "))
+}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 func (r *roundTrips) total() int32 { return r.queries.Load() + r.batches.Load() }
 
@@ -82,6 +93,47 @@ func TestBatchOperationsTakeOneRoundTripWhateverTheBatchSize(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 500, reported)
 	require.Equal(t, int32(4), trips.total()-before, "report: BEGIN, a select, an update, COMMIT")
+}
+
+func TestPerRowMarksCommitAtOnceWithoutWaitingForTheDiskInOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, trips := tracedStore(t)
+	ctx := context.Background()
+	k := keys(1)[0]
+	_, err := s.InsertPending(ctx, []domain.Key{k}, at)
+	require.NoError(t, err)
+
+	before := trips.total()
+	stillPending, err := s.RecordAttempt(ctx, k, "smtp: 451 4.3.0", at)
+	require.NoError(t, err)
+	require.True(t, stillPending)
+	_, changed, err := s.Finish(ctx, k, app.Final{Status: delivery.StatusSent, MessageID: k.MessageID(), Attempted: true, At: at})
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, int32(2), trips.total()-before, "one round trip per mark")
+
+	trips.mu.Lock()
+	marks := trips.batched[len(trips.batched)-8:]
+	trips.mu.Unlock()
+	for _, m := range [][]string{marks[:4], marks[4:]} {
+		require.Equal(t, "BEGIN", m[0])
+		require.Equal(t, "SET LOCAL synchronous_commit = off", m[1])
+		require.True(t, strings.HasPrefix(m[2], "UPDATE deliveries"), m[2])
+		require.Equal(t, "COMMIT", m[3])
+	}
+
+	// Committed: another session sees it, and the pool's connections are
+	// back out of any transaction.
+	rows, err := s.ListByPosting(ctx, k.PostingID, app.ListQuery{Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, delivery.StatusSent, rows.Items[0].Status)
+	require.Equal(t, 2, rows.Items[0].Attempts)
+	_, changed, err = s.Finish(ctx, k, app.Final{Status: delivery.StatusFailed, At: at})
+	require.NoError(t, err)
+	require.False(t, changed, "a final row is not finished again")
+	stillPending, err = s.RecordAttempt(ctx, k, "late", at)
+	require.NoError(t, err)
+	require.False(t, stillPending)
 }
 
 // BenchmarkInsertPending measures the insert of a 500-recipient batch (new

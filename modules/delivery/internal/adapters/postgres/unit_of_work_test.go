@@ -144,7 +144,12 @@ func TestRedeliveredBatchReportsOnceWhatARolledBackUnitOfWorkLeftUnreported(t *t
 	require.NoError(t, err)
 	email := &countingSender{sent: map[string]int{}}
 	events := &outboxPublisher{pool: pool}
-	handler, err := app.NewDeliverBatchHandler(s, renderer, app.Senders{"email": email}, events,
+	// Three workers: the rows are marked concurrently.
+	workers, err := app.NewWorkers(3, func() (app.Senders, error) { return app.Senders{"email": email}, nil }, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	workers.Start()
+	t.Cleanup(func() { require.NoError(t, workers.Stop(context.Background())) })
+	handler, err := app.NewDeliverBatchHandler(s, renderer, workers, events,
 		clock.NewFake(at), app.RetryPolicy{MaxAttempts: 1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	batch := delivery.DeliverBatch{PostingID: "p1", Template: "email/hello.md",

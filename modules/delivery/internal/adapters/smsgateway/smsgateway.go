@@ -29,7 +29,10 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Sender is an app.Sender for the SMS gateway, safe for concurrent use.
+// Sender is an app.Sender for the SMS gateway, safe for concurrent use. It
+// has an HTTP client of its own, whose connections it keeps alive between
+// messages: give each delivery worker its own Sender, and Close it when the
+// worker stops.
 type Sender struct {
 	url    string
 	client *http.Client
@@ -51,7 +54,10 @@ func New(cfg Config, opts ...Option) (*Sender, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("new sms gateway sender: sms.url must be an absolute http or https URL")
 	}
-	s := &Sender{url: cfg.URL, client: &http.Client{}}
+	// A transport of its own: the worker's keep-alive connections are not
+	// shared with the rest of the process.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	s := &Sender{url: cfg.URL, client: &http.Client{Transport: transport}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -97,6 +103,12 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 	default:
 		return fmt.Errorf("sms gateway: status %d", code)
 	}
+}
+
+// Close closes the idle connections the Sender keeps to the gateway.
+func (s *Sender) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
 }
 
 // networkError drops the URL from a client error (it may carry a token).

@@ -3,8 +3,10 @@ package smsgateway_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +115,44 @@ func TestNewRefusesAURLThatIsNotHTTP(t *testing.T) {
 		_, err := smsgateway.New(smsgateway.Config{URL: u})
 		require.Error(t, err, u)
 	}
+}
+
+func TestEachSenderKeepsItsOwnConnectionAliveAndClosesItAtClose(t *testing.T) {
+	t.Parallel()
+	var (
+		mu          sync.Mutex
+		opened      int
+		closedConns int
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch state {
+		case http.StateNew:
+			opened++
+		case http.StateClosed:
+			closedConns++
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	counts := func() (int, int) { mu.Lock(); defer mu.Unlock(); return opened, closedConns }
+
+	a, err := smsgateway.New(smsgateway.Config{URL: srv.URL})
+	require.NoError(t, err)
+	b, err := smsgateway.New(smsgateway.Config{URL: srv.URL})
+	require.NoError(t, err)
+	for range 5 {
+		require.NoError(t, a.Send(context.Background(), code))
+		require.NoError(t, b.Send(context.Background(), code))
+	}
+	o, _ := counts()
+	require.Equal(t, 2, o, "one kept-alive connection per sender")
+
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+	require.Eventually(t, func() bool { _, c := counts(); return c == 2 }, 10*time.Second, time.Millisecond)
 }
