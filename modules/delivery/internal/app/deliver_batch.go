@@ -90,7 +90,7 @@ func NewDeliverBatchHandler(
 	}
 	h := &DeliverBatchHandler{
 		store: store, renderer: renderer, workers: workers, events: events,
-		clock: clk, policy: policy, logger: logger, sleep: sleep, jitter: equalJitter, grace: DrainGrace,
+		clock: clk, policy: policy, logger: logger, sleep: SleepContext, jitter: equalJitter, grace: DrainGrace,
 	}
 	for _, o := range opts {
 		o(h)

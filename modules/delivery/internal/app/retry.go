@@ -56,8 +56,8 @@ type Sleep func(ctx context.Context, d time.Duration) error
 // at the same moment.
 type Jitter func(d time.Duration) time.Duration
 
-// sleep is the real Sleep.
-func sleep(ctx context.Context, d time.Duration) error {
+// SleepContext is the real Sleep: it waits d or until ctx ends.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -48,7 +48,7 @@ func New(perSecond float64, opts ...Option) *Limiter {
 	if perSecond > 0 {
 		limit = rate.Limit(perSecond)
 	}
-	l := &Limiter{bucket: rate.NewLimiter(limit, 1), clock: clock.System{}, sleep: sleep}
+	l := &Limiter{bucket: rate.NewLimiter(limit, 1), clock: clock.System{}, sleep: app.SleepContext}
 	for _, o := range opts {
 		o(l)
 	}
@@ -84,19 +84,4 @@ func (p priority) Wait(ctx context.Context) error {
 	}
 	p.l.bucket.ReserveN(p.l.clock.Now(), 1)
 	return nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
