@@ -13,7 +13,6 @@ package ratelimit
 
 import (
 	"context"
-	"time"
 
 	"golang.org/x/time/rate"
 
