@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test build lint fmt clean
+.PHONY: run test build lint fmt clean bench
 
 ## run: start the service in memory on :8080 (no configuration needed)
 run:
@@ -22,6 +22,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@if [ -x ../shared/tools/check-boundaries ]; then ../shared/tools/check-boundaries; fi
+
+## bench: fan-out benchmark against RabbitMQ and PostgreSQL (docs/BENCHMARKS.md);
+##        more flags in BENCH_FLAGS, e.g. BENCH_FLAGS="-recipients 1000000 -modes amqp"
+bench:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/notifier ./cmd/notifier
+	$(GO) run ./cmd/notifier-bench -binary bin/notifier $(BENCH_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

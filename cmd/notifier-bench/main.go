@@ -1,0 +1,224 @@
+// Command notifier-bench measures how fast a built notifier fans a mailing
+// out, how long a phone code waits meanwhile, and how much memory it takes,
+// against stubs it serves itself on loopback (a user directory of N
+// synthetic users, the catalogue, a discard SMTP sink, an SMS gateway) and,
+// for the amqp and sql modes, the real PostgreSQL and RabbitMQ. It also
+// measures what bounds the notifier from outside: the sink's own ceiling
+// with go-mail and the broker's with amqp091. It prints one table.
+//
+//	go build -o bin/notifier ./cmd/notifier
+//	go run ./cmd/notifier-bench -binary bin/notifier [-recipients 50000] [-modes memory,amqp]
+//
+// `make bench` does both; see docs/BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	binary      string
+	recipients  int
+	modes       []string
+	smtpConns   int
+	codesEvery  time.Duration
+	amqpURL     string
+	databaseURL string
+	json        bool
+	logDir      string
+	timeout     time.Duration
+	ceilings    bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "notifier-bench:", err)
+		return 2
+	}
+	report, err := bench(ctx, opts, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "notifier-bench:", err)
+		return 1
+	}
+	printTable(stdout, report)
+	if opts.json {
+		if err := printJSON(stdout, report); err != nil {
+			fmt.Fprintln(stderr, "notifier-bench:", err)
+			return 1
+		}
+	}
+	if report.problems() > 0 {
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("notifier-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	var modes string
+	fs.StringVar(&o.binary, "binary", "bin/notifier", "the notifier binary to run (build it first: go build -o bin/notifier ./cmd/notifier)")
+	fs.IntVar(&o.recipients, "recipients", 50000, "users in the mailing")
+	fs.StringVar(&modes, "modes", "memory,amqp", "comma-separated transports to run: memory, amqp, sql")
+	fs.IntVar(&o.smtpConns, "smtp-conns", 10, "SMTP connections: the bulk lane's delivery workers, and the sink ceiling's go-mail clients")
+	fs.DurationVar(&o.codesEvery, "codes-every", 100*time.Millisecond, "how often a phone code is posted while the mailing runs")
+	fs.StringVar(&o.amqpURL, "amqp-url", envOr("NOTIFIER_TEST_AMQP_URL", defaultAMQPURL), "RabbitMQ")
+	fs.StringVar(&o.databaseURL, "database-url", envOr("NOTIFIER_TEST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL (a schema of the run's own is created in it and dropped)")
+	fs.BoolVar(&o.json, "json", false, "also print the results as JSON")
+	fs.StringVar(&o.logDir, "logs", "bin/bench-logs", "where the notifier's log of each mode goes")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up on a mailing that has not completed after this long")
+	fs.BoolVar(&o.ceilings, "ceilings", true, "measure the sink's and the broker's ceilings too")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for m := range strings.SplitSeq(modes, ",") {
+		m = strings.TrimSpace(m)
+		switch m {
+		case "":
+		case "memory", "amqp", "sql":
+			if !slices.Contains(o.modes, m) {
+				o.modes = append(o.modes, m)
+			}
+		default:
+			return o, fmt.Errorf("-modes: unknown mode %q (memory, amqp, sql)", m)
+		}
+	}
+	switch {
+	case len(o.modes) == 0:
+		return o, errors.New("-modes: name at least one of memory, amqp, sql")
+	case o.recipients < 1:
+		return o, errors.New("-recipients: at least 1")
+	case o.smtpConns < 1:
+		return o, errors.New("-smtp-conns: at least 1")
+	case o.codesEvery <= 0:
+		return o, errors.New("-codes-every: must be positive")
+	}
+	return o, nil
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// bench runs every mode, then the ceilings, and returns what it measured.
+func bench(ctx context.Context, o options, progress io.Writer) (*report, error) {
+	if _, err := os.Stat(o.binary); err != nil {
+		return nil, fmt.Errorf("-binary: %w (build it first: go build -o bin/notifier ./cmd/notifier)", err)
+	}
+	if err := os.MkdirAll(o.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &report{
+		Date: time.Now().UTC(), Recipients: o.recipients, SMTPConns: o.smtpConns, CodesEvery: o.codesEvery,
+		Machine: describeMachine(), Go: goVersion(), Notifier: notifierVersion(o.binary),
+	}
+	needsDB := slices.ContainsFunc(o.modes, func(m string) bool { return m != "memory" })
+	if needsDB {
+		r.PostgreSQL = postgresVersion(ctx, o.databaseURL)
+	}
+	if slices.Contains(o.modes, "amqp") {
+		r.RabbitMQ = rabbitmqVersion(o.amqpURL)
+	}
+
+	defaults, err := defaultConfigYAML()
+	if err != nil {
+		return nil, err
+	}
+	key, err := smtpConnsKey(defaults)
+	if err != nil {
+		return nil, err
+	}
+	configPath := ""
+	if key != nil {
+		overlay, err := overlayYAML(key, o.smtpConns)
+		if err != nil {
+			return nil, err
+		}
+		configPath = filepath.Join(o.logDir, r.Date.Format("20060102-150405")+"-config.yaml")
+		if err := os.WriteFile(configPath, overlay, 0o644); err != nil {
+			return nil, err
+		}
+		if ok, why := binaryAccepts(o.binary, configPath); !ok {
+			fmt.Fprintf(progress, "notifier-bench: %s refuses %s=%d, running without it:\n%s\n", o.binary, keyName(key), o.smtpConns, why)
+			key, configPath = nil, ""
+			r.SettingsNote = "the binary is older than this tree: the delivery settings shown are this tree's, not necessarily the binary's"
+		}
+	}
+	r.SMTPConnsKey = keyName(key)
+
+	for _, mode := range o.modes {
+		fmt.Fprintf(progress, "notifier-bench: %s: %d recipients…\n", mode, o.recipients)
+		res, err := runMode(ctx, o, mode, configPath, progress)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", mode, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: interrupted; the notifier is stopped and the run's schema and queues are deleted", mode)
+		}
+		r.Modes = append(r.Modes, res)
+		fmt.Fprintf(progress, "notifier-bench: %s: %.0f recipients/s (log: %s)\n", mode, res.Rate, res.LogPath)
+	}
+
+	if o.ceilings {
+		fmt.Fprintf(progress, "notifier-bench: sink ceiling: %d messages over %d go-mail connections…\n", o.recipients, o.smtpConns)
+		sc, err := measureSinkCeiling(ctx, o.recipients, o.smtpConns)
+		if err != nil {
+			return nil, err
+		}
+		r.Sink = &sc
+		if slices.Contains(o.modes, "amqp") {
+			fmt.Fprintf(progress, "notifier-bench: broker ceiling: %d persistent messages…\n", o.recipients)
+			bc, err := measureBrokerCeiling(ctx, o.amqpURL, uniqueName("nb_ceiling"), o.recipients, 8, 50)
+			if err != nil {
+				return nil, err
+			}
+			r.Broker = &bc
+		}
+	}
+	r.BenchPeakRSS, _ = peakRSS(os.Getpid())
+	return r, nil
+}
+
+// notifierVersion asks the binary for its version.
+func notifierVersion(binary string) string {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "notifier"))
+}
+
+// logPath names the log file of one mode's notifier.
+func logPath(dir, mode string, at time.Time) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.log", at.Format("20060102-150405"), mode))
+}

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/notifier/notifier/platform/demodirectory"
+)
+
+// mailingMovies is the mailing's one small inline movie.
+var mailingMovies = []any{map[string]any{"title": "Чебурашка", "year": 2023, "description": "Добрая семейная комедия."}}
+
+// benchToken is the service token the notifier under test accepts.
+const benchToken = "bench-service-token"
+
+// modeResult is what one mode measured.
+type modeResult struct {
+	Mode       string `json:"mode"`
+	Recipients int    `json:"recipients"`
+	// Settings is the notifier's effective delivery configuration.
+	Settings []string `json:"delivery_settings"`
+
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Rate    float64       `json:"recipients_per_second"`
+	// SteadyRate is the rate from 10% to 90% of the emails at the sink.
+	SteadyRate float64 `json:"steady_per_second"`
+	// Stages, from the mailing's POST: when counters.recipients reached N,
+	// and when the sink accepted the first and the last email.
+	WalkDone   time.Duration `json:"audience_walked_ns"`
+	FirstEmail time.Duration `json:"first_email_ns"`
+	LastEmail  time.Duration `json:"last_email_ns"`
+
+	Posting posting       `json:"posting"`
+	Sink    sinkCounts    `json:"sink"`
+	Gateway gatewayCounts `json:"sms_gateway"`
+	Codes   codeResult    `json:"phone_codes"`
+	PeakRSS int64         `json:"peak_rss_bytes"`
+	CPU     cpuUse        `json:"cpu"`
+	// Load is the machine's one-minute load average when the mailing
+	// started: above zero, something else was running.
+	Load float64 `json:"load_average_at_start"`
+	// RowWrites is the rows each table of the run's schema had inserted,
+	// updated or deleted by the notifier's exit.
+	RowWrites map[string]int64 `json:"postgres_row_writes,omitempty"`
+	Exit      string           `json:"exit"`
+	LogPath   string           `json:"log"`
+
+	Problems []string `json:"problems"`
+}
+
+// codeResult is what the phone codes posted during the mailing showed.
+type codeResult struct {
+	Posted  int            `json:"posted"`
+	Arrived int            `json:"arrived"`
+	Errors  int            `json:"post_errors"`
+	Latency latencySummary `json:"latency"`
+}
+
+// stubs are the services the notifier talks to, served by the bench.
+type stubs struct {
+	servers []*http.Server
+	auth    string
+	fastapi string
+	sms     string
+	sink    *discardSink
+	gateway *smsGateway
+}
+
+func startStubs(n int) (*stubs, error) {
+	s := &stubs{gateway: newSMSGateway(time.Now)}
+	data, err := demodirectory.LoadDefault()
+	if err != nil {
+		return nil, err
+	}
+	serve := func(h http.Handler) (string, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		s.servers = append(s.servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		return "http://" + ln.Addr().String(), nil
+	}
+	if s.auth, err = serve(&streamingDirectory{n: n}); err != nil {
+		return nil, errors.Join(err, s.close())
+	}
+	if s.fastapi, err = serve(demodirectory.NewFastAPI(data)); err != nil {
+		return nil, errors.Join(err, s.close())
+	}
+	if s.sms, err = serve(s.gateway); err != nil {
+		return nil, errors.Join(err, s.close())
+	}
+	if s.sink, err = startDiscardSink(n); err != nil {
+		return nil, errors.Join(err, s.close())
+	}
+	return s, nil
+}
+
+func (s *stubs) close() error {
+	var errs []error
+	for _, srv := range s.servers {
+		errs = append(errs, srv.Close())
+	}
+	if s.sink != nil {
+		s.sink.close()
+	}
+	return errors.Join(errs...)
+}
+
+// runMode runs one mailing of o.recipients on a fresh notifier in mode.
+// configPath, when set, is the configuration file that sets the SMTP
+// connections.
+func runMode(ctx context.Context, o options, mode, configPath string, progress io.Writer) (res modeResult, err error) {
+	res = modeResult{Mode: mode, Recipients: o.recipients}
+	schema := "" // the run's PostgreSQL schema, outside memory mode
+	st, err := startStubs(o.recipients)
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, st.close()) }()
+
+	started := time.Now()
+	res.LogPath = logPath(o.logDir, mode, started)
+	env := map[string]string{
+		"NOTIFIER_TRANSPORT":  mode,
+		"NOTIFIER_UPSTREAMS":  "auth=" + st.auth + ",fastapi=" + st.fastapi,
+		"NOTIFIER_SMTP_ADDR":  st.sink.addr(),
+		"NOTIFIER_SMTP_TLS":   "none",
+		"NOTIFIER_SMS_URL":    st.sms,
+		"NOTIFIER_API_TOKENS": "service:" + benchToken,
+		"NOTIFIER_LOG_LEVEL":  "warn",
+	}
+	if configPath != "" {
+		env["NOTIFIER_CONFIG"] = configPath
+	}
+	if mode != "memory" {
+		dbURL, name, drop, err := createSchema(ctx, o.databaseURL)
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			if dropErr := drop(); dropErr != nil {
+				err = errors.Join(err, dropErr)
+			}
+		}()
+		schema = name
+		env["NOTIFIER_DATABASE_URL"] = dbURL
+		env["NOTIFIER_AUTO_MIGRATE"] = "true"
+	}
+	if mode == "amqp" {
+		prefix := uniqueName("nb")
+		env["NOTIFIER_AMQP_URL"] = o.amqpURL
+		env["NOTIFIER_AMQP_PREFIX"] = prefix
+		env["NOTIFIER_EXCHANGES"] = prefix + ".events"
+		defer func() {
+			if cleanErr := deleteAMQPNames(o.amqpURL, prefix); cleanErr != nil {
+				err = errors.Join(err, fmt.Errorf("delete the run's queues and exchanges %s*: %w", prefix, cleanErr))
+			}
+		}()
+	}
+	if res.Settings, err = deliverySettings(env); err != nil {
+		return res, fmt.Errorf("the notifier's configuration: %w", err)
+	}
+
+	proc, err := startNotifier(ctx, o.binary, env, benchToken, res.LogPath)
+	if err != nil {
+		return res, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			res.Exit = proc.stop()
+		}
+	}()
+
+	runID := strconv.FormatInt(started.UnixNano(), 36)
+	res.Load = loadAverage()
+	before := sampleCPU(proc.pid())
+	t0 := time.Now()
+	p, err := proc.createPosting(ctx, "bench-mailing-"+runID, map[string]any{
+		"receivers":        "http://auth/api/v1/users/?is_active=True",
+		"template":         "email/new_movies.md",
+		"delivery_type":    []string{"email"},
+		"template_context": map[string]any{"movies": mailingMovies},
+	})
+	if err != nil {
+		return res, fmt.Errorf("create the mailing: %w", err)
+	}
+	pr := &prober{proc: proc, gateway: st.gateway, users: o.recipients, runID: runID, sent: map[string]time.Time{}}
+	proberCtx, stopProber := context.WithCancel(ctx)
+	proberDone := make(chan struct{})
+	go func() { pr.run(proberCtx, o.codesEvery); close(proberDone) }()
+
+	w := &mailingWatch{proc: proc, id: p.ID, n: o.recipients, t0: t0, sent: st.sink.messages.Load, progress: progress, mode: mode}
+	final, waitErr := w.wait(ctx, o.timeout)
+	res.Elapsed = time.Since(t0)
+	after := sampleCPU(proc.pid())
+	stopProber()
+	<-proberDone
+	codesWait := 30 * time.Second
+	if ctx.Err() != nil {
+		codesWait = 0 // interrupted: clean up at once
+	}
+	res.Codes = pr.collect(codesWait)
+
+	res.Posting, res.WalkDone, res.SteadyRate = final, w.walkDone, w.steadyRate()
+	res.Rate = float64(o.recipients) / res.Elapsed.Seconds()
+	res.CPU = cpuBetween(before, after)
+	if first, last, ok := st.sink.firstAndLast(); ok {
+		res.FirstEmail, res.LastEmail = first.Sub(t0), last.Sub(t0)
+	}
+	if rss, err := peakRSS(proc.pid()); err == nil {
+		res.PeakRSS = rss
+	} else {
+		res.Problems = append(res.Problems, "peak RSS unknown: "+err.Error())
+	}
+	res.Exit, stopped = proc.stop(), true
+	if schema != "" {
+		time.Sleep(time.Second) // let the statistics catch up
+		res.RowWrites = schemaWrites(ctx, o.databaseURL, schema)
+	}
+	res.Sink, res.Gateway = st.sink.counts(), st.gateway.counts()
+	res.Problems = append(res.Problems, checkMode(res, waitErr)...)
+	return res, nil
+}
+
+// mailingWatch follows a mailing until it is final.
+type mailingWatch struct {
+	proc     *notifierProcess
+	id       string
+	n        int
+	t0       time.Time
+	sent     func() int64 // emails at the sink so far
+	progress io.Writer
+	mode     string
+
+	walkDone     time.Duration // when counters.recipients reached n
+	at10, at90   time.Duration // when the sink held 10% and 90% of n
+	lastProgress time.Time
+}
+
+// wait polls the posting until it is final, and returns it.
+func (w *mailingWatch) wait(ctx context.Context, timeout time.Duration) (posting, error) {
+	var last posting
+	deadline := w.t0.Add(timeout)
+	w.lastProgress = w.t0
+	for {
+		now := time.Since(w.t0)
+		if sent := w.sent(); w.at10 == 0 && sent*10 >= int64(w.n) {
+			w.at10 = now
+		} else if w.at90 == 0 && sent*10 >= int64(w.n)*9 {
+			w.at90 = now
+		}
+		if time.Since(w.lastProgress) >= 10*time.Second {
+			w.lastProgress = time.Now()
+			fmt.Fprintf(w.progress, "notifier-bench: %s: %.0f s: %d of %d emails at the sink\n", w.mode, now.Seconds(), w.sent(), w.n)
+		}
+		p, err := w.proc.getPosting(ctx, w.id)
+		if err == nil {
+			last = p
+			if w.walkDone == 0 && p.Counters.Recipients >= w.n {
+				w.walkDone = time.Since(w.t0)
+			}
+			switch p.Status {
+			case "completed", "cancelled", "expired", "failed":
+				return p, nil
+			}
+		}
+		switch {
+		case ctx.Err() != nil:
+			return last, ctx.Err()
+		case w.proc.exited():
+			return last, errors.New("the notifier exited during the mailing")
+		case time.Now().After(deadline):
+			return last, fmt.Errorf("not completed after %s", timeout)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// steadyRate is the rate between 10% and 90% of the emails at the sink:
+// the fan-out without its start and its tail. Zero when unknown.
+func (w *mailingWatch) steadyRate() float64 {
+	if w.at10 == 0 || w.at90 <= w.at10 {
+		return 0
+	}
+	return 0.8 * float64(w.n) / (w.at90 - w.at10).Seconds()
+}
+
+// checkMode lists what went wrong in a run: a mailing that did not
+// complete, counters or sink counts other than N, lost or failed codes.
+func checkMode(res modeResult, waitErr error) []string {
+	var problems []string
+	n := int64(res.Recipients)
+	if waitErr != nil {
+		problems = append(problems, fmt.Sprintf("the mailing did not complete: %v (last status %q)", waitErr, res.Posting.Status))
+	} else if res.Posting.Status != "completed" {
+		problems = append(problems, fmt.Sprintf("the mailing ended %q, not completed", res.Posting.Status))
+	}
+	c := res.Posting.Counters
+	if int64(c.Recipients) != n || int64(c.Sent) != n {
+		problems = append(problems, fmt.Sprintf("counters: %d recipients and %d sent, want %d each (skipped %d, failed %d, expired %d)",
+			c.Recipients, c.Sent, n, c.Skipped, c.Failed, c.Expired))
+	}
+	s := res.Sink
+	if s.Messages != n || s.Distinct != n || s.Recipients != n {
+		problems = append(problems, fmt.Sprintf("the sink received %d messages for %d recipients (%d distinct, %d not benchmark users), want exactly %d",
+			s.Messages, s.Recipients, s.Distinct, s.Foreign, n))
+	}
+	if res.Codes.Errors > 0 {
+		problems = append(problems, fmt.Sprintf("%d phone-code POSTs failed", res.Codes.Errors))
+	}
+	if lost := res.Codes.Posted - res.Codes.Arrived; lost > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d phone codes never reached the gateway (waited 30 s after the mailing)", lost, res.Codes.Posted))
+	}
+	return problems
+}
+
+// prober posts a phone code every so often and, from the gateway's
+// arrival times, measures how long each took to be sent.
+type prober struct {
+	proc    *notifierProcess
+	gateway *smsGateway
+	users   int
+	runID   string
+
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	sent   map[string]time.Time // code -> when its POST started
+	errors int
+}
+
+// run posts a code every interval until ctx ends; each POST runs on its
+// own so that a slow answer does not delay the next.
+func (p *prober) run(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for seq := 1; ; seq++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		code := strconv.Itoa(100000 + seq)
+		user := (seq*7919)%p.users + 1
+		p.wg.Go(func() {
+			// A POST in flight is not cut short when the mailing ends.
+			reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err := p.proc.createPosting(reqCtx, "bench-code-"+p.runID+"-"+code, map[string]any{
+				"from_event":       "bench-code-" + code,
+				"receivers":        "http://auth/api/v1/users/?id=" + userID(user),
+				"template":         "sms/phone_confirmation.md",
+				"delivery_type":    []string{"sms"},
+				"expires_in":       "120 sec",
+				"template_context": map[string]any{"secret_code": code},
+			})
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if err != nil {
+				p.errors++
+				return
+			}
+			p.sent[code] = start
+		})
+	}
+}
+
+// collect waits for the POSTs in flight, then up to wait for the codes
+// still on their way, and summarises their latencies.
+func (p *prober) collect(wait time.Duration) codeResult {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	deadline := time.Now().Add(wait)
+	var latencies []time.Duration
+	for {
+		latencies = latencies[:0]
+		for code, start := range p.sent {
+			if at, ok := p.gateway.arrival(code); ok {
+				latencies = append(latencies, at.Sub(start))
+			}
+		}
+		if len(latencies) == len(p.sent) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return codeResult{Posted: len(p.sent), Arrived: len(latencies), Errors: p.errors, Latency: summarize(latencies)}
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The targets of the issue "Fan-out at scale".
+const (
+	targetAMQPRate   = 8000  // recipients/s, 50,000 recipients, amqp + PostgreSQL, 10 SMTP connections
+	targetMemoryRate = 50000 // recipients/s, memory mode
+	targetCodeP99    = 250 * time.Millisecond
+	targetPeakRSS    = 150 << 20 // bytes, at 1,000,000 recipients
+	targetRSSAt      = 1_000_000
+)
+
+// report is everything one bench run measured.
+type report struct {
+	Date         time.Time      `json:"date"`
+	Recipients   int            `json:"recipients"`
+	SMTPConns    int            `json:"smtp_conns"`
+	SMTPConnsKey string         `json:"smtp_conns_setting"`
+	SettingsNote string         `json:"settings_note,omitempty"`
+	CodesEvery   time.Duration  `json:"codes_every_ns"`
+	Machine      machine        `json:"machine"`
+	Go           string         `json:"go"`
+	Notifier     string         `json:"notifier"`
+	PostgreSQL   string         `json:"postgresql,omitempty"`
+	RabbitMQ     string         `json:"rabbitmq,omitempty"`
+	Modes        []modeResult   `json:"modes"`
+	Sink         *sinkCeiling   `json:"sink_ceiling,omitempty"`
+	Broker       *brokerCeiling `json:"broker_ceiling,omitempty"`
+	// BenchPeakRSS is the bench's own peak memory (stubs and sink included).
+	BenchPeakRSS int64 `json:"bench_peak_rss_bytes"`
+}
+
+// machine describes where the bench ran.
+type machine struct {
+	CPUs     int    `json:"cpus"`
+	Model    string `json:"cpu_model"`
+	MemTotal int64  `json:"mem_total_bytes"`
+}
+
+func describeMachine() machine {
+	m := machine{CPUs: runtime.NumCPU()}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(raw))
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		m.MemTotal, _ = statusField(raw, "MemTotal")
+	}
+	return m
+}
+
+func goVersion() string { return runtime.Version() }
+
+// problems counts what went wrong across the modes.
+func (r *report) problems() int {
+	n := 0
+	for _, m := range r.Modes {
+		n += len(m.Problems)
+	}
+	return n
+}
+
+// printTable writes the results as one table: a column per mode, a row
+// per figure, the targets in the last column and each figure that misses
+// one marked MISSED.
+func printTable(w io.Writer, r *report) {
+	smtp := fmt.Sprintf("%d SMTP connections (%s=%d)", r.SMTPConns, r.SMTPConnsKey, r.SMTPConns)
+	if r.SMTPConnsKey == "" {
+		smtp = fmt.Sprintf("SMTP connections: the notifier has no setting for them; -smtp-conns=%d applies to the sink ceiling only", r.SMTPConns)
+	}
+	fmt.Fprintf(w, "notifier-bench %s: %s recipients, %s, a phone code every %s\n",
+		r.Date.Format("2006-01-02 15:04 MST"), thousands(r.Recipients), smtp, r.CodesEvery)
+	fmt.Fprintf(w, "machine: %d CPUs %s, %.1f GiB; %s; notifier %s", r.Machine.CPUs, r.Machine.Model,
+		float64(r.Machine.MemTotal)/(1<<30), r.Go, r.Notifier)
+	if r.PostgreSQL != "" {
+		fmt.Fprintf(w, "; PostgreSQL %s", r.PostgreSQL)
+	}
+	if r.RabbitMQ != "" {
+		fmt.Fprintf(w, "; RabbitMQ %s", r.RabbitMQ)
+	}
+	fmt.Fprintln(w)
+	for _, m := range r.Modes {
+		fmt.Fprintf(w, "%s delivery settings: %s\n", m.Mode, strings.Join(m.Settings, " "))
+	}
+	if r.SettingsNote != "" {
+		fmt.Fprintf(w, "(%s)\n", r.SettingsNote)
+	}
+	fmt.Fprintln(w)
+
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
+	row := func(label string, cell func(m modeResult) string, target string) {
+		fmt.Fprintf(tw, "%s\t", label)
+		for _, m := range r.Modes {
+			fmt.Fprintf(tw, "%s\t", cell(m))
+		}
+		fmt.Fprintf(tw, "%s\n", target)
+	}
+	row("", func(m modeResult) string { return m.Mode }, "target")
+	row("recipients/s, POST → completed", func(m modeResult) string {
+		s := thousands(int(m.Rate))
+		if t, ok := rateTarget(m.Mode); ok && m.Rate < t {
+			s += " MISSED"
+		}
+		return s
+	}, "≥ 50,000 memory, ≥ 8,000 amqp")
+	row("  steady, 10% → 90% of the emails", func(m modeResult) string { return thousands(int(m.SteadyRate)) }, "")
+	row("elapsed", func(m modeResult) string { return seconds(m.Elapsed) }, "")
+	row("  audience walked (recipients = N)", func(m modeResult) string { return seconds(m.WalkDone) }, "")
+	row("  first email at the sink", func(m modeResult) string { return seconds(m.FirstEmail) }, "")
+	row("  last email at the sink", func(m modeResult) string { return seconds(m.LastEmail) }, "")
+	row("sent (counters) / at the sink", func(m modeResult) string {
+		return fmt.Sprintf("%s / %s", thousands(m.Posting.Counters.Sent), thousands(int(m.Sink.Messages)))
+	}, "N / N")
+	row("phone code p50 / p99 / max, ms", func(m modeResult) string {
+		l := m.Codes.Latency
+		s := fmt.Sprintf("%s / %s / %s", millis(l.P50), millis(l.P99), millis(l.Max))
+		if l.Count > 0 && l.P99 > targetCodeP99 {
+			s += " MISSED"
+		}
+		return s
+	}, "p99 ≤ 250")
+	row("phone codes arrived / posted", func(m modeResult) string {
+		return fmt.Sprintf("%d / %d", m.Codes.Arrived, m.Codes.Posted)
+	}, "")
+	row("peak RSS of the notifier (VmHWM)", func(m modeResult) string {
+		s := fmt.Sprintf("%.0f MB", float64(m.PeakRSS)/(1<<20))
+		if m.Recipients >= targetRSSAt && m.PeakRSS > targetPeakRSS {
+			s += " MISSED"
+		}
+		return s
+	}, "≤ 150 MB at 1,000,000")
+	row("PostgreSQL rows written per recipient", func(m modeResult) string {
+		if len(m.RowWrites) == 0 {
+			return "-"
+		}
+		var sum int64
+		for _, n := range m.RowWrites {
+			sum += n
+		}
+		return fmt.Sprintf("%.2f", float64(sum)/float64(m.Recipients))
+	}, "")
+	row("CPU cores: notifier / PostgreSQL / RabbitMQ", func(m modeResult) string {
+		return fmt.Sprintf("%.2f / %.2f / %.2f", m.CPU.Notifier, m.CPU.Postgres, m.CPU.RabbitMQ)
+	}, "")
+	row("CPU cores: bench (stubs, sink) / others", func(m modeResult) string {
+		return fmt.Sprintf("%.2f / %.2f", m.CPU.Bench, m.CPU.Others)
+	}, "")
+	row("machine busy; load average at start", func(m modeResult) string {
+		return fmt.Sprintf("%.0f%%; %.2f", 100*m.CPU.MachineBusy, m.Load)
+	}, fmt.Sprintf("%d CPUs", r.Machine.CPUs))
+	if s := r.Sink; s != nil {
+		row(fmt.Sprintf("÷ sink ceiling %s/s (%d go-mail conns, %.1f cores)", thousands(int(s.Rate)), s.Connections, s.Cores),
+			func(m modeResult) string { return fmt.Sprintf("%.2f", m.Rate/s.Rate) }, "")
+	}
+	if b := r.Broker; b != nil {
+		row(fmt.Sprintf("÷ broker ceiling %s/s in+out (pub %s/s, cons %s/s)", thousands(int(b.Rate)), thousands(int(b.PublishRate)), thousands(int(b.ConsumeRate))),
+			func(m modeResult) string {
+				if m.Mode != "amqp" {
+					return "-"
+				}
+				return fmt.Sprintf("%.2f", m.Rate/b.Rate)
+			}, "")
+	}
+	_ = tw.Flush()
+	for line := range strings.Lines(table.String()) {
+		fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+	}
+
+	for _, m := range r.Modes {
+		for _, p := range m.Problems {
+			fmt.Fprintf(w, "!! %s: %s\n", m.Mode, p)
+		}
+	}
+	for _, m := range r.Modes {
+		fmt.Fprintf(w, "%s: notifier log %s (%s)\n", m.Mode, m.LogPath, m.Exit)
+	}
+	for _, m := range r.Modes {
+		if len(m.RowWrites) > 0 {
+			// Watermill's tables (outbox, SQL transport) in one figure;
+			// the migrations' own table left out.
+			grouped := map[string]int64{}
+			for table, n := range m.RowWrites {
+				switch {
+				case table == "goose_db_version":
+				case strings.HasPrefix(table, "wm_"):
+					grouped["wm_* (watermill)"] += n
+				default:
+					grouped[table] += n
+				}
+			}
+			var parts []string
+			for _, table := range slices.Sorted(maps.Keys(grouped)) {
+				parts = append(parts, fmt.Sprintf("%s %.2f", table, float64(grouped[table])/float64(m.Recipients)))
+			}
+			fmt.Fprintf(w, "%s: PostgreSQL rows written per recipient: %s\n", m.Mode, strings.Join(parts, ", "))
+		}
+	}
+	fmt.Fprintf(w, "the bench's own peak RSS: %.0f MB\n", float64(r.BenchPeakRSS)/(1<<20))
+}
+
+// rateTarget returns the issue's rate target of mode.
+func rateTarget(mode string) (float64, bool) {
+	switch mode {
+	case "memory":
+		return targetMemoryRate, true
+	case "amqp":
+		return targetAMQPRate, true
+	}
+	return 0, false
+}
+
+func printJSON(w io.Writer, r *report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// thousands formats n with commas: 50000 → "50,000".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func seconds(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+}
+
+// splitHostPort splits a loopback host:port.
+func splitHostPort(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portText)
+	return host, port, err
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSMTPConnsKeyFollowsTheDeliveryWorkers(t *testing.T) {
+	t.Parallel()
+	for yaml, want := range map[string][]string{
+		"delivery:\n  workers:\n    transactional: 2\n    bulk: 10\n": {"delivery", "workers", "bulk"},
+		"delivery:\n  workers: 4\n":                                   {"delivery", "workers"},
+		"delivery:\n  max_attempts: 4\n":                              nil,
+		"log:\n  level: info\n":                                       nil,
+	} {
+		key, err := smtpConnsKey([]byte(yaml))
+		require.NoError(t, err)
+		require.Equal(t, want, key, yaml)
+	}
+}
+
+func TestOverlaySetsTheSMTPConnectionsInTheNotifiersConfiguration(t *testing.T) {
+	t.Parallel()
+	defaults, err := defaultConfigYAML()
+	require.NoError(t, err)
+	key, err := smtpConnsKey(defaults)
+	require.NoError(t, err)
+	if key == nil {
+		t.Skip("this tree's notifier has no setting for its SMTP connections")
+	}
+	overlay, err := overlayYAML(key, 7)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "bench.yaml")
+	require.NoError(t, os.WriteFile(path, overlay, 0o644))
+
+	settings, err := deliverySettings(map[string]string{"NOTIFIER_CONFIG": path})
+	require.NoError(t, err)
+	require.Contains(t, settings, keyName(key[1:])+"=7")
+	require.True(t, slices.IsSorted(settings))
+}

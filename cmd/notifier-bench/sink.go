@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// discardSink is an SMTP server on loopback that accepts every message and
+// keeps only counters: messages, recipients, connections, bytes, the time
+// of the first and the last message, and one bit per benchmark recipient
+// (addresses u<index>@bench.example) to tell distinct recipients from
+// duplicates. Its memory does not grow with the number of messages.
+type discardSink struct {
+	ln    net.Listener
+	start time.Time // the clock the first/last times are read against
+	wg    sync.WaitGroup
+
+	messages    atomic.Int64
+	recipients  atomic.Int64
+	connections atomic.Int64
+	bytes       atomic.Int64
+	distinct    atomic.Int64
+	foreign     atomic.Int64 // recipients that are not benchmark users
+	firstNanos  atomic.Int64 // since start, +1 so that zero means "none yet"
+	lastNanos   atomic.Int64
+
+	seen []atomic.Uint64 // bit i-1 set when user i has received a message
+}
+
+// startDiscardSink listens on 127.0.0.1:0 and serves until close. users is
+// the highest recipient index it tracks one by one.
+func startDiscardSink(users int) (*discardSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &discardSink{ln: ln, start: time.Now(), seen: make([]atomic.Uint64, users/64+1)}
+	s.wg.Add(1)
+	go s.serve()
+	return s, nil
+}
+
+// addr is the sink's host:port.
+func (s *discardSink) addr() string { return s.ln.Addr().String() }
+
+// close stops accepting and waits for the open sessions to end, which they
+// do when their clients hang up.
+func (s *discardSink) close() {
+	_ = s.ln.Close()
+	s.wg.Wait()
+}
+
+// sinkCounts is a snapshot of a discardSink's counters.
+type sinkCounts struct {
+	Messages    int64 `json:"messages"`
+	Recipients  int64 `json:"recipients"`
+	Distinct    int64 `json:"distinct_recipients"`
+	Foreign     int64 `json:"foreign_recipients"`
+	Connections int64 `json:"connections"`
+	Bytes       int64 `json:"bytes"`
+}
+
+func (s *discardSink) counts() sinkCounts {
+	return sinkCounts{
+		Messages: s.messages.Load(), Recipients: s.recipients.Load(), Distinct: s.distinct.Load(),
+		Foreign: s.foreign.Load(), Connections: s.connections.Load(), Bytes: s.bytes.Load(),
+	}
+}
+
+// firstAndLast returns when the first and the last message were accepted;
+// ok is false before the first.
+func (s *discardSink) firstAndLast() (first, last time.Time, ok bool) {
+	f, l := s.firstNanos.Load(), s.lastNanos.Load()
+	if f == 0 {
+		return time.Time{}, time.Time{}, false
+	}
+	return s.start.Add(time.Duration(f - 1)), s.start.Add(time.Duration(l - 1)), true
+}
+
+func (s *discardSink) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.connections.Add(1)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer c.Close()
+			s.session(c)
+		}()
+	}
+}
+
+var errLineTooLong = errors.New("smtp line too long")
+
+// session speaks just enough SMTP for go-mail: EHLO, MAIL, RCPT, DATA,
+// RSET, NOOP, QUIT. Every reply is flushed at once (go-mail does not
+// pipeline).
+func (s *discardSink) session(c net.Conn) {
+	r := bufio.NewReaderSize(c, 32<<10)
+	w := bufio.NewWriterSize(c, 4<<10)
+	reply := func(lines ...string) bool {
+		for _, l := range lines {
+			_, _ = w.WriteString(l)
+			_, _ = w.WriteString("\r\n")
+		}
+		return w.Flush() == nil
+	}
+	if !reply("220 bench-sink ESMTP") {
+		return
+	}
+	var rcpts []int // user indices of the current transaction, 0 for foreign
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return
+		}
+		verb := line
+		if i := bytes.IndexByte(line, ' '); i >= 0 {
+			verb = line[:i]
+		}
+		switch {
+		case equalFold(verb, "EHLO"), equalFold(verb, "HELO"):
+			reply("250-bench-sink", "250-8BITMIME", "250-SMTPUTF8", "250 SIZE 10485760")
+		case equalFold(verb, "MAIL"), equalFold(verb, "RSET"):
+			rcpts = rcpts[:0]
+			reply("250 2.0.0 ok")
+		case equalFold(verb, "RCPT"):
+			rcpts = append(rcpts, userIndex(line))
+			reply("250 2.1.5 ok")
+		case equalFold(verb, "DATA"):
+			if !reply("354 go ahead") {
+				return
+			}
+			n, err := discardData(r)
+			if err != nil {
+				return
+			}
+			s.accepted(rcpts, n)
+			rcpts = rcpts[:0]
+			if !reply("250 2.0.0 queued") {
+				return
+			}
+		case equalFold(verb, "QUIT"):
+			reply("221 2.0.0 bye")
+			return
+		default: // NOOP and anything else
+			reply("250 2.0.0 ok")
+		}
+	}
+}
+
+// accepted counts one message of size bytes to rcpts.
+func (s *discardSink) accepted(rcpts []int, size int64) {
+	s.messages.Add(1)
+	s.bytes.Add(size)
+	for _, i := range rcpts {
+		s.recipients.Add(1)
+		if i < 1 || i > len(s.seen)*64 {
+			s.foreign.Add(1)
+			continue
+		}
+		word, bit := &s.seen[(i-1)/64], uint64(1)<<((i-1)%64)
+		if word.Or(bit)&bit == 0 {
+			s.distinct.Add(1)
+		}
+	}
+	now := int64(time.Since(s.start)) + 1
+	s.firstNanos.CompareAndSwap(0, now)
+	for {
+		last := s.lastNanos.Load()
+		if now <= last || s.lastNanos.CompareAndSwap(last, now) {
+			break
+		}
+	}
+}
+
+// readLine returns one CRLF-terminated command line without its ending;
+// the slice is valid until the next read.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return nil, errLineTooLong
+	}
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// discardData reads a DATA body up to the line holding a lone dot and
+// returns its size in bytes.
+func discardData(r *bufio.Reader) (int64, error) {
+	var n int64
+	atLineStart := true
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return n, err
+		}
+		if atLineStart && (bytes.Equal(chunk, []byte(".\r\n")) || bytes.Equal(chunk, []byte(".\n"))) {
+			return n, nil
+		}
+		n += int64(len(chunk))
+		atLineStart = err == nil // a full buffer leaves us mid-line
+	}
+}
+
+// userIndex reads i from "RCPT TO:<u<i>@bench.example>"; 0 when the
+// address is not a benchmark user's.
+func userIndex(line []byte) int {
+	at := bytes.Index(line, []byte("@bench.example"))
+	lt := bytes.LastIndexByte(line, '<')
+	if at < 0 || lt < 0 || lt+2 > at || line[lt+1] != 'u' {
+		return 0
+	}
+	i, err := strconv.Atoi(string(line[lt+2 : at]))
+	if err != nil || i < 1 {
+		return 0
+	}
+	return i
+}
+
+// equalFold reports whether b is word in any case (ASCII).
+func equalFold(b []byte, word string) bool {
+	return len(b) == len(word) && bytes.EqualFold(b, []byte(word))
+}
