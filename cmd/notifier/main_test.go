@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -99,4 +102,24 @@ func TestMigrateWithoutADatabaseSaysWhatIsMissing(t *testing.T) {
 	code := run(context.Background(), []string{"migrate"}, &out, &logs, func(string) string { return "" })
 	require.Equal(t, 1, code)
 	require.Contains(t, logs.String(), "NOTIFIER_DATABASE_URL")
+}
+
+func TestPprofIsServedOnItsOwnAddressOnlyWhenAsked(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	pprofAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	var logs syncBuffer
+	env := map[string]string{"NOTIFIER_HTTP_ADDR": "127.0.0.1:0", "NOTIFIER_PPROF_ADDR": pprofAddr}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, io.Discard, &logs, func(k string) string { return env[k] }) }()
+	defer func() { cancel(); <-done }()
+
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "/docs") }, 10*time.Second, 10*time.Millisecond)
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, logs.String(), "pprof is served without authentication")
 }

@@ -94,6 +94,7 @@ func App(o Options) fx.Option {
 		deliveryfx.Module,
 		eventintakefx.Module,
 		fx.Invoke(func(p wiring) error { return wire(p, o.OnPoison) }),
+		fx.Invoke(startPprof),
 	)
 }
 

@@ -37,6 +37,14 @@ type Config struct {
 	Messaging   Messaging         `yaml:"messaging"`
 	Intake      Intake            `yaml:"intake"`
 	Log         Log               `yaml:"log"`
+	Debug       Debug             `yaml:"debug"`
+}
+
+// Debug configures diagnostics.
+type Debug struct {
+	// PprofAddr, when set, serves net/http/pprof on its own listener
+	// (keep it on loopback: it has no authentication).
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // HTTP configures the API server.
@@ -256,6 +264,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("NOTIFIER_TEMPLATES_DIR", &c.Templates.Dir)
 	set("NOTIFIER_LOG_LEVEL", &c.Log.Level)
 	set("NOTIFIER_LOG_FORMAT", &c.Log.Format)
+	set("NOTIFIER_PPROF_ADDR", &c.Debug.PprofAddr)
 	if v := getenv("NOTIFIER_EXCHANGES"); v != "" {
 		c.AMQP.Exchanges = splitList(v)
 	}
