@@ -41,6 +41,7 @@ type options struct {
 	logDir      string
 	timeout     time.Duration
 	ceilings    bool
+	cpuProfile  time.Duration
 }
 
 func main() {
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logDir, "logs", "bin/bench-logs", "where the notifier's log of each mode goes")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up on a mailing that has not completed after this long")
 	fs.BoolVar(&o.ceilings, "ceilings", true, "measure the sink's and the broker's ceilings too")
+	fs.DurationVar(&o.cpuProfile, "cpuprofile", 0, "take a CPU profile of the notifier for this long from the mailing's start (through NOTIFIER_PPROF_ADDR), saved next to its log; 0: none")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -119,6 +121,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-smtp-conns: at least 1")
 	case o.codesEvery <= 0:
 		return o, errors.New("-codes-every: must be positive")
+	case o.cpuProfile < 0:
+		return o, errors.New("-cpuprofile: must not be negative")
 	}
 	return o, nil
 }
@@ -140,7 +144,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	}
 	r := &report{
 		Date: time.Now().UTC(), Recipients: o.recipients, SMTPConns: o.smtpConns, CodesEvery: o.codesEvery,
-		Machine: describeMachine(), Go: goVersion(), Notifier: notifierVersion(o.binary),
+		Machine: describeMachine(), Go: goVersion(), Notifier: notifierVersion(o.binary), Binary: o.binary,
 	}
 	needsDB := slices.ContainsFunc(o.modes, func(m string) bool { return m != "memory" })
 	if needsDB {

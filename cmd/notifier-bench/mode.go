@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,9 @@ type modeResult struct {
 	RowWrites map[string]int64 `json:"postgres_row_writes,omitempty"`
 	Exit      string           `json:"exit"`
 	LogPath   string           `json:"log"`
+	// Profile is the notifier's CPU profile file (-cpuprofile), or why
+	// there is none.
+	Profile string `json:"cpu_profile,omitempty"`
 
 	Problems []string `json:"problems"`
 }
@@ -166,6 +170,13 @@ func runMode(ctx context.Context, o options, mode, configPath string, progress i
 			}
 		}()
 	}
+	pprofAddr := ""
+	if o.cpuProfile > 0 {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return res, err
+		}
+		env["NOTIFIER_PPROF_ADDR"] = pprofAddr
+	}
 	if res.Settings, err = deliverySettings(env); err != nil {
 		return res, fmt.Errorf("the notifier's configuration: %w", err)
 	}
@@ -194,6 +205,18 @@ func runMode(ctx context.Context, o options, mode, configPath string, progress i
 	if err != nil {
 		return res, fmt.Errorf("create the mailing: %w", err)
 	}
+	profileDone := make(chan struct{})
+	go func() {
+		defer close(profileDone)
+		if pprofAddr != "" {
+			path := strings.TrimSuffix(res.LogPath, ".log") + ".cpu.pprof"
+			if err := fetchCPUProfile(ctx, pprofAddr, o.cpuProfile, path); err != nil {
+				res.Profile = "none: " + err.Error()
+				return
+			}
+			res.Profile = path
+		}
+	}()
 	pr := &prober{proc: proc, gateway: st.gateway, users: o.recipients, runID: runID, sent: map[string]time.Time{}}
 	proberCtx, stopProber := context.WithCancel(ctx)
 	proberDone := make(chan struct{})
@@ -217,6 +240,7 @@ func runMode(ctx context.Context, o options, mode, configPath string, progress i
 	if first, last, ok := st.sink.firstAndLast(); ok {
 		res.FirstEmail, res.LastEmail = first.Sub(t0), last.Sub(t0)
 	}
+	<-profileDone // the notifier must still run to answer it
 	if rss, err := peakRSS(proc.pid()); err == nil {
 		res.PeakRSS = rss
 	} else {

@@ -219,3 +219,33 @@ func tailFile(path string, lines int) string {
 	}
 	return strings.Join(all, "\n")
 }
+
+// fetchCPUProfile takes a CPU profile of d from the net/http/pprof server
+// at addr and writes it to path. Idle time adds no samples, so a profile
+// that outlasts the mailing still shows where its CPU went.
+func fetchCPUProfile(ctx context.Context, addr string, d time.Duration, path string) error {
+	seconds := max(1, int(d.Round(time.Second)/time.Second))
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("the notifier serves no pprof (NOTIFIER_PPROF_ADDR): %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -37,6 +37,7 @@ type report struct {
 	Machine      machine        `json:"machine"`
 	Go           string         `json:"go"`
 	Notifier     string         `json:"notifier"`
+	Binary       string         `json:"binary"`
 	PostgreSQL   string         `json:"postgresql,omitempty"`
 	RabbitMQ     string         `json:"rabbitmq,omitempty"`
 	Modes        []modeResult   `json:"modes"`
@@ -195,6 +196,9 @@ func printTable(w io.Writer, r *report) {
 	}
 	for _, m := range r.Modes {
 		fmt.Fprintf(w, "%s: notifier log %s (%s)\n", m.Mode, m.LogPath, m.Exit)
+		if m.Profile != "" {
+			fmt.Fprintf(w, "%s: CPU profile %s (go tool pprof -top %s <it>)\n", m.Mode, m.Profile, r.Binary)
+		}
 	}
 	for _, m := range r.Modes {
 		if len(m.RowWrites) > 0 {
