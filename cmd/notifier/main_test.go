@@ -113,7 +113,9 @@ func TestPprofIsServedOnItsOwnAddressOnlyWhenAsked(t *testing.T) {
 	env := map[string]string{"NOTIFIER_HTTP_ADDR": "127.0.0.1:0", "NOTIFIER_PPROF_ADDR": pprofAddr}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve"}, io.Discard, &logs, func(k string) string { return env[k] }) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, io.Discard, &logs, func(k string) string { return env[k] })
+	}()
 	defer func() { cancel(); <-done }()
 
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "/docs") }, 10*time.Second, 10*time.Millisecond)
