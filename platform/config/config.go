@@ -88,8 +88,13 @@ type Directory struct {
 	// the hosts NOTIFIER_UPSTREAMS leaves out. Always on in memory mode;
 	// elsewhere only when asked for, so that a forgotten
 	// NOTIFIER_UPSTREAMS fails the start instead of mailing demo users.
-	Demo     bool          `yaml:"demo"`
-	PageSize int           `yaml:"page_size"`
+	Demo     bool `yaml:"demo"`
+	PageSize int  `yaml:"page_size"`
+	// MaxAhead is the audience walk's window: the most recipients of one
+	// posting (per channel) resolved but without a delivery outcome yet;
+	// the walk pauses before a page that would exceed it and resumes once
+	// half of it is delivered. Below 1: the posting module's default.
+	MaxAhead int           `yaml:"max_ahead"`
 	Timeout  time.Duration `yaml:"timeout"`
 	Attempts int           `yaml:"attempts"`
 }

@@ -89,11 +89,14 @@ func newCreatePosting(store domain.Store, tx db.TxRunner, commands *cqrs.Command
 func newExpandAudience(store domain.Store, tx db.TxRunner, dir *directory.Directory, up *upstream.Client, commands *cqrs.CommandBus,
 	events *cqrs.EventBus, clk clock.Clock, cfg config.Config, logger *slog.Logger,
 ) (*app.ExpandAudienceHandler, error) {
-	return app.NewExpandAudienceHandler(store, tx, dir, up, commands, events, clk, cfg.Directory.PageSize, moduleLogger(logger))
+	return app.NewExpandAudienceHandler(store, tx, dir, up, commands, events, clk, cfg.Directory.PageSize,
+		cfg.Directory.MaxAhead, moduleLogger(logger))
 }
 
-func newApplyOutcomes(store domain.Store, clk clock.Clock, logger *slog.Logger) (*app.ApplyDeliveryOutcomesHandler, error) {
-	return app.NewApplyDeliveryOutcomesHandler(store, clk, moduleLogger(logger))
+func newApplyOutcomes(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, clk clock.Clock, cfg config.Config,
+	logger *slog.Logger,
+) (*app.ApplyDeliveryOutcomesHandler, error) {
+	return app.NewApplyDeliveryOutcomesHandler(store, tx, commands, clk, cfg.Directory.MaxAhead, moduleLogger(logger))
 }
 
 func newCancelPosting(store domain.Store, tx db.TxRunner, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger) (*app.CancelPostingHandler, error) {

@@ -14,28 +14,52 @@ import (
 )
 
 // ApplyDeliveryOutcomesHandler adds the final statuses the delivery module
-// reports to a posting's counters and completes the posting when every
-// delivery of it is final.
+// reports to a posting's counters, completes the posting when every
+// delivery of it is final, and resumes an audience walk paused for
+// delivery.
 type ApplyDeliveryOutcomesHandler struct {
-	store domain.Store
-	clock clock.Clock
-	log   *slog.Logger
+	store    domain.Store
+	tx       TxRunner
+	commands CommandSender
+	clock    clock.Clock
+	maxAhead int
+	log      *slog.Logger
 }
 
 // NewApplyDeliveryOutcomesHandler returns the handler; every dependency is
-// required.
-func NewApplyDeliveryOutcomesHandler(store domain.Store, clk clock.Clock, logger *slog.Logger) (*ApplyDeliveryOutcomesHandler, error) {
-	if store == nil || clk == nil || logger == nil {
+// required and a maxAhead below 1 means DefaultMaxAhead (it must be the
+// ExpandAudienceHandler's).
+func NewApplyDeliveryOutcomesHandler(store domain.Store, tx TxRunner, commands CommandSender, clk clock.Clock, maxAhead int,
+	logger *slog.Logger,
+) (*ApplyDeliveryOutcomesHandler, error) {
+	if store == nil || tx == nil || commands == nil || clk == nil || logger == nil {
 		return nil, errors.New("new apply delivery outcomes handler: nil dependency")
 	}
-	return &ApplyDeliveryOutcomesHandler{store: store, clock: clk, log: logger}, nil
+	if maxAhead < 1 {
+		maxAhead = DefaultMaxAhead
+	}
+	return &ApplyDeliveryOutcomesHandler{store: store, tx: tx, commands: commands, clock: clk, maxAhead: maxAhead, log: logger}, nil
 }
 
 // Handle applies e in one atomic store step, so that instances applying
 // outcomes of one posting at once lose no count. Each outcome counts once
 // per call: a redelivered event is dropped by the router's deduplicator
-// before it gets here. Outcomes with a non-final status are ignored. It
-// returns an *Error (CodeInvalid or CodeNotFound) for an event about no
+// before it gets here. Outcomes with a non-final status are ignored.
+//
+// When the posting's walk is paused (see ExpandAudienceHandler) and its
+// outstanding deliveries are now at or below half the window, it clears
+// the pause and sends ExpandAudience for the next page, in the same
+// transaction as the counts. The pause is cleared by a conditional update
+// under the posting's lock (with PostgreSQL, the lock the counting UPDATE
+// took and holds to the end of the transaction), so of several handlers
+// applying outcomes at once exactly one resumes; a duplicate command would
+// be skipped by the page check anyway. A posting past its expiry is
+// marked expired instead of resumed. (In memory mode there is no
+// transaction: a bus refusing the command after the pause was cleared
+// would stall the walk, which the in-memory bus never does short of
+// shutting down.)
+//
+// It returns an *Error (CodeInvalid or CodeNotFound) for an event about no
 // posting of this store.
 func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.DeliveryOutcomes) error {
 	id, err := uuid.Parse(e.PostingID)
@@ -59,12 +83,33 @@ func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.De
 			h.log.WarnContext(ctx, "delivery outcome ignored: not a final status", "posting_id", e.PostingID, "status", o.Status)
 		}
 	}
-	p, err := h.store.AddOutcomes(ctx, id, delta, h.clock.Now())
+	var (
+		p       domain.Posting
+		resumed bool
+	)
+	err = h.tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if p, err = h.store.AddOutcomes(ctx, id, delta, h.clock.Now()); err != nil {
+			return err
+		}
+		if !p.WalkPaused {
+			return nil
+		}
+		if resumable := p; !resumable.ResumeWalk(h.maxAhead, h.clock.Now()) {
+			return nil
+		}
+		p, resumed, err = h.resume(ctx, p)
+		return err
+	})
 	if errors.Is(err, domain.ErrNotFound) {
 		return notFound(e.PostingID)
 	}
 	if err != nil {
 		return fmt.Errorf("apply delivery outcomes: %w", err)
+	}
+	if resumed {
+		h.log.InfoContext(ctx, "audience walk resumed", "posting_id", p.ID, "next_page", p.NextPage,
+			"outstanding", p.Outstanding())
 	}
 	if p.Status.Terminal() && p.CompletedAt != nil && p.UpdatedAt.Equal(*p.CompletedAt) {
 		h.log.InfoContext(ctx, "posting finished", "posting_id", p.ID, "status", p.Status,
@@ -72,4 +117,37 @@ func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.De
 			"expired", p.Counters.Expired, "cancelled", p.Counters.Cancelled)
 	}
 	return nil
+}
+
+// resume clears the walk's pause under the posting's lock and asks for
+// the next page. It reports false when another handler resumed the walk
+// first or the posting finished meanwhile; it returns the posting as
+// written, or counted as given.
+func (h *ApplyDeliveryOutcomesHandler) resume(ctx context.Context, counted domain.Posting) (domain.Posting, bool, error) {
+	var expired bool
+	p, err := h.store.Update(ctx, counted.ID, func(p *domain.Posting) error {
+		now := h.clock.Now()
+		if p.WalkPaused && !p.Status.Terminal() && p.ExpiredAt(now) {
+			p.Expire(now)
+			expired = true
+			return nil
+		}
+		if !p.ResumeWalk(h.maxAhead, now) {
+			return errStop
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStop):
+		return counted, false, nil
+	case err != nil:
+		return counted, false, fmt.Errorf("resume walk: %w", err)
+	case expired:
+		h.log.InfoContext(ctx, "posting expired while its walk was paused", "posting_id", p.ID)
+		return p, false, nil
+	}
+	if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: p.NextPage}); err != nil {
+		return p, false, fmt.Errorf("send expand audience page %d: %w", p.NextPage, err)
+	}
+	return p, true, nil
 }

@@ -18,6 +18,11 @@ import (
 // DefaultPageSize is the directory page size when none is configured.
 const DefaultPageSize = 500
 
+// DefaultMaxAhead is the walk's window (directory.max_ahead) when none is
+// configured: the most recipients of one posting, per channel, resolved
+// but without a delivery outcome yet.
+const DefaultMaxAhead = 5000
+
 // DirectoryUser is one user as the directory answered.
 type DirectoryUser struct {
 	ID        string
@@ -58,13 +63,15 @@ type ExpandAudienceHandler struct {
 	events    EventPublisher
 	clock     clock.Clock
 	pageSize  int
+	maxAhead  int
 	log       *slog.Logger
 }
 
 // NewExpandAudienceHandler returns the handler; every dependency is
-// required and a pageSize below 1 means DefaultPageSize.
+// required, a pageSize below 1 means DefaultPageSize and a maxAhead below
+// 1 means DefaultMaxAhead.
 func NewExpandAudienceHandler(store domain.Store, tx TxRunner, directory Directory, fetcher JSONFetcher, commands CommandSender,
-	events EventPublisher, clk clock.Clock, pageSize int, logger *slog.Logger,
+	events EventPublisher, clk clock.Clock, pageSize, maxAhead int, logger *slog.Logger,
 ) (*ExpandAudienceHandler, error) {
 	if store == nil || tx == nil || directory == nil || fetcher == nil || commands == nil || events == nil || clk == nil || logger == nil {
 		return nil, errors.New("new expand audience handler: nil dependency")
@@ -72,15 +79,23 @@ func NewExpandAudienceHandler(store domain.Store, tx TxRunner, directory Directo
 	if pageSize < 1 {
 		pageSize = DefaultPageSize
 	}
+	if maxAhead < 1 {
+		maxAhead = DefaultMaxAhead
+	}
 	return &ExpandAudienceHandler{
 		store: store, tx: tx, directory: directory, fetcher: fetcher, commands: commands,
-		events: events, clock: clk, pageSize: pageSize, log: logger,
+		events: events, clock: clk, pageSize: pageSize, maxAhead: maxAhead, log: logger,
 	}, nil
 }
 
 // Handle fetches page cmd.Page of the posting's audience, then, in one
 // transaction, records it (the persisted cursor), publishes its users as
-// posting.AudienceBatchResolved and asks for the next page. On the first
+// posting.AudienceBatchResolved and asks for the next page, unless the
+// walk is ahead of delivery: when one more page would take the posting's
+// outstanding deliveries above the window (maxAhead recipients per
+// channel), it marks the walk paused instead, and
+// ApplyDeliveryOutcomesHandler asks for the next page once half the
+// window has been delivered. On the first
 // page it resolves the template context and freezes it with the page. It
 // does nothing for a finished posting or a page already recorded, and
 // marks an expired posting expired instead. Whatever the audience, a page
@@ -125,6 +140,11 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 	case cmd.Page > p.NextPage:
 		log.WarnContext(ctx, "audience page skipped: ahead of the walk", "next_page", p.NextPage)
 		return nil
+	case p.WalkPaused:
+		// Only a resume asks for the next page of a paused walk, and it
+		// clears the pause with the same write: this is a stray copy.
+		log.DebugContext(ctx, "audience page skipped: walk paused for delivery")
+		return nil
 	}
 
 	resolved := p.ResolvedContext
@@ -152,7 +172,11 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 			}
 			now := h.clock.Now()
 			p.FreezeContext(resolved, now) // keeps a context frozen before
-			return p.RecordPage(cmd.Page, len(recipients), page.Last, now)
+			if err := p.RecordPage(cmd.Page, len(recipients), page.Last, now); err != nil {
+				return err
+			}
+			p.PauseWalkIfAhead(h.maxAhead, h.pageSize)
+			return nil
 		})
 		if err != nil {
 			return err
@@ -172,7 +196,7 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 				return fmt.Errorf("publish audience batch %d: %w", cmd.Page, err)
 			}
 		}
-		if p.WalkDone || p.Status.Terminal() {
+		if p.WalkDone || p.WalkPaused || p.Status.Terminal() {
 			return nil
 		}
 		if err := h.commands.Send(ctx, ExpandAudience{PostingID: cmd.PostingID, Page: cmd.Page + 1}); err != nil {
@@ -191,7 +215,7 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 		return fmt.Errorf("record audience page %d: %w", cmd.Page, err)
 	}
 	log.InfoContext(ctx, "audience page resolved", "recipients", len(recipients),
-		"users", len(page.Users), "last", page.Last, "status", p.Status)
+		"users", len(page.Users), "last", page.Last, "status", p.Status, "paused", p.WalkPaused)
 	return nil
 }
 
@@ -200,9 +224,10 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 // missing; in memory mode a bus that refused it after the page was
 // recorded makes the router redeliver this page, which asks for the next
 // one again (a duplicate is harmless: the next page's handler is
-// idempotent too).
+// idempotent too). A paused walk asked for no next page: outcomes resume
+// it.
 func (h *ExpandAudienceHandler) resumeAfter(ctx context.Context, log *slog.Logger, p domain.Posting, page int) error {
-	if page != p.NextPage-1 || p.WalkDone {
+	if page != p.NextPage-1 || p.WalkDone || p.WalkPaused {
 		log.DebugContext(ctx, "audience page skipped: already recorded", "next_page", p.NextPage)
 		return nil
 	}

@@ -194,6 +194,8 @@ type world struct {
 	auth     *counting
 	fastapi  *counting
 	logger   *slog.Logger
+	dir      *directory.Directory
+	client   *upstream.Client
 
 	create   *app.CreatePostingHandler
 	expand   *app.ExpandAudienceHandler
@@ -251,15 +253,24 @@ func build(t *testing.T, w *world, auth, fastapi http.Handler) *world {
 
 	w.create, err = app.NewCreatePostingHandler(w.store, w.tx, w.commands, renderer, client, w.clock, w.logger)
 	require.NoError(t, err)
-	w.expand, err = app.NewExpandAudienceHandler(w.store, w.tx, dir, client, w.commands, w.events, w.clock, 500, w.logger)
-	require.NoError(t, err)
-	w.outcomes, err = app.NewApplyDeliveryOutcomesHandler(w.store, w.clock, w.logger)
-	require.NoError(t, err)
+	w.dir, w.client = dir, client
+	w.window(t, 500, app.DefaultMaxAhead)
 	w.cancel, err = app.NewCancelPostingHandler(w.store, w.tx, w.events, w.clock, w.logger)
 	require.NoError(t, err)
 	w.sched, err = app.NewScheduler(w.store, w.tx, w.commands, w.clock, w.logger)
 	require.NoError(t, err)
 	return w
+}
+
+// window rebuilds the walk's handlers with a directory page size and a
+// max_ahead window.
+func (w *world) window(t *testing.T, pageSize, maxAhead int) {
+	t.Helper()
+	var err error
+	w.expand, err = app.NewExpandAudienceHandler(w.store, w.tx, w.dir, w.client, w.commands, w.events, w.clock, pageSize, maxAhead, w.logger)
+	require.NoError(t, err)
+	w.outcomes, err = app.NewApplyDeliveryOutcomesHandler(w.store, w.tx, w.commands, w.clock, maxAhead, w.logger)
+	require.NoError(t, err)
 }
 
 // newMoviesCmd is the seed's new-movies mailing.

@@ -109,7 +109,10 @@ type Posting struct {
 	// NextPage is the next directory page to fetch, from 1.
 	NextPage int
 	// WalkDone is set once the last directory page was recorded.
-	WalkDone    bool
+	WalkDone bool
+	// WalkPaused is set while the walk waits for delivery outcomes before
+	// asking for page NextPage (see PauseWalkIfAhead and ResumeWalk).
+	WalkPaused  bool
 	Counters    Counters
 	Error       string
 	CreatedAt   time.Time
@@ -252,6 +255,47 @@ func (p *Posting) AddOutcomes(delta Counters, now time.Time) {
 	p.Counters.Cancelled += delta.Cancelled
 	p.UpdatedAt = now
 	p.Settle(now)
+}
+
+// Outstanding returns the (recipient, channel) deliveries the walk
+// resolved that have no final outcome yet.
+func (p Posting) Outstanding() int {
+	return p.Counters.Recipients*len(p.Channels) - p.Counters.finished()
+}
+
+// PauseWalkIfAhead is the flow control of the audience walk, called after
+// a page is recorded. The window is counted in deliveries: maxAhead
+// recipients on each of the posting's channels. When the walk goes on and
+// one more page of pageSize users would take the outstanding deliveries
+// above the window, it sets WalkPaused and reports true: the caller does
+// not ask for the next page, and ResumeWalk will. So, with pageSize at or
+// below maxAhead, no more than maxAhead recipients per channel are ever
+// resolved but not delivered. A maxAhead below 1 disables the window.
+func (p *Posting) PauseWalkIfAhead(maxAhead, pageSize int) bool {
+	if maxAhead < 1 || p.WalkDone || p.Status.Terminal() {
+		return false
+	}
+	if p.Outstanding()+pageSize*len(p.Channels) <= maxAhead*len(p.Channels) {
+		return false
+	}
+	p.WalkPaused = true
+	return true
+}
+
+// ResumeWalk clears WalkPaused and reports true when the walk is paused
+// and the outstanding deliveries have fallen to half the window or below
+// (the hysteresis keeps a walk from resuming for every outcome batch): the
+// caller then asks for page NextPage. A finished posting never resumes.
+func (p *Posting) ResumeWalk(maxAhead int, now time.Time) bool {
+	if !p.WalkPaused || p.WalkDone || p.Status.Terminal() {
+		return false
+	}
+	if maxAhead >= 1 && p.Outstanding() > maxAhead*len(p.Channels)/2 {
+		return false
+	}
+	p.WalkPaused = false
+	p.UpdatedAt = now
+	return true
 }
 
 // Settle completes a dispatching posting whose walk is done and whose every

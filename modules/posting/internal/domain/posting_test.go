@@ -106,3 +106,39 @@ func TestNewPostingStatusDependsOnItsTimes(t *testing.T) {
 		require.Equal(t, tc.want, p.Status, tc.name)
 	}
 }
+
+func TestWalkWindowCountsDeliveriesOnEveryChannel(t *testing.T) {
+	t.Parallel()
+	p := twoChannelPosting(t)
+	p.FreezeContext(nil, now)
+	require.NoError(t, p.RecordPage(1, 100, false, now))
+	require.Equal(t, 200, p.Outstanding(), "100 users on two channels")
+	require.False(t, p.PauseWalkIfAhead(200, 100), "another page of 100 still fits 200 recipients per channel")
+
+	require.NoError(t, p.RecordPage(2, 100, false, now))
+	require.True(t, p.PauseWalkIfAhead(200, 100), "a third page would put 300 recipients ahead")
+	require.True(t, p.WalkPaused)
+
+	p.AddOutcomes(domain.Counters{Sent: 199}, now)
+	require.False(t, p.ResumeWalk(200, now), "201 deliveries outstanding: above half the window (200)")
+	p.AddOutcomes(domain.Counters{Failed: 1}, now)
+	require.True(t, p.ResumeWalk(200, now))
+	require.False(t, p.WalkPaused)
+	require.False(t, p.ResumeWalk(200, now), "a walk resumes once")
+}
+
+func TestFinishedOrLastPageWalksNeverPauseOrResume(t *testing.T) {
+	t.Parallel()
+	p := twoChannelPosting(t)
+	p.FreezeContext(nil, now)
+	require.NoError(t, p.RecordPage(1, 1000, true, now))
+	require.False(t, p.PauseWalkIfAhead(10, 100), "the walk is done")
+
+	q := twoChannelPosting(t)
+	q.FreezeContext(nil, now)
+	require.NoError(t, q.RecordPage(1, 1000, false, now))
+	require.True(t, q.PauseWalkIfAhead(10, 100))
+	require.NoError(t, q.Cancel(now))
+	q.AddOutcomes(domain.Counters{Cancelled: 2000}, now)
+	require.False(t, q.ResumeWalk(10, now), "a cancelled posting never resumes")
+}

@@ -37,9 +37,9 @@ func TestMessagesNoRetryCanFixArePermanentFailures(t *testing.T) {
 
 	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, bus, renderer, client, clk, logger)
 	require.NoError(t, err)
-	expand, err := app.NewExpandAudienceHandler(store, db.NoTx{}, dir, client, bus, bus, clk, 0, logger)
+	expand, err := app.NewExpandAudienceHandler(store, db.NoTx{}, dir, client, bus, bus, clk, 0, 0, logger)
 	require.NoError(t, err)
-	apply, err := app.NewApplyDeliveryOutcomesHandler(store, clk, logger)
+	apply, err := app.NewApplyDeliveryOutcomesHandler(store, db.NoTx{}, bus, clk, 0, logger)
 	require.NoError(t, err)
 
 	createH, err := ports.NewCreatePostingCommandHandler(create)

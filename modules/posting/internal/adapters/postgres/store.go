@@ -1,5 +1,5 @@
 // Package postgres is the PostgreSQL posting store (table postings,
-// migration 00002). Every statement goes through db.Q, so the store joins
+// migrations 00002 and 00005). Every statement goes through db.Q, so the store joins
 // its caller's unit of work; it passes the same contract suite (storetest)
 // as the in-memory store.
 package postgres
@@ -42,7 +42,7 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 const columns = `id, idempotency_key, from_event, from_service, notification_type, receivers, template,
 	channels, template_context, resolved_context, context_resolved, priority, expires_at, send_at,
 	status, next_page, walk_done, recipients, skipped, sent, failed, expired, cancelled, error,
-	created_at, updated_at, completed_at`
+	created_at, updated_at, completed_at, walk_paused`
 
 // Create inserts p unless its idempotency key is taken, in which case it
 // returns the posting that holds the key. A concurrent insert of the same
@@ -62,7 +62,7 @@ func (s *Store) Create(ctx context.Context, p domain.Posting) (domain.Posting, b
 	created, err := scan(q.QueryRow(ctx, `
 		INSERT INTO postings (`+columns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-		        $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+		        $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+columns,
 		append([]any{p.ID, p.IdempotencyKey}, row...)...))
@@ -175,7 +175,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 				context_resolved = $11, priority = $12, expires_at = $13, send_at = $14,
 				status = $15, next_page = $16, walk_done = $17, recipients = $18, skipped = $19,
 				sent = $20, failed = $21, expired = $22, cancelled = $23, error = $24,
-				created_at = $25, updated_at = $26, completed_at = $27
+				created_at = $25, updated_at = $26, completed_at = $27, walk_paused = $28
 			WHERE id = $1 AND idempotency_key = $2
 			RETURNING `+columns,
 			append([]any{id, key}, row...)...))
@@ -191,8 +191,9 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 }
 
 // AddOutcomes adds delta to the counters with one UPDATE (which holds the
-// row lock until the transaction ends), then writes the status change when
-// the posting is settled by it.
+// row lock until the transaction ends, so a caller deciding on what it
+// returns, such as resuming a paused walk, decides alone), then writes the
+// status change when the posting is settled by it.
 func (s *Store) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, error) {
 	var out domain.Posting
 	err := db.InTx(ctx, s.pool, func(ctx context.Context) error {
@@ -274,7 +275,7 @@ func toRow(p domain.Posting) ([]any, error) {
 		p.FromEvent, p.FromService, p.NotificationType, p.Receivers, p.Template,
 		channels, given, resolved, p.ContextResolved, string(p.Priority), p.ExpiresAt, p.SendAt,
 		string(p.Status), p.NextPage, p.WalkDone, c.Recipients, c.Skipped, c.Sent, c.Failed, c.Expired, c.Cancelled, p.Error,
-		p.CreatedAt, p.UpdatedAt, p.CompletedAt,
+		p.CreatedAt, p.UpdatedAt, p.CompletedAt, p.WalkPaused,
 	}, nil
 }
 
@@ -289,7 +290,7 @@ func scan(row pgx.Row) (domain.Posting, error) {
 	err := row.Scan(&p.ID, &p.IdempotencyKey, &p.FromEvent, &p.FromService, &p.NotificationType, &p.Receivers, &p.Template,
 		&p.Channels, &given, &resolved, &p.ContextResolved, &priority, &p.ExpiresAt, &p.SendAt,
 		&status, &p.NextPage, &p.WalkDone, &recipients, &skipped, &sent, &failed, &expired, &cancel, &p.Error,
-		&p.CreatedAt, &p.UpdatedAt, &p.CompletedAt)
+		&p.CreatedAt, &p.UpdatedAt, &p.CompletedAt, &p.WalkPaused)
 	if err != nil {
 		return domain.Posting{}, err
 	}

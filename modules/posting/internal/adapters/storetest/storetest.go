@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 		{"NilAndEmptyContextsStayApart", testNilAndEmptyContexts},
 		{"AddOutcomesAddsTheCountersAndSettles", testAddOutcomes},
 		{"AddOutcomesOfUnknownIsNotFound", testAddOutcomesUnknown},
+		{"WalkPausedIsKeptByUpdatesAndReturnedByAddOutcomes", testWalkPaused},
 		{"ConcurrentOutcomesAndPagesLoseNoCountAndSettleOnce", testConcurrentOutcomesAndPages},
 		{"ReturnedPostingsShareNothingWithTheStore", testCopies},
 		{"ListIsNewestFirstFilteredAndPaged", testList},
@@ -102,7 +103,7 @@ func testCreateThenGet(t *testing.T, s domain.Store) {
 	expires, sendAt, completed := base.Add(time.Hour), base.Add(-time.Minute), base.Add(2*time.Minute)
 	p.ExpiresAt, p.SendAt, p.CompletedAt = &expires, &sendAt, &completed
 	p.ResolvedContext = map[string]any{"movies": []any{map[string]any{"title": "Дюна", "year": float64(2021)}}}
-	p.ContextResolved, p.WalkDone = true, true
+	p.ContextResolved, p.WalkDone, p.WalkPaused = true, true, true
 	p.Status, p.NextPage, p.Error = domain.StatusFailed, 3, "directory page not found"
 	p.Counters = domain.Counters{Recipients: 6, Skipped: 1, Sent: 2, Failed: 1, Expired: 1, Cancelled: 1}
 	p.UpdatedAt = base.Add(time.Second)
@@ -282,6 +283,37 @@ func testAddOutcomes(t *testing.T, s domain.Store) {
 	require.Equal(t, 2, got.Counters.Cancelled)
 	require.Equal(t, domain.StatusCompleted, got.Status)
 	require.Equal(t, done, *got.CompletedAt)
+}
+
+func testWalkPaused(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	p := create(t, s, newPosting("k", base))
+	now := base.Add(time.Minute)
+	paused, err := s.Update(ctx, p.ID, func(p *domain.Posting) error {
+		p.FreezeContext(nil, now)
+		if err := p.RecordPage(1, 500, false, now); err != nil {
+			return err
+		}
+		require.True(t, p.PauseWalkIfAhead(600, 500), "500 outstanding and a page of 500 exceed 600")
+		return nil
+	})
+	require.NoError(t, err)
+	require.True(t, paused.WalkPaused)
+
+	got, err := s.AddOutcomes(ctx, p.ID, domain.Counters{Sent: 200}, now)
+	require.NoError(t, err)
+	require.True(t, got.WalkPaused, "outcomes alone do not resume a walk")
+	require.Equal(t, 300, got.Outstanding())
+
+	resumed, err := s.Update(ctx, p.ID, func(p *domain.Posting) error {
+		require.True(t, p.ResumeWalk(600, now), "300 outstanding is half the window")
+		return nil
+	})
+	require.NoError(t, err)
+	require.False(t, resumed.WalkPaused)
+	stored, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	requireSame(t, resumed, stored)
 }
 
 func testAddOutcomesUnknown(t *testing.T, s domain.Store) {
