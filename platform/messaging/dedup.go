@@ -47,7 +47,12 @@ func UUIDKey(handlerName string, msg *message.Message) (string, error) {
 
 type claimSlotKey struct{}
 
-type claimSlot struct{ key string }
+// claimSlot carries a message's key to the repository and brings back
+// whether the repository claimed it.
+type claimSlot struct {
+	key     string
+	claimed bool
+}
 
 // keyStoreRepository adapts a KeyStore to Watermill's ExpiringKeyRepository
 // and remembers the claimed key in the message context.
@@ -59,7 +64,7 @@ func (r keyStoreRepository) IsDuplicate(ctx context.Context, key string) (bool, 
 		return dup, err
 	}
 	if slot, ok := ctx.Value(claimSlotKey{}).(*claimSlot); ok {
-		slot.key = key
+		slot.claimed = true
 	}
 	return false, nil
 }
@@ -99,7 +104,10 @@ func (d *Dedup) keyFunc(msg *message.Message) (string, error) {
 // Middleware drops messages already processed by the same handler.
 func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	inner := (&middleware.Deduplicator{
-		KeyFactory: d.keyFunc,
+		// The key is derived once, below, and handed over in the context.
+		KeyFactory: func(msg *message.Message) (string, error) {
+			return msg.Context().Value(claimSlotKey{}).(*claimSlot).key, nil
+		},
 		Repository: keyStoreRepository{store: d.store},
 		Timeout:    d.timeout,
 	}).Middleware(h)
@@ -111,10 +119,10 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if key == "" {
 			return h(msg)
 		}
-		slot := &claimSlot{}
+		slot := &claimSlot{key: key}
 		msg.SetContext(context.WithValue(msg.Context(), claimSlotKey{}, slot))
 		out, err := inner(msg)
-		if slot.key == "" {
+		if !slot.claimed {
 			// A duplicate (dropped) or a failed claim: nothing to finish.
 			return out, err
 		}
