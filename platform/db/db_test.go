@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/internal/testenv"
@@ -59,4 +61,22 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	t.Parallel()
 	pool := testenv.Postgres(t) // already migrated once
 	require.NoError(t, db.Migrate(context.Background(), pool, migrations.FS, nil))
+}
+
+func TestEveryMigrationGoesDownAndUpAgain(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t) // migrated to the last version
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	defer sqlDB.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS)
+	require.NoError(t, err)
+	ctx := context.Background()
+	down, err := provider.DownTo(ctx, 0)
+	require.NoError(t, err)
+	require.NotEmpty(t, down)
+	var tables int
+	require.NoError(t, pool.QueryRow(ctx, `
+		SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`).Scan(&tables))
+	require.Zero(t, tables, "every table dropped")
+	require.NoError(t, db.Migrate(ctx, pool, migrations.FS, nil))
 }

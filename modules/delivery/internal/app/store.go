@@ -26,10 +26,11 @@ var ErrInvalidCursor = errors.New("invalid cursor")
 //
 // In PostgreSQL: InsertPending is one round trip (an INSERT … SELECT FROM
 // unnest … ON CONFLICT DO NOTHING and a SELECT of the keys still pending);
-// RecordAttempt and Finish are UPDATE … WHERE key AND status = 'pending'
-// RETURNING; FinishMany one UPDATE … FROM unnest; Report a SELECT … FOR
-// UPDATE of the final unreported rows then an UPDATE of their reported
-// flag; ListByPosting a keyset query on (posting_id, user_id, channel), the
+// RecordAttempt an UPDATE … WHERE key AND status = 'pending'; Finish the
+// same, with the marks of concurrent callers grouped into one UPDATE …
+// FROM unnest; FinishMany one UPDATE … FROM unnest; Report one UPDATE …
+// RETURNING per chunk that flags the final unreported rows reported;
+// ListByPosting a keyset query on (posting_id, user_id, channel), the
 // unique key.
 type Store interface {
 	// InsertPending inserts a pending row, created at at, for each key that

@@ -1,6 +1,6 @@
 // Package postgres is the PostgreSQL Store of the delivery module (tables
-// deliveries and delivery_cancelled_postings, migration 00004). It passes
-// the same contract suite (storetest) as the memory store.
+// deliveries and delivery_cancelled_postings, migrations 00004 and 00006).
+// It passes the same contract suite (storetest) as the memory store.
 //
 // Row transitions go straight to the pool and commit at once, even when the
 // context carries a unit of work: a "sent" mark must survive a rollback of
@@ -8,14 +8,21 @@
 // message again, and a batch must not keep a transaction open while it
 // waits for SMTP servers. The per-row ones (RecordAttempt, Finish) commit
 // without waiting for the disk: see commitWithoutFlush for what a server
-// crash can cost. CancelPosting, Report and ListByPosting go through db.Q
-// and join the caller's unit of work.
+// crash can cost; Finish groups the marks of concurrent workers into one
+// statement (finish.go). CancelPosting, Report and ListByPosting go through
+// db.Q and join the caller's unit of work. IsCancelled remembers its answer
+// for a while (cancelled.go).
+//
+// Only the primary key is indexed, so that a row's updates (its final
+// status, its reported flag) write no index entry (migration 00006).
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +39,9 @@ import (
 // Store is an app.Store in PostgreSQL, safe for concurrent use by several
 // processes.
 type Store struct {
-	pool *pgxpool.Pool
+	pool      *pgxpool.Pool
+	marks     markQueue
+	cancelled cancellations
 }
 
 var _ app.Store = (*Store)(nil)
@@ -108,12 +117,11 @@ func (s *Store) InsertPending(ctx context.Context, keys []domain.Key, at time.Ti
 // their own that commits without waiting for the disk, all in one round
 // trip: BEGIN; SET LOCAL synchronous_commit = off; …; COMMIT.
 //
-// It is how the per-row marks (RecordAttempt, Finish) stay cheap while the
-// delivery workers write them one by one, each as its message is accepted
-// (5,000 marks from 10 goroutines on a local server: 1.6 to 2.5 times the
-// marks per second of synchronous commits, and faster than grouping the
-// marks of concurrent workers into one synchronous statement per flush;
-// see BenchmarkConcurrentSentMarks). What it costs:
+// It is how the marks (RecordAttempt, the groups of Finish) stay cheap
+// while the delivery workers write them as their messages are accepted
+// (see BenchmarkConcurrentSentMarks: 5,000 marks from 10 goroutines on a
+// local server, 16,000 marks/s grouped, 7,900-9,400 one transaction each,
+// 5,200-8,500 synchronous). What it costs:
 //   - An application crash loses nothing: the commit is in the server's
 //     memory and reaches the disk without the application.
 //   - A crash of the PostgreSQL server itself can lose the marks of the
@@ -158,43 +166,6 @@ func (s *Store) RecordAttempt(ctx context.Context, key domain.Key, errText strin
 	return changed, nil
 }
 
-// Finish implements app.Store; the write commits without waiting for the
-// disk (see commitWithoutFlush).
-func (s *Store) Finish(ctx context.Context, key domain.Key, f app.Final) (domain.Delivery, bool, error) {
-	if !domain.IsFinal(f.Status) {
-		return domain.Delivery{}, false, fmt.Errorf("finish delivery: %q is not a final status", f.Status)
-	}
-	var (
-		row     domain.Delivery
-		changed bool
-	)
-	err := s.commitWithoutFlush(ctx, func(b *pgx.Batch) {
-		b.Queue(`
-			UPDATE deliveries
-			SET status = $4::text, error = $5, message_id = $6, attempts = attempts + $7, updated_at = $8::timestamptz,
-			    sent_at = CASE WHEN $4::text = 'sent' THEN $8::timestamptz END
-			WHERE posting_id = $1 AND user_id = $2 AND channel = $3 AND status = 'pending'
-			RETURNING `+columns,
-			key.PostingID, key.UserID, key.Channel, f.Status, f.Error, f.MessageID, attempted(f), f.At.UTC(),
-		).QueryRow(func(r pgx.Row) error {
-			var err error
-			row, err = scan(r)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil // not pending (or absent): nothing changed
-			}
-			changed = err == nil
-			return err
-		})
-	})
-	if err != nil {
-		return domain.Delivery{}, false, fmt.Errorf("finish delivery: %w", err)
-	}
-	if !changed {
-		return domain.Delivery{}, false, nil
-	}
-	return row, true, nil
-}
-
 // FinishMany implements app.Store with one UPDATE … FROM unnest.
 func (s *Store) FinishMany(ctx context.Context, transitions []app.Transition) (int, error) {
 	n := len(transitions)
@@ -232,63 +203,54 @@ func (s *Store) FinishMany(ctx context.Context, transitions []app.Transition) (i
 }
 
 // Report implements app.Store. In the caller's unit of work (or a
-// transaction of its own when ctx carries none), it locks the unreported
-// final rows of scope (SELECT … FOR UPDATE: a concurrent report of the same
-// rows waits, then finds them reported), hands them to publish with the
-// transaction in its context, and marks them reported. A publish error
-// leaves the chunk unmarked, and rolls back a transaction Report began.
+// transaction of its own when ctx carries none), each chunk is one UPDATE
+// that marks the unreported final rows of scope reported and returns them
+// (a concurrent report of the same rows waits for the row locks, then
+// finds them reported and skips them); publish then gets them, with the
+// transaction in its context. A publish error rolls back a transaction
+// Report began; in the caller's unit of work the marks stand until the
+// caller, given the error, rolls back, as every handler does.
+//
+// A whole posting (no keys) goes in key order, each chunk after the last
+// row of the one before, so a cancellation of a large posting reads each
+// row once.
 func (s *Store) Report(ctx context.Context, scope app.ReportScope, publish func(context.Context, []domain.Delivery) error) (int, error) {
 	if scope.Keys != nil && len(scope.Keys) == 0 {
 		return 0, nil
 	}
-	var users, channels []string
-	where := `posting_id = $1 AND NOT reported AND status <> 'pending'`
-	args := []any{scope.PostingID}
-	if scope.Keys != nil {
-		_, users, channels = split(scope.Keys)
-		where += ` AND (user_id, channel) IN (SELECT * FROM unnest($2::text[], $3::text[]))`
-		args = append(args, users, channels)
-	}
-	query := `SELECT ` + columns + ` FROM deliveries WHERE ` + where + ` ORDER BY user_id, channel`
-	if scope.Chunk > 0 {
-		query += fmt.Sprintf(` LIMIT %d`, scope.Chunk)
-	}
-	query += ` FOR UPDATE`
-
 	total := 0
 	err := db.InTx(ctx, s.pool, func(ctx context.Context) error {
 		q, err := db.Q(ctx, s.pool)
 		if err != nil {
 			return err
 		}
+		var after *domain.Key
 		for {
+			query, args := reportQuery(scope, after)
 			rows, err := q.Query(ctx, query, args...)
 			if err != nil {
-				return fmt.Errorf("select unreported deliveries: %w", err)
+				return fmt.Errorf("mark deliveries reported: %w", err)
 			}
 			chunk, err := collect(rows, scope.Chunk)
 			if err != nil {
-				return fmt.Errorf("select unreported deliveries: %w", err)
+				return fmt.Errorf("mark deliveries reported: %w", err)
 			}
 			if len(chunk) == 0 {
 				return nil
 			}
+			slices.SortFunc(chunk, func(a, b domain.Delivery) int {
+				return cmp.Or(strings.Compare(a.UserID, b.UserID), strings.Compare(a.Channel, b.Channel))
+			})
 			if err := publish(ctx, chunk); err != nil {
 				return err
 			}
-			_, users, channels := split(keysOf(chunk))
-			if _, err := q.Exec(ctx, `
-				UPDATE deliveries SET reported = true
-				WHERE posting_id = $1 AND (user_id, channel) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
-				scope.PostingID, users, channels); err != nil {
-				return fmt.Errorf("mark deliveries reported: %w", err)
-			}
 			total += len(chunk)
-			if scope.Chunk <= 0 {
+			if scope.Chunk <= 0 || scope.Keys != nil {
 				return nil
 			}
 			// A short chunk does not mean the end: rows another report
 			// marked while this one waited for their locks are skipped.
+			after = &chunk[len(chunk)-1].Key
 		}
 	})
 	if err != nil {
@@ -297,8 +259,43 @@ func (s *Store) Report(ctx context.Context, scope app.ReportScope, publish func(
 	return total, nil
 }
 
+// reportQuery is the UPDATE … RETURNING of one chunk of a report: the rows
+// of scope's keys, or the next scope.Chunk rows of the posting after after
+// (in key order; the chunk's rows are locked in that order).
+func reportQuery(scope app.ReportScope, after *domain.Key) (string, []any) {
+	const unreported = `d.posting_id = $1 AND NOT d.reported AND d.status <> 'pending'`
+	if scope.Keys != nil {
+		_, users, channels := split(scope.Keys)
+		return `
+			UPDATE deliveries d SET reported = true
+			WHERE ` + unreported + `
+			  AND (d.user_id, d.channel) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+			RETURNING ` + prefixed("d", columns), []any{scope.PostingID, users, channels}
+	}
+	args := []any{scope.PostingID}
+	from := ""
+	if after != nil {
+		args = append(args, after.UserID, after.Channel)
+		from = ` AND (d.user_id, d.channel) > ($2, $3)`
+	}
+	limit := ""
+	if scope.Chunk > 0 {
+		limit = fmt.Sprintf(` LIMIT %d`, scope.Chunk)
+	}
+	return `
+		UPDATE deliveries u SET reported = true
+		FROM (
+			SELECT d.posting_id, d.user_id, d.channel FROM deliveries d
+			WHERE ` + unreported + from + `
+			ORDER BY d.user_id, d.channel` + limit + `
+			FOR UPDATE
+		) d
+		WHERE (u.posting_id, u.user_id, u.channel) = (d.posting_id, d.user_id, d.channel)
+		RETURNING ` + prefixed("u", columns), args
+}
+
 // ListByPosting implements app.Store with a keyset query on the primary key
-// (or on deliveries_posting_status when filtered by status).
+// (filtered by status, if asked, as it walks the posting's rows).
 func (s *Store) ListByPosting(ctx context.Context, postingID string, lq app.ListQuery) (app.Page, error) {
 	if lq.Limit < 1 {
 		return app.Page{}, fmt.Errorf("list deliveries: limit %d is below 1", lq.Limit)
@@ -360,19 +357,11 @@ func (s *Store) CancelPosting(ctx context.Context, postingID string, at time.Tim
 	if err != nil {
 		return 0, fmt.Errorf("cancel deliveries: %w", err)
 	}
+	// Not remembered as cancelled here: the caller's transaction may still
+	// roll back. Forgetting the "not cancelled" answer makes the next
+	// IsCancelled ask the database.
+	s.cancelled.forget(postingID)
 	return int(tag.RowsAffected()), nil
-}
-
-// IsCancelled implements app.Store. It reads from the pool, so that a batch
-// does not open its unit of work's transaction before it reports.
-func (s *Store) IsCancelled(ctx context.Context, postingID string) (bool, error) {
-	var cancelled bool
-	err := s.pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM delivery_cancelled_postings WHERE posting_id = $1)`, postingID).Scan(&cancelled)
-	if err != nil {
-		return false, fmt.Errorf("check cancellation: %w", err)
-	}
-	return cancelled, nil
 }
 
 // attempted is 1 when f counts an attempt, else 0.
