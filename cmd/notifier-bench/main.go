@@ -4,7 +4,7 @@
 // synthetic users, the catalogue, a discard SMTP sink, an SMS gateway) and,
 // for the amqp and sql modes, the real PostgreSQL and RabbitMQ. It also
 // measures what bounds the notifier from outside: the sink's own ceiling
-// with go-mail and the broker's with amqp091. It prints one table.
+// with the notifier's SMTP client (go-mail + smtptx) and the broker's with amqp091. It prints one table.
 //
 //	go build -o bin/notifier ./cmd/notifier
 //	go run ./cmd/notifier-bench -binary bin/notifier [-recipients 50000] [-modes memory,amqp]
@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.binary, "binary", "bin/notifier", "the notifier binary to run (build it first: go build -o bin/notifier ./cmd/notifier)")
 	fs.IntVar(&o.recipients, "recipients", 50000, "users in the mailing")
 	fs.StringVar(&modes, "modes", "memory,amqp", "comma-separated transports to run: memory, amqp, sql")
-	fs.IntVar(&o.smtpConns, "smtp-conns", 10, "SMTP connections: the bulk lane's delivery workers, and the sink ceiling's go-mail clients")
+	fs.IntVar(&o.smtpConns, "smtp-conns", 10, "SMTP connections: the bulk lane's delivery workers, and the sink ceiling's clients (go-mail + smtptx, as the notifier)")
 	fs.DurationVar(&o.codesEvery, "codes-every", 100*time.Millisecond, "how often a phone code is posted while the mailing runs")
 	fs.StringVar(&o.amqpURL, "amqp-url", envOr("NOTIFIER_TEST_AMQP_URL", defaultAMQPURL), "RabbitMQ")
 	fs.StringVar(&o.databaseURL, "database-url", envOr("NOTIFIER_TEST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL (a schema of the run's own is created in it and dropped)")
@@ -194,7 +194,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	}
 
 	if o.ceilings {
-		fmt.Fprintf(progress, "notifier-bench: sink ceiling: %d messages over %d go-mail connections…\n", o.recipients, o.smtpConns)
+		fmt.Fprintf(progress, "notifier-bench: sink ceiling: %d messages over %d SMTP connections…\n", o.recipients, o.smtpConns)
 		sc, err := measureSinkCeiling(ctx, o.recipients, o.smtpConns)
 		if err != nil {
 			return nil, err

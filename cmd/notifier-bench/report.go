@@ -172,7 +172,7 @@ func printTable(w io.Writer, r *report) {
 		return fmt.Sprintf("%.0f%%; %.2f", 100*m.CPU.MachineBusy, m.Load)
 	}, fmt.Sprintf("%d CPUs", r.Machine.CPUs))
 	if s := r.Sink; s != nil {
-		row(fmt.Sprintf("÷ sink ceiling %s/s (%d go-mail conns, %.1f cores)", thousands(int(s.Rate)), s.Connections, s.Cores),
+		row(fmt.Sprintf("÷ sink ceiling %s/s (%d SMTP conns, %.1f cores)", thousands(int(s.Rate)), s.Connections, s.Cores),
 			func(m modeResult) string { return fmt.Sprintf("%.2f", m.Rate/s.Rate) }, "")
 	}
 	if b := r.Broker; b != nil {

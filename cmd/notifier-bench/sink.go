@@ -102,22 +102,21 @@ func (s *discardSink) serve() {
 
 var errLineTooLong = errors.New("smtp line too long")
 
-// session speaks just enough SMTP for go-mail: EHLO, MAIL, RCPT, DATA,
-// RSET, NOOP, QUIT. Every reply is flushed at once (go-mail does not
-// pipeline).
+// session speaks just enough SMTP for go-mail and smtptx: EHLO, MAIL,
+// RCPT, DATA, RSET, NOOP, QUIT. It offers PIPELINING (RFC 2920) and holds
+// its replies until it has read all the input the client sent (see
+// flushingReader): the replies to a pipelined MAIL, RCPT and DATA go out in
+// one write, and a client that does not pipeline gets each reply at once.
 func (s *discardSink) session(c net.Conn) {
-	r := bufio.NewReaderSize(c, 32<<10)
 	w := bufio.NewWriterSize(c, 4<<10)
-	reply := func(lines ...string) bool {
+	r := bufio.NewReaderSize(flushingReader{conn: c, w: w}, 32<<10)
+	reply := func(lines ...string) {
 		for _, l := range lines {
 			_, _ = w.WriteString(l)
 			_, _ = w.WriteString("\r\n")
 		}
-		return w.Flush() == nil
 	}
-	if !reply("220 bench-sink ESMTP") {
-		return
-	}
+	reply("220 bench-sink ESMTP")
 	var rcpts []int // user indices of the current transaction, 0 for foreign
 	for {
 		line, err := readLine(r)
@@ -130,7 +129,7 @@ func (s *discardSink) session(c net.Conn) {
 		}
 		switch {
 		case equalFold(verb, "EHLO"), equalFold(verb, "HELO"):
-			reply("250-bench-sink", "250-8BITMIME", "250-SMTPUTF8", "250 SIZE 10485760")
+			reply("250-bench-sink", "250-PIPELINING", "250-8BITMIME", "250-SMTPUTF8", "250 SIZE 10485760")
 		case equalFold(verb, "MAIL"), equalFold(verb, "RSET"):
 			rcpts = rcpts[:0]
 			reply("250 2.0.0 ok")
@@ -138,25 +137,43 @@ func (s *discardSink) session(c net.Conn) {
 			rcpts = append(rcpts, userIndex(line))
 			reply("250 2.1.5 ok")
 		case equalFold(verb, "DATA"):
-			if !reply("354 go ahead") {
-				return
-			}
+			// The 354 goes out when the content is awaited: the client
+			// sends it only then.
+			reply("354 go ahead")
 			n, err := discardData(r)
 			if err != nil {
 				return
 			}
 			s.accepted(rcpts, n)
 			rcpts = rcpts[:0]
-			if !reply("250 2.0.0 queued") {
-				return
-			}
+			reply("250 2.0.0 queued")
 		case equalFold(verb, "QUIT"):
 			reply("221 2.0.0 bye")
+			_ = w.Flush()
 			return
 		default: // NOOP and anything else
 			reply("250 2.0.0 ok")
 		}
 	}
+}
+
+// flushingReader is the reader under a session's bufio.Reader, which reads
+// it only when it has no input left to give: before the sink would wait
+// for the client. It first sends the replies held, so that the client,
+// which may be waiting for them, gets them, and the replies to commands
+// that came together leave together.
+type flushingReader struct {
+	conn net.Conn
+	w    *bufio.Writer
+}
+
+func (f flushingReader) Read(p []byte) (int, error) {
+	if f.w.Buffered() > 0 {
+		if err := f.w.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return f.conn.Read(p)
 }
 
 // accepted counts one message of size bytes to rcpts.

@@ -3,45 +3,146 @@ package main
 import (
 	"bufio"
 	"context"
+	"io"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	mail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/notifier/notifier/platform/smtptx"
 )
 
 func TestDiscardSinkCountsMessagesDistinctRecipientsAndStrangers(t *testing.T) {
 	t.Parallel()
-	sink, err := startDiscardSink(10)
-	require.NoError(t, err)
-	t.Cleanup(sink.close)
-	host, port, err := splitHostPort(sink.addr())
-	require.NoError(t, err)
-	client, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.NoTLS))
-	require.NoError(t, err)
-	conn, err := client.DialToSMTPClientWithContext(context.Background())
-	require.NoError(t, err)
+	// smtptx pipelines, go-mail's own Send does not: the sink serves both.
+	for name, send := range map[string]func(*mail.Client, *gosmtp.Client, *mail.Msg) error{
+		"smtptx": func(_ *mail.Client, conn *gosmtp.Client, m *mail.Msg) error {
+			from, err := m.GetSender(false)
+			if err != nil {
+				return err
+			}
+			rcpts, err := m.GetRecipients()
+			if err != nil {
+				return err
+			}
+			return smtptx.Send(conn, from, rcpts[0], m, mail.DefaultTimeout)
+		},
+		"go-mail": func(client *mail.Client, conn *gosmtp.Client, m *mail.Msg) error {
+			return client.SendWithSMTPClient(conn, m)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sink, err := startDiscardSink(10)
+			require.NoError(t, err)
+			t.Cleanup(sink.close)
+			host, port, err := splitHostPort(sink.addr())
+			require.NoError(t, err)
+			client, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.NoTLS))
+			require.NoError(t, err)
+			conn, err := client.DialToSMTPClientWithContext(context.Background())
+			require.NoError(t, err)
 
-	for _, to := range []string{"u1@bench.example", "u2@bench.example", "u2@bench.example", "anna@example.com"} {
-		m := mail.NewMsg()
-		require.NoError(t, m.From("noreply@cinema.example"))
-		require.NoError(t, m.To(to))
-		m.Subject("Новый фильм")
-		m.SetBodyString(mail.TypeTextPlain, "Здравствуйте!\n.\n..a line that starts with a dot\n")
-		require.NoError(t, client.SendWithSMTPClient(conn, m))
+			for _, to := range []string{"u1@bench.example", "u2@bench.example", "u2@bench.example", "anna@example.com"} {
+				m := mail.NewMsg()
+				require.NoError(t, m.From("noreply@cinema.example"))
+				require.NoError(t, m.To(to))
+				m.Subject("Новый фильм")
+				m.SetBodyString(mail.TypeTextPlain, "Здравствуйте!\n.\n..a line that starts with a dot\n")
+				require.NoError(t, send(client, conn, m))
+			}
+			require.NoError(t, client.CloseWithSMTPClient(conn))
+
+			got := sink.counts()
+			require.Equal(t, int64(4), got.Messages)
+			require.Equal(t, int64(4), got.Recipients)
+			require.Equal(t, int64(2), got.Distinct, "u2 twice is one distinct recipient")
+			require.Equal(t, int64(1), got.Foreign)
+			require.Equal(t, int64(1), got.Connections, "the client kept its one connection")
+			require.Positive(t, got.Bytes)
+			first, last, ok := sink.firstAndLast()
+			require.True(t, ok)
+			require.False(t, last.Before(first))
+		})
 	}
-	require.NoError(t, client.CloseWithSMTPClient(conn))
+}
 
+// scriptedConn hands a session the client's input in the chunks given, as
+// a client writes it, and logs every read and write in order.
+type scriptedConn struct {
+	net.Conn
+	chunks []string
+	log    []string
+}
+
+func (c *scriptedConn) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	c.log = append(c.log, "client: "+c.chunks[0][:n])
+	c.chunks[0] = c.chunks[0][n:]
+	if c.chunks[0] == "" {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
+}
+
+func (c *scriptedConn) Write(p []byte) (int, error) {
+	c.log = append(c.log, "sink: "+string(p))
+	return len(p), nil
+}
+
+func TestSinkAnswersPipelinedCommandsInOneWriteBeforeItAwaitsTheContent(t *testing.T) {
+	t.Parallel()
+	sink := &discardSink{start: time.Now(), seen: make([]atomic.Uint64, 1)}
+	conn := &scriptedConn{chunks: []string{
+		"EHLO client\r\n",
+		"MAIL FROM:<noreply@cinema.example> BODY=8BITMIME\r\nRCPT TO:<u1@bench.example>\r\nDATA\r\n",
+		"Subject: hi\r\n\r\nhello\r\n.\r\n",
+		"MAIL FROM:<noreply@cinema.example>\r\nRCPT TO:<u2@bench.example>\r\nDATA\r\n",
+		"Subject: hi\r\n\r\nhello again\r\n.\r\n",
+		"QUIT\r\n",
+	}}
+
+	sink.session(conn)
+
+	require.Equal(t, []string{
+		"sink: 220 bench-sink ESMTP\r\n",
+		"client: EHLO client\r\n",
+		"sink: 250-bench-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
+		"client: MAIL FROM:<noreply@cinema.example> BODY=8BITMIME\r\nRCPT TO:<u1@bench.example>\r\nDATA\r\n",
+		"sink: 250 2.0.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n",
+		"client: Subject: hi\r\n\r\nhello\r\n.\r\n",
+		"sink: 250 2.0.0 queued\r\n",
+		"client: MAIL FROM:<noreply@cinema.example>\r\nRCPT TO:<u2@bench.example>\r\nDATA\r\n",
+		"sink: 250 2.0.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n",
+		"client: Subject: hi\r\n\r\nhello again\r\n.\r\n",
+		"sink: 250 2.0.0 queued\r\n",
+		"client: QUIT\r\n",
+		"sink: 221 2.0.0 bye\r\n",
+	}, conn.log)
 	got := sink.counts()
-	require.Equal(t, int64(4), got.Messages)
-	require.Equal(t, int64(4), got.Recipients)
-	require.Equal(t, int64(2), got.Distinct, "u2 twice is one distinct recipient")
-	require.Equal(t, int64(1), got.Foreign)
-	require.Equal(t, int64(1), got.Connections, "go-mail kept its one connection")
-	require.Positive(t, got.Bytes)
-	first, last, ok := sink.firstAndLast()
-	require.True(t, ok)
-	require.False(t, last.Before(first))
+	require.Equal(t, int64(2), got.Messages)
+	require.Equal(t, int64(2), got.Distinct)
+	require.Equal(t, int64(len("Subject: hi\r\n\r\nhello\r\n")+len("Subject: hi\r\n\r\nhello again\r\n")), got.Bytes)
+}
+
+func TestSinkCeilingSendsEveryMessageOnceOverItsConnections(t *testing.T) {
+	t.Parallel()
+	got, err := measureSinkCeiling(context.Background(), 30, 3)
+	require.NoError(t, err)
+	require.Equal(t, 30, got.Messages)
+	require.Equal(t, int64(30), got.Received.Messages)
+	require.Equal(t, int64(30), got.Received.Distinct, "u1 … u30 once each")
+	require.Zero(t, got.Received.Foreign)
+	require.Equal(t, int64(3), got.Received.Connections)
+	require.Positive(t, got.Rate)
 }
 
 func TestDiscardDataStopsAtTheLoneDotOnly(t *testing.T) {

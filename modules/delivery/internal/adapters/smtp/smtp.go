@@ -1,7 +1,10 @@
-// Package smtp sends email through an SMTP server with go-mail. go-mail has
-// no connection pool: a Sender keeps one connection open and reuses it for
-// every message, reconnecting when the server has dropped it. Give each
-// delivery worker its own Sender to send in parallel.
+// Package smtp sends email through an SMTP server. go-mail builds the
+// message and opens the connection (EHLO, STARTTLS, AUTH); platform/smtptx
+// runs the mail transaction on it: two round trips a message when the
+// server offers PIPELINING, four without, and no NOOP or RSET per message.
+// There is no connection pool: a Sender keeps one connection open and reuses
+// it for every message, reconnecting when the server has dropped it. Give
+// each delivery worker its own Sender to send in parallel.
 package smtp
 
 import (
@@ -19,6 +22,7 @@ import (
 	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/notifier/notifier/modules/delivery/internal/app"
+	"github.com/notifier/notifier/platform/smtptx"
 )
 
 // The TLS modes of Config.TLS.
@@ -41,7 +45,8 @@ type Config struct {
 	// mechanism is negotiated with the server).
 	Username string
 	Password string
-	// Timeout bounds connecting and each command; zero means 15s.
+	// Timeout bounds connecting and each message's transaction; zero
+	// means 15s.
 	Timeout time.Duration
 	// HELO is the name sent in EHLO; empty means the host name.
 	HELO string
@@ -50,9 +55,10 @@ type Config struct {
 // Sender is an app.Sender for email over SMTP, safe for concurrent use (the
 // sends share its one connection in turn).
 type Sender struct {
-	from   string
-	client *mail.Client
-	logger *slog.Logger
+	from    string
+	client  *mail.Client
+	timeout time.Duration
+	logger  *slog.Logger
 
 	mu   sync.Mutex
 	conn *gosmtp.Client
@@ -102,7 +108,11 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new smtp sender: %w", err)
 	}
-	return &Sender{from: cfg.From, client: client, logger: logger}, nil
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = mail.DefaultTimeout
+	}
+	return &Sender{from: cfg.From, client: client, timeout: timeout, logger: logger}, nil
 }
 
 func splitAddr(addr string, defaultPort int) (string, int, error) {
@@ -124,19 +134,34 @@ func splitAddr(addr string, defaultPort int) (string, int, error) {
 }
 
 // Send implements app.Sender: one multipart/alternative message (text and
-// HTML when both are set), UTF-8 subject, Message-ID "<msg.ID>". SMTP 4xx
-// answers and connection failures are transient, 5xx answers permanent.
-// Errors carry the SMTP codes, never the address or the server's text.
+// HTML when both are set), UTF-8 subject, Message-ID "<msg.ID>", sent in
+// one SMTP transaction (smtptx.Send) on the kept connection, within the
+// configured timeout. SMTP 4xx answers and connection failures are
+// transient, 5xx answers permanent. Errors carry the SMTP codes, never the
+// address or the server's text.
+//
+// A kept connection the server has dropped meanwhile fails before the
+// server answered anything but a 421, so nothing was accepted: Send then
+// sends once more on a new connection. A message whose final answer was
+// lost may have been accepted and is not sent again here; the error is
+// transient, and a retry sends it again with the same Message-ID, so that a
+// duplicate is recognisable. A failure that leaves the connection unusable
+// (no answer, 421) closes it; the next Send connects anew.
 func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 	m, err := s.build(msg)
 	if err != nil {
 		return err
 	}
+	from, err := m.GetSender(false)
+	if err != nil {
+		return errors.New("smtp: invalid sender address")
+	}
+	rcpts, err := m.GetRecipients()
+	if err != nil || len(rcpts) != 1 {
+		return errors.New("smtp: invalid recipient address")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// A kept connection may have been closed by the server meanwhile: then
-	// the connection check fails before anything is sent, and one new
-	// connection is worth a try.
 	for try := 1; ; try++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -149,32 +174,26 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 			}
 			s.conn, fresh = conn, true
 		}
-		err := s.client.SendWithSMTPClient(s.conn, m)
+		err := smtptx.Send(s.conn, from, rcpts[0], m, s.timeout)
 		if err == nil {
 			return nil
 		}
-		if m.IsDelivered() {
-			// The server accepted the message; only resetting the
-			// transaction afterwards failed. Sending again would duplicate it.
-			s.drop()
-			return nil
+		var te *smtptx.Error
+		if !errors.As(err, &te) {
+			// An envelope address smtptx refuses; nothing was sent.
+			return errors.New("smtp: invalid envelope address")
 		}
-		var se *mail.SendError
-		if !errors.As(err, &se) {
-			s.drop()
-			return app.Transient(fmt.Errorf("smtp: %w", err))
-		}
-		if se.Reason == mail.ErrConnCheck {
-			s.drop()
-			if !fresh && try == 1 {
-				continue
-			}
-			return app.Transient(errors.New("smtp: connection lost"))
-		}
-		if lostConnection(se) {
+		if te.Broken() {
 			s.drop()
 		}
-		return classify(se)
+		if te.MaybeAccepted() {
+			s.logger.WarnContext(ctx, "smtp reply to a sent message lost; it may have been delivered, and a retry may deliver it twice",
+				"message_id", msg.ID, "error", te.Reason())
+		}
+		if te.Stale() && !fresh && try == 1 {
+			continue
+		}
+		return classify(te)
 	}
 }
 
@@ -204,47 +223,27 @@ func (s *Sender) build(msg app.Message) (*mail.Msg, error) {
 	return m, nil
 }
 
-// classify turns a go-mail SendError into a public error: transient for a
-// 4xx answer and for failures without an answer (the connection), permanent
-// for a 5xx answer and for a message go-mail refused itself.
-func classify(se *mail.SendError) error {
-	code := se.ErrorCode()
-	text := fmt.Sprintf("smtp: %s", se.Reason)
-	if code != 0 {
-		text += fmt.Sprintf(": %d", code)
-		if esc := se.EnhancedStatusCode(); esc != "" {
-			text += " " + esc
-		}
-	}
-	err := errors.New(text)
-	switch {
-	case code >= 500:
-		return err
-	case code >= 400, se.IsTemp():
-		return app.Transient(err)
-	case se.Reason == mail.ErrGetSender, se.Reason == mail.ErrGetRcpts, se.Reason == mail.ErrNoUnencoded:
-		return err
-	default:
-		return app.Transient(err)
-	}
+// stageText names a transaction stage as go-mail's errors did.
+var stageText = map[string]string{
+	smtptx.StageMail:    "sending SMTP MAIL FROM command",
+	smtptx.StageRcpt:    "sending SMTP RCPT TO command",
+	smtptx.StageData:    "sending SMTP DATA command",
+	smtptx.StageContent: "sending message content",
 }
 
-// lostConnection reports whether a failure leaves the connection unusable:
-// a failure without an SMTP answer in the middle of a transaction, or a
-// 421 (the server is closing the connection).
-func lostConnection(se *mail.SendError) bool {
-	if se.ErrorCode() == 421 {
-		return true
+// classify turns a failed transaction into a public error, such as
+// "smtp: sending SMTP RCPT TO command: 550 5.1.1": permanent for a 5xx
+// answer, transient for anything else (a 4xx answer, no answer).
+func classify(te *smtptx.Error) error {
+	stage, ok := stageText[te.Stage]
+	if !ok {
+		stage = te.Stage
 	}
-	if se.ErrorCode() != 0 {
-		return false
+	err := fmt.Errorf("smtp: %s: %s", stage, te.Reason())
+	if te.Temporary() {
+		return app.Transient(err)
 	}
-	switch se.Reason {
-	case mail.ErrGetSender, mail.ErrGetRcpts, mail.ErrNoUnencoded:
-		return false
-	default:
-		return true
-	}
+	return err
 }
 
 // dialError keeps a dial failure's cause without the server's text.

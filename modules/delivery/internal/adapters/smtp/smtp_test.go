@@ -1,6 +1,7 @@
 package smtp_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -22,21 +23,29 @@ import (
 )
 
 // server is a tiny in-process SMTP server speaking just enough of the
-// protocol for go-mail: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+// protocol for go-mail and smtptx: EHLO, MAIL, RCPT, DATA, RSET, NOOP,
+// QUIT. It offers PIPELINING and, like a pipelining server, holds its
+// replies until it has read every command the client sent and would have
+// to wait for more: each such wait is one round trip of the client, and the
+// commands read before it form one batch.
 type server struct {
 	ln net.Listener
+	// plain leaves PIPELINING out of the EHLO reply.
+	plain bool
 	// rcptReply answers RCPT TO for an address; "" means 250.
 	rcptReply func(addr string) string
-	// drop closes each connection after one message: "data" right after
-	// accepting it, "reset" after the RSET that ends the transaction (as an
-	// idle timeout would).
+	// drop closes the first connection after its first message: "accepted"
+	// right after accepting it, "421" after accepting it and saying 421
+	// (as an idle timeout does), "lost" when the message has arrived but
+	// before its reply.
 	drop string
 
-	mu    sync.Mutex
-	conns int
-	quits int
-	mails []received
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   int
+	quits   int
+	mails   []received
+	batches [][]string // the verbs (and "<content>") of each round trip
+	wg      sync.WaitGroup
 }
 
 type received struct {
@@ -44,11 +53,15 @@ type received struct {
 	data     string
 }
 
-func newServer(t *testing.T) *server {
+// newServer starts a server, configured by configure before it serves.
+func newServer(t *testing.T, configure ...func(*server)) *server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s := &server{ln: ln}
+	for _, f := range configure {
+		f(s)
+	}
 	s.wg.Go(s.serve)
 	t.Cleanup(func() { _ = ln.Close(); s.wg.Wait() })
 	return s
@@ -64,31 +77,70 @@ func (s *server) serve() {
 		}
 		s.mu.Lock()
 		s.conns++
+		drop := ""
+		if s.conns == 1 {
+			drop = s.drop
+		}
 		s.mu.Unlock()
-		s.wg.Go(func() { s.session(c) })
+		s.wg.Go(func() { s.session(c, drop) })
 	}
 }
 
-func (s *server) session(c net.Conn) {
+// flushingConn sends the replies held before each read of the connection,
+// which the textproto reader makes only when it has nothing buffered.
+type flushingConn struct {
+	net.Conn
+	srv   *server
+	w     *bufio.Writer
+	batch []string
+}
+
+func (c *flushingConn) Read(p []byte) (int, error) {
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *flushingConn) flush() error {
+	if c.w.Buffered() == 0 {
+		return nil
+	}
+	if len(c.batch) > 0 {
+		c.srv.mu.Lock()
+		c.srv.batches = append(c.srv.batches, c.batch)
+		c.srv.mu.Unlock()
+		c.batch = nil
+	}
+	return c.w.Flush()
+}
+
+func (s *server) session(c net.Conn, drop string) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	tp := textproto.NewConn(c)
-	reply := func(lines ...string) bool { return tp.PrintfLine("%s", strings.Join(lines, "\r\n")) == nil }
-	if !reply("220 fake ESMTP") {
-		return
-	}
+	fc := &flushingConn{Conn: c, srv: s}
+	tp := textproto.NewConn(fc)
+	fc.w = tp.W
+	reply := func(lines ...string) { _, _ = tp.W.WriteString(strings.Join(lines, "\r\n") + "\r\n") }
+	reply("220 fake ESMTP")
 	var cur received
+	inTx, rcpts := false, 0
 	for {
 		line, err := tp.ReadLine()
 		if err != nil {
 			return
 		}
 		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
+		fc.batch = append(fc.batch, verb)
 		switch {
 		case verb == "EHLO" || verb == "HELO":
-			reply("250-fake", "250-8BITMIME", "250 ENHANCEDSTATUSCODES")
+			ext := []string{"250-fake", "250-8BITMIME"}
+			if !s.plain {
+				ext = append(ext, "250-PIPELINING")
+			}
+			reply(append(ext, "250 ENHANCEDSTATUSCODES")...)
 		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:"):
-			cur = received{from: addrOf(line)}
+			cur, inTx, rcpts = received{from: addrOf(line)}, true, 0
 			reply("250 2.1.0 ok")
 		case strings.HasPrefix(strings.ToUpper(line), "RCPT TO:"):
 			to := addrOf(line)
@@ -98,32 +150,48 @@ func (s *server) session(c net.Conn) {
 					continue
 				}
 			}
-			cur.to = to
+			cur.to, rcpts = to, rcpts+1
 			reply("250 2.1.5 ok")
 		case verb == "DATA":
+			if !inTx || rcpts == 0 {
+				reply("554 5.5.1 no valid recipients")
+				continue
+			}
 			reply("354 go ahead")
 			data, err := io.ReadAll(tp.DotReader())
 			if err != nil {
 				return
 			}
+			fc.batch = append(fc.batch, "<content>")
 			cur.data = string(data)
+			inTx = false
 			s.mu.Lock()
 			s.mails = append(s.mails, cur)
 			s.mu.Unlock()
+			switch drop {
+			case "lost":
+				return
+			case "421":
+				reply("250 2.0.0 queued", "421 4.4.2 fake closing: idle timeout")
+				_ = fc.flush()
+				return
+			case "accepted":
+				reply("250 2.0.0 queued")
+				_ = fc.flush()
+				return
+			}
 			reply("250 2.0.0 queued")
-			if s.drop == "data" {
-				return
-			}
 		case verb == "RSET" || verb == "NOOP":
-			reply("250 2.0.0 ok")
-			if verb == "RSET" && s.drop == "reset" && cur.data != "" {
-				return
+			if verb == "RSET" {
+				inTx = false
 			}
+			reply("250 2.0.0 ok")
 		case verb == "QUIT":
 			s.mu.Lock()
 			s.quits++
 			s.mu.Unlock()
 			reply("221 2.0.0 bye")
+			_ = fc.flush()
 			return
 		default:
 			reply("502 5.5.2 unknown command")
@@ -144,6 +212,12 @@ func (s *server) stats() (conns, quits int, mails []received) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns, s.quits, append([]received(nil), s.mails...)
+}
+
+func (s *server) rounds() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]string(nil), s.batches...)
 }
 
 func newSender(t *testing.T, addr string) *smtp.Sender {
@@ -223,18 +297,19 @@ func TestEmailArrivesAsTextAndHTMLWithItsSubjectAndStableMessageIDOverOneConnect
 
 func TestRefusedRecipientIsTransientOn4xxAndPermanentOn5xxWithoutTheAddress(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t)
-	srv.rcptReply = func(addr string) string {
-		switch addr {
-		case "busy@example.com":
-			return "451 4.3.0 <busy@example.com> try again later"
-		case "gone@example.com":
-			return "550 5.1.1 <gone@example.com> no such user"
-		case "full@example.com":
-			return "452 4.2.2 mailbox full"
+	srv := newServer(t, func(srv *server) {
+		srv.rcptReply = func(addr string) string {
+			switch addr {
+			case "busy@example.com":
+				return "451 4.3.0 <busy@example.com> try again later"
+			case "gone@example.com":
+				return "550 5.1.1 <gone@example.com> no such user"
+			case "full@example.com":
+				return "452 4.2.2 mailbox full"
+			}
+			return ""
 		}
-		return ""
-	}
+	})
 	sender := newSender(t, srv.addr())
 	ctx := context.Background()
 
@@ -259,24 +334,85 @@ func TestRefusedRecipientIsTransientOn4xxAndPermanentOn5xxWithoutTheAddress(t *t
 	require.Len(t, mails, 1)
 }
 
-func TestConnectionClosedByTheServerIsReopenedOnTheNextSend(t *testing.T) {
+func TestMessageTakesTwoRoundTripsWithPipeliningFourWithoutAndNoNoopOrRset(t *testing.T) {
 	t.Parallel()
-	for _, drop := range []string{"reset", "data"} {
-		t.Run("after "+drop, func(t *testing.T) {
+	for name, plain := range map[string]bool{"pipelining": false, "without pipelining": true} {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t)
-			srv.drop = drop
+			srv := newServer(t, func(srv *server) { srv.plain = plain })
 			sender := newSender(t, srv.addr())
 
-			// Accepted by the server, the message counts as sent even when
-			// the connection is gone before the transaction is reset.
+			require.NoError(t, sender.Send(context.Background(), message("alena@example.com")))
+			require.NoError(t, sender.Send(context.Background(), message("boris@example.com")))
+
+			tx := [][]string{{"MAIL", "RCPT", "DATA"}, {"<content>"}} // MAIL, RCPT, DATA in one write
+			if plain {
+				tx = [][]string{{"MAIL"}, {"RCPT"}, {"DATA"}, {"<content>"}}
+			}
+			want := append(append([][]string{{"EHLO"}}, tx...), tx...)
+			require.Equal(t, want, srv.rounds(), "no NOOP before and no RSET after a message")
+			_, _, mails := srv.stats()
+			require.Len(t, mails, 2)
+		})
+	}
+}
+
+func TestConnectionClosedByTheServerIsReopenedOnTheNextSend(t *testing.T) {
+	t.Parallel()
+	for _, drop := range []string{"accepted", "421"} {
+		t.Run("after "+drop, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, func(srv *server) { srv.drop = drop })
+			sender := newSender(t, srv.addr())
+
+			// The kept connection is gone when the second message comes:
+			// it fails before the server took anything, and goes out on
+			// a new connection.
 			require.NoError(t, sender.Send(context.Background(), message("a@example.com")))
 			require.NoError(t, sender.Send(context.Background(), message("b@example.com")))
 			conns, _, mails := srv.stats()
 			require.Equal(t, 2, conns)
 			require.Len(t, mails, 2, "each message once")
+			require.Equal(t, "b@example.com", mails[1].to)
 		})
 	}
+}
+
+func TestLostFinalReplyIsTransientAndNotResentOnTheSameCall(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(srv *server) { srv.drop = "lost" })
+	sender := newSender(t, srv.addr())
+
+	err := sender.Send(context.Background(), message("a@example.com"))
+	require.Error(t, err)
+	require.True(t, app.IsTransient(err), "%v", err)
+	require.Equal(t, "smtp: sending message content: no reply (connection closed)", err.Error())
+	_, _, mails := srv.stats()
+	require.Len(t, mails, 1, "the server got it once; Send does not resend what may have been accepted")
+
+	// The retry, with the same Message-ID, goes out on a new connection.
+	require.NoError(t, sender.Send(context.Background(), message("a@example.com")))
+	conns, _, mails := srv.stats()
+	require.Equal(t, 2, conns)
+	require.Len(t, mails, 2)
+	require.Equal(t, parse(t, mails[0].data).messageID, parse(t, mails[1].data).messageID)
+}
+
+func TestServerGoneForGoodIsTransientAfterOneNewConnection(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(srv *server) { srv.drop = "accepted" })
+	sender := newSender(t, srv.addr())
+	require.NoError(t, sender.Send(context.Background(), message("a@example.com")))
+	require.NoError(t, srv.ln.Close())
+
+	err := sender.Send(context.Background(), message("b@example.com"))
+	require.Error(t, err)
+	require.True(t, app.IsTransient(err), "%v", err)
+	require.Contains(t, err.Error(), "smtp: connect:")
+	require.NotContains(t, err.Error(), "b@")
+	conns, _, mails := srv.stats()
+	require.Equal(t, 1, conns)
+	require.Len(t, mails, 1)
 }
 
 func TestUnreachableServerIsTransient(t *testing.T) {

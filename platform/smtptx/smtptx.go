@@ -1,0 +1,248 @@
+// Package smtptx performs SMTP mail transactions (RFC 5321) on a connection
+// that go-mail has opened, greeted (EHLO), secured and authenticated. A
+// transaction costs two round trips when the server offers PIPELINING
+// (RFC 2920): MAIL, RCPT and DATA in one write, then the message. Without
+// PIPELINING it costs four: MAIL, RCPT, DATA, the message. Unlike go-mail's
+// Client.Send there is no NOOP before and no RSET after a message (a new
+// MAIL FROM starts a new transaction); RSET follows only a refusal.
+package smtptx
+
+import (
+	"errors"
+	"io"
+	"net/textproto"
+	"strings"
+	"time"
+
+	gosmtp "github.com/wneessen/go-mail/smtp"
+)
+
+// DefaultTimeout bounds a transaction when Send is given none, as go-mail's
+// default timeout does.
+const DefaultTimeout = 15 * time.Second
+
+// errNoContent is returned for a nil content.
+var errNoContent = errors.New("smtp: no message content")
+
+// Send performs one mail transaction on c, from the envelope sender from to
+// the one recipient to, both enclosed in angle brackets as go-mail's
+// Msg.GetSender(false) and Msg.GetRecipients return them ("<a@b>"). It
+// writes content (a *mail.Msg, for one) dot-stuffed as the message. The
+// whole transaction must end within timeout (DefaultTimeout when not
+// positive).
+//
+// MAIL FROM carries BODY=8BITMIME and SMTPUTF8 when the server offers
+// them, as go-mail's Client.Mail does; go-mail's DSN and SkipSMTPUTF8
+// settings are not honoured. c must not be used by anybody else meanwhile.
+//
+// Send returns ErrInvalidAddress, with nothing sent, for an invalid address,
+// and an *Error for a failed transaction; see its methods for what the
+// failure means for the message (Stale, MaybeAccepted) and the connection
+// (Broken).
+func Send(c *gosmtp.Client, from, to string, content io.WriterTo, timeout time.Duration) error {
+	if !validAddress(from, true) || !validAddress(to, false) {
+		return ErrInvalidAddress
+	}
+	if content == nil {
+		return errNoContent
+	}
+	if c == nil || c.Text == nil {
+		return &Error{Stage: StageMail, Err: ErrNoConnection}
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if err := c.UpdateDeadline(timeout); err != nil {
+		return &Error{Stage: StageMail, Err: err}
+	}
+	t := transaction{c: c, text: c.Text}
+	var e *Error
+	if ok, _ := c.Extension("PIPELINING"); ok {
+		e = t.pipelined(from, to, content)
+	} else {
+		e = t.stepwise(from, to, content)
+	}
+	if e != nil {
+		return e
+	}
+	return nil
+}
+
+// validAddress reports whether addr is "<...>" without CR or LF; the empty
+// path "<>" only when null is allowed (the sender of a bounce).
+func validAddress(addr string, null bool) bool {
+	if len(addr) < 2 || addr[0] != '<' || addr[len(addr)-1] != '>' || (len(addr) == 2 && !null) {
+		return false
+	}
+	return !strings.ContainsAny(addr, "\r\n")
+}
+
+// transaction is one Send on one connection.
+type transaction struct {
+	c    *gosmtp.Client
+	text *textproto.Conn
+}
+
+// pipelined sends MAIL, RCPT and DATA in one write and reads their three
+// replies; after a refusal it cleans up with RSET and returns the first
+// refusal.
+func (t transaction) pipelined(from, to string, content io.WriterTo) *Error {
+	t.writeMail(from)
+	t.writeRcpt(to)
+	_, _ = t.text.W.WriteString("DATA\r\n")
+	if err := t.text.W.Flush(); err != nil {
+		return &Error{Stage: StageMail, Err: err}
+	}
+	var refused *Error // the first refusal of MAIL or RCPT
+	for _, step := range [...]struct {
+		stage string
+		class int
+	}{{StageMail, 2}, {StageRcpt, 2}} {
+		e := t.read(step.stage, step.class)
+		if e == nil {
+			continue
+		}
+		if e.NoReply() || e.Code == 421 {
+			// The connection is gone or going: the other replies
+			// will not come.
+			return firstOf(refused, e)
+		}
+		if refused == nil {
+			refused = e
+		}
+	}
+	dataErr := t.read(StageData, 3)
+	switch {
+	case dataErr == nil && refused == nil:
+		return t.content(content)
+	case dataErr == nil:
+		// The server took DATA although MAIL or RCPT was refused: end the
+		// empty message, then reset what is left of the transaction.
+		_, _ = t.text.W.WriteString(".\r\n")
+		if t.text.W.Flush() != nil || t.answer() != nil || !t.reset() {
+			refused.dirty = true
+		}
+		return refused
+	case dataErr.NoReply() || dataErr.Code == 421:
+		return firstOf(refused, dataErr)
+	default:
+		e := refused
+		if e == nil {
+			e = dataErr
+		}
+		if !t.reset() {
+			e.dirty = true
+		}
+		return e
+	}
+}
+
+// stepwise sends MAIL, RCPT and DATA one at a time, each after the reply
+// to the one before.
+func (t transaction) stepwise(from, to string, content io.WriterTo) *Error {
+	t.writeMail(from)
+	if e := t.roundTrip(StageMail, 2); e != nil {
+		return e
+	}
+	t.writeRcpt(to)
+	if e := t.roundTrip(StageRcpt, 2); e != nil {
+		return e
+	}
+	_, _ = t.text.W.WriteString("DATA\r\n")
+	if e := t.roundTrip(StageData, 3); e != nil {
+		return e
+	}
+	return t.content(content)
+}
+
+// roundTrip flushes the command written and reads its reply, which must
+// be of class (2 for 2xx); after a refusal it resets the transaction.
+func (t transaction) roundTrip(stage string, class int) *Error {
+	if err := t.text.W.Flush(); err != nil {
+		return &Error{Stage: stage, Err: err}
+	}
+	e := t.read(stage, class)
+	if e != nil && e.Code >= 400 && e.Code != 421 && !t.reset() {
+		e.dirty = true
+	}
+	return e
+}
+
+// content writes the message and its final dot, and reads the final reply.
+func (t transaction) content(content io.WriterTo) *Error {
+	dw := t.text.DotWriter()
+	if _, err := content.WriteTo(dw); err != nil {
+		// No final dot went out: the server cannot have accepted
+		// anything, and the connection is stuck in DATA.
+		return &Error{Stage: StageContent, Err: err}
+	}
+	if err := dw.Close(); err != nil {
+		// The write of the final dot failed, so the dot did not reach
+		// the server whole.
+		return &Error{Stage: StageContent, Err: err}
+	}
+	e := t.read(StageContent, 2)
+	if e != nil {
+		e.sent = true
+	}
+	return e
+}
+
+// writeMail buffers MAIL FROM with the parameters the server takes.
+func (t transaction) writeMail(from string) {
+	w := t.text.W
+	_, _ = w.WriteString("MAIL FROM:")
+	_, _ = w.WriteString(from)
+	if ok, _ := t.c.Extension("8BITMIME"); ok {
+		_, _ = w.WriteString(" BODY=8BITMIME")
+	}
+	if ok, _ := t.c.Extension("SMTPUTF8"); ok {
+		_, _ = w.WriteString(" SMTPUTF8")
+	}
+	_, _ = w.WriteString("\r\n")
+}
+
+// writeRcpt buffers RCPT TO.
+func (t transaction) writeRcpt(to string) {
+	w := t.text.W
+	_, _ = w.WriteString("RCPT TO:")
+	_, _ = w.WriteString(to)
+	_, _ = w.WriteString("\r\n")
+}
+
+// read reads one reply; nil when it is of class (2 for 2xx), an *Error
+// with the code for another reply, and an *Error without a code when no
+// reply could be read.
+func (t transaction) read(stage string, class int) *Error {
+	code, msg, err := t.text.ReadResponse(0)
+	if err != nil {
+		return &Error{Stage: stage, Err: err}
+	}
+	if code/100 == class {
+		return nil
+	}
+	return &Error{Stage: stage, Code: code, Enhanced: enhancedCode(msg), Err: &textproto.Error{Code: code, Msg: msg}}
+}
+
+// answer reads one reply of any code; the error is for no reply.
+func (t transaction) answer() error {
+	_, _, err := t.text.ReadResponse(0)
+	return err
+}
+
+// reset sends RSET and reports whether the server answered 2xx.
+func (t transaction) reset() bool {
+	_, _ = t.text.W.WriteString("RSET\r\n")
+	return t.text.W.Flush() == nil && t.read("rset", 2) == nil
+}
+
+// firstOf returns first, or last when first is nil. last is a failure that
+// ends the reading of replies, so first, the refusal to report, comes with
+// a connection in an unknown state.
+func firstOf(first, last *Error) *Error {
+	if first == nil {
+		return last
+	}
+	first.dirty = true
+	return first
+}
