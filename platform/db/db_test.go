@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -79,4 +80,23 @@ func TestEveryMigrationGoesDownAndUpAgain(t *testing.T) {
 		SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`).Scan(&tables))
 	require.Zero(t, tables, "every table dropped")
 	require.NoError(t, db.Migrate(ctx, pool, migrations.FS, nil))
+}
+
+func TestSessionsPlanEachStatementWithItsParametersUnlessTheURLSaysOtherwise(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var mode string
+	require.NoError(t, testenv.Postgres(t).QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode))
+	require.Equal(t, "force_custom_plan", mode)
+
+	dbURL, _ := testenv.Schema(t)
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	pool, err := db.Open(ctx, dbURL+sep+"plan_cache_mode=auto")
+	require.NoError(t, err)
+	defer pool.Close()
+	require.NoError(t, pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode))
+	require.Equal(t, "auto", mode)
 }

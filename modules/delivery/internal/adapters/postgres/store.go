@@ -51,7 +51,7 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("new delivery store: pool is required")
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, marks: newMarkQueue()}, nil
 }
 
 // columns are the columns scan reads, in its order.
@@ -263,14 +263,23 @@ func (s *Store) Report(ctx context.Context, scope app.ReportScope, publish func(
 // of scope's keys, or the next scope.Chunk rows of the posting after after
 // (in key order; the chunk's rows are locked in that order).
 func reportQuery(scope app.ReportScope, after *domain.Key) (string, []any) {
-	const unreported = `d.posting_id = $1 AND NOT d.reported AND d.status <> 'pending'`
 	if scope.Keys != nil {
+		// Joined on the whole key, the posting's id included, so that each
+		// row is looked up through the primary key: with a constant
+		// posting id the planner, when the table has no statistics yet
+		// (a new deployment's first mailing), takes the posting for a
+		// small part of the table and scans every row of it, each batch.
+		postings := make([]string, len(scope.Keys))
+		for i := range postings {
+			postings[i] = scope.PostingID
+		}
 		_, users, channels := split(scope.Keys)
 		return `
 			UPDATE deliveries d SET reported = true
-			WHERE ` + unreported + `
-			  AND (d.user_id, d.channel) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-			RETURNING ` + prefixed("d", columns), []any{scope.PostingID, users, channels}
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS k (posting_id, user_id, channel)
+			WHERE (d.posting_id, d.user_id, d.channel) = (k.posting_id, k.user_id, k.channel)
+			  AND NOT d.reported AND d.status <> 'pending'
+			RETURNING ` + prefixed("d", columns), []any{postings, users, channels}
 	}
 	args := []any{scope.PostingID}
 	from := ""
@@ -286,7 +295,7 @@ func reportQuery(scope app.ReportScope, after *domain.Key) (string, []any) {
 		UPDATE deliveries u SET reported = true
 		FROM (
 			SELECT d.posting_id, d.user_id, d.channel FROM deliveries d
-			WHERE ` + unreported + from + `
+			WHERE d.posting_id = $1 AND NOT d.reported AND d.status <> 'pending'` + from + `
 			ORDER BY d.user_id, d.channel` + limit + `
 			FOR UPDATE
 		) d
