@@ -8,10 +8,12 @@
 package smtptx
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	gosmtp "github.com/wneessen/go-mail/smtp"
@@ -169,16 +171,26 @@ func (t transaction) roundTrip(stage string, class int) *Error {
 }
 
 // content writes the message and its final dot, and reads the final reply.
+//
+// The message is built in memory first and dot-stuffed a line at a time
+// into one buffer that goes out in one write: written through textproto's
+// DotWriter, go-mail's many small writes were stuffed byte by byte and
+// flushed to the socket every 4 KiB, a write syscall each.
 func (t transaction) content(content io.WriterTo) *Error {
-	dw := t.text.DotWriter()
-	if _, err := content.WriteTo(dw); err != nil {
-		// No final dot went out: the server cannot have accepted
-		// anything, and the connection is stuck in DATA.
+	raw, wire := buffers.Get().(*bytes.Buffer), buffers.Get().(*bytes.Buffer)
+	defer release(raw)
+	defer release(wire)
+	if _, err := content.WriteTo(raw); err != nil {
+		// Nothing of the message went out, but the server waits for it
+		// after its 354: the connection is stuck in DATA.
 		return &Error{Stage: StageContent, Err: err}
 	}
-	if err := dw.Close(); err != nil {
-		// The write of the final dot failed, so the dot did not reach
-		// the server whole.
+	dotStuff(wire, raw.Bytes())
+	if _, err := t.text.W.Write(wire.Bytes()); err != nil {
+		return &Error{Stage: StageContent, Err: err}
+	}
+	if err := t.text.W.Flush(); err != nil {
+		// The final dot may not have reached the server whole.
 		return &Error{Stage: StageContent, Err: err}
 	}
 	e := t.read(StageContent, 2)
@@ -186,6 +198,41 @@ func (t transaction) content(content io.WriterTo) *Error {
 		e.sent = true
 	}
 	return e
+}
+
+// buffers holds the buffers of content; maxPooled bounds what goes back.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooled = 1 << 20
+
+func release(b *bytes.Buffer) {
+	if b.Cap() <= maxPooled {
+		b.Reset()
+		buffers.Put(b)
+	}
+}
+
+// dotStuff writes msg to w as the content of DATA (RFC 5321 4.5.2): every
+// line ends in CRLF (a bare LF or CR-less last line gets one), a line
+// starting with a dot gets another, and the content ends with the line
+// holding a lone dot.
+func dotStuff(w *bytes.Buffer, msg []byte) {
+	w.Grow(len(msg) + len(msg)/64 + 5)
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > 0 && line[0] == '.' {
+			w.WriteByte('.')
+		}
+		w.Write(line)
+		w.WriteString("\r\n")
+	}
+	w.WriteString(".\r\n")
 }
 
 // writeMail buffers MAIL FROM with the parameters the server takes.
