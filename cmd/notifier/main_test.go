@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -124,4 +125,19 @@ func TestPprofIsServedOnItsOwnAddressOnlyWhenAsked(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, logs.String(), "pprof is served without authentication")
+}
+
+func TestServeCollectsGarbageLessOftenUnlessGOGCIsSet(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+
+	tuneGC(func(string) string { return "" })
+	require.Equal(t, gcPercent, debug.SetGCPercent(100))
+
+	tuneGC(func(k string) string {
+		if k == "GOGC" {
+			return "100"
+		}
+		return ""
+	})
+	require.Equal(t, 100, debug.SetGCPercent(100), "GOGC, when set, has the last word")
 }
