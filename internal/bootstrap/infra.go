@@ -77,6 +77,7 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 			External:        cfg.AMQP.Exchanges,
 			PublishChannels: cfg.AMQP.PublishChannels,
 			Prefetch:        cfg.AMQP.Prefetch,
+			Concurrency:     cfg.AMQP.HandlerConcurrency,
 		}, wlog)
 		if err != nil {
 			return nil, fmt.Errorf("connect to rabbitmq: %w", err)

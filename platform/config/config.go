@@ -65,6 +65,9 @@ type AMQP struct {
 	PublishChannels int `yaml:"publish_channels"`
 	// Prefetch is the consumers' QoS prefetch count.
 	Prefetch int `yaml:"prefetch"`
+	// HandlerConcurrency is how many messages each handler processes at
+	// once in one process.
+	HandlerConcurrency int `yaml:"handler_concurrency"`
 	// OutboxPollInterval is how often the outbox forwarder looks for
 	// committed messages: the latency it adds to each hop when idle.
 	OutboxPollInterval time.Duration `yaml:"outbox_poll_interval"`
@@ -326,8 +329,8 @@ func (c Config) Validate() error {
 		if c.Database.URL == "" {
 			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: required with NOTIFIER_TRANSPORT=amqp"))
 		}
-		if c.AMQP.PublishChannels < 1 || c.AMQP.Prefetch < 1 {
-			errs = append(errs, errors.New("amqp.publish_channels and amqp.prefetch: must be at least 1"))
+		if c.AMQP.PublishChannels < 1 || c.AMQP.Prefetch < 1 || c.AMQP.HandlerConcurrency < 1 {
+			errs = append(errs, errors.New("amqp.publish_channels, amqp.prefetch and amqp.handler_concurrency: must be at least 1"))
 		}
 	case TransportSQL:
 		if c.Database.URL == "" {

@@ -200,8 +200,10 @@ func (t transaction) content(content io.WriterTo) *Error {
 	return e
 }
 
-// buffers holds the buffers of content; maxPooled bounds what goes back.
-var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// buffers holds the buffers of content, made with room for a typical
+// message (the pool is emptied by garbage collections, and a buffer grown
+// from nothing reallocates a dozen times); maxPooled bounds what goes back.
+var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 32<<10)) }}
 
 const maxPooled = 1 << 20
 

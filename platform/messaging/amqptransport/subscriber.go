@@ -18,9 +18,9 @@ import (
 // synchronisation (ThreeDotsLabs/watermill#693).
 //
 // Each Subscribe consumes on a channel of its own with the prefetch as QoS,
-// so the broker streams messages ahead, but hands them over one at a time:
-// the next only once the previous one was acked (amqp ack) or nacked (amqp
-// nack, requeued). When the broker drops the channel or the connection, the
+// so the broker streams messages ahead, and hands up to concurrency of them
+// over at once (one at a time by default): another only once one of those
+// was acked (amqp ack) or nacked (amqp nack, requeued). When the broker drops the channel or the connection, the
 // subscription opens a channel again (the connection is redialled with
 // backoff), declares its queue and consumes again; the broker redelivers
 // what was not acked.
@@ -47,6 +47,7 @@ type consuming struct {
 	conn         *redialer
 	declare      func(ch *amqp.Channel, topic, handler string) (queue string, err error)
 	prefetch     int
+	concurrency  int
 	backoff      func(failures int) time.Duration
 	closeTimeout time.Duration
 	logger       watermill.LoggerAdapter
@@ -220,18 +221,31 @@ func (s *subscriber) pause(ctx context.Context, failures int) bool {
 	}
 }
 
-// deliver hands the deliveries of c over one at a time until c ends or
-// ctx does; it reports whether any was handed over.
+// deliver hands the deliveries of c over, up to concurrency at once, until
+// c ends or ctx does, and returns once those handed over are settled (or
+// abandoned); it reports whether any was handed over.
 func (s *subscriber) deliver(ctx context.Context, c *consumer, out chan<- *message.Message, fields watermill.LogFields) (delivered bool) {
+	slots := make(chan struct{}, max(s.concurrency, 1))
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
+			return delivered
+		case slots <- struct{}{}:
+		}
+		select {
+		case <-ctx.Done():
+			return delivered
 		case d, ok := <-c.deliveries:
 			if !ok {
 				return delivered
 			}
 			delivered = true
-			s.handOver(ctx, d, out, fields)
+			inFlight.Go(func() {
+				defer func() { <-slots }()
+				s.handOver(ctx, d, out, fields)
+			})
 		}
 	}
 	return delivered

@@ -40,6 +40,7 @@ import (
 const (
 	DefaultPublishChannels          = 8
 	DefaultPrefetch                 = 20
+	DefaultConcurrency              = 1
 	DefaultReconnectInitialInterval = 500 * time.Millisecond
 	DefaultReconnectMaxInterval     = 10 * time.Second
 	DefaultPublishTimeout           = 30 * time.Second
@@ -68,6 +69,9 @@ type Config struct {
 	// Prefetch is how many unacknowledged messages the broker pushes to
 	// each handler ahead of its processing. Zero means DefaultPrefetch.
 	Prefetch int
+	// Concurrency is how many messages each handler processes at once
+	// (in this process). Zero means DefaultConcurrency.
+	Concurrency int
 	// ReconnectInitialInterval and ReconnectMaxInterval bound the
 	// exponential backoff (factor 2, jitter ±50%) between attempts to
 	// reconnect after the broker drops a connection. Reconnection never
@@ -95,6 +99,9 @@ func (c *Config) setDefaults() error {
 	if c.Prefetch < 0 {
 		errs = append(errs, fmt.Errorf("prefetch %d: must not be negative", c.Prefetch))
 	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("concurrency %d: must not be negative", c.Concurrency))
+	}
 	if c.ReconnectInitialInterval < 0 || c.ReconnectMaxInterval < 0 || c.PublishTimeout < 0 || c.CloseTimeout < 0 {
 		errs = append(errs, errors.New("reconnect intervals, publish and close timeouts must not be negative"))
 	}
@@ -109,6 +116,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Prefetch == 0 {
 		c.Prefetch = DefaultPrefetch
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.ReconnectInitialInterval == 0 {
 		c.ReconnectInitialInterval = DefaultReconnectInitialInterval
@@ -166,7 +176,7 @@ func New(cfg Config, logger watermill.LoggerAdapter) (*Transport, error) {
 	if _, _, err := t.consumers.connection(); err != nil {
 		return nil, fmt.Errorf("connect consumers: %w", err)
 	}
-	t.consuming = consuming{conn: t.consumers, declare: t.declareQueue, prefetch: cfg.Prefetch,
+	t.consuming = consuming{conn: t.consumers, declare: t.declareQueue, prefetch: cfg.Prefetch, concurrency: cfg.Concurrency,
 		backoff: backoff, closeTimeout: cfg.CloseTimeout, logger: logger}
 	t.publisher = newPublisher(cfg.PublishChannels, cfg.PublishTimeout,
 		newRedialer("publish", t.dialer("publish"), backoff, logger), t.ExchangeName, declareExchange)

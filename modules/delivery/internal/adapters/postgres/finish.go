@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -152,42 +153,36 @@ func (s *Store) writeMarks(ctx context.Context, group []*mark) {
 // finishGroup moves the pending rows of group to their final states in one
 // transaction that commits without waiting for the disk, and returns the
 // rows it changed by key. The keys of group are distinct.
+//
+// Each row is its own UPDATE by primary key, all of them in one round
+// trip: a statement whose plan can only be the key lookup, so that its
+// cached generic plan serves (commitWithoutFlush allows it) and it is not
+// planned again each time. One UPDATE … FROM unnest for the group was as
+// cheap to run, but it has to be planned with its parameters each time: a
+// generic plan made while the table was small scans the whole table.
 func (s *Store) finishGroup(ctx context.Context, group []*mark) (map[domain.Key]domain.Delivery, error) {
-	n := len(group)
-	var (
-		postings, users, channels = make([]string, n), make([]string, n), make([]string, n)
-		statuses, errTexts, ids   = make([]string, n), make([]string, n), make([]string, n)
-		attempts                  = make([]int32, n)
-		ats                       = make([]time.Time, n)
-	)
-	for i, m := range group {
-		postings[i], users[i], channels[i] = m.key.PostingID, m.key.UserID, m.key.Channel
-		statuses[i], errTexts[i], ids[i] = m.final.Status, m.final.Error, m.final.MessageID
-		attempts[i], ats[i] = attempted(m.final), m.final.At.UTC()
-	}
-	changed := make(map[domain.Key]domain.Delivery, n)
+	changed := make(map[domain.Key]domain.Delivery, len(group))
 	err := s.commitWithoutFlush(ctx, func(b *pgx.Batch) {
-		b.Queue(`
-			UPDATE deliveries d
-			SET status = u.status, error = u.error, message_id = u.message_id,
-			    attempts = d.attempts + u.attempted, updated_at = u.at,
-			    sent_at = CASE WHEN u.status = 'sent' THEN u.at END
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::timestamptz[])
-			     AS u (posting_id, user_id, channel, status, error, message_id, attempted, at)
-			WHERE (d.posting_id, d.user_id, d.channel) = (u.posting_id, u.user_id, u.channel)
-			  AND d.status = 'pending'
-			RETURNING `+prefixed("d", columns),
-			postings, users, channels, statuses, errTexts, ids, attempts, ats,
-		).Query(func(rows pgx.Rows) error {
-			got, err := collect(rows, n)
-			if err != nil {
+		for _, m := range group {
+			b.Queue(`
+				UPDATE deliveries
+				SET status = $4::text, error = $5, message_id = $6, attempts = attempts + $7, updated_at = $8::timestamptz,
+				    sent_at = CASE WHEN $4::text = 'sent' THEN $8::timestamptz END
+				WHERE posting_id = $1 AND user_id = $2 AND channel = $3 AND status = 'pending'
+				RETURNING `+columns,
+				m.key.PostingID, m.key.UserID, m.key.Channel, m.final.Status, m.final.Error, m.final.MessageID,
+				attempted(m.final), m.final.At.UTC(),
+			).QueryRow(func(r pgx.Row) error {
+				d, err := scan(r)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil // not pending (or absent): nothing changed
+				}
+				if err == nil {
+					changed[d.Key] = d
+				}
 				return err
-			}
-			for _, d := range got {
-				changed[d.Key] = d
-			}
-			return nil
-		})
+			})
+		}
 	})
 	if err != nil {
 		return nil, err

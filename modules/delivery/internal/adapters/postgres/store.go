@@ -115,7 +115,9 @@ func (s *Store) InsertPending(ctx context.Context, keys []domain.Key, at time.Ti
 
 // commitWithoutFlush runs the statements queue adds in a transaction of
 // their own that commits without waiting for the disk, all in one round
-// trip: BEGIN; SET LOCAL synchronous_commit = off; …; COMMIT.
+// trip: BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL
+// plan_cache_mode = auto; …; COMMIT. The statements must be lookups by
+// primary key (see finishGroup).
 //
 // It is how the marks (RecordAttempt, the groups of Finish) stay cheap
 // while the delivery workers write them as their messages are accepted
@@ -139,6 +141,10 @@ func (s *Store) commitWithoutFlush(ctx context.Context, queue func(b *pgx.Batch)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue("SET LOCAL synchronous_commit = off")
+	// Its statements are key lookups whose generic plan cannot go wrong:
+	// let PostgreSQL cache it rather than plan each one again (db.Open
+	// plans every statement with its parameters otherwise).
+	b.Queue("SET LOCAL plan_cache_mode = auto")
 	queue(b)
 	b.Queue("COMMIT")
 	// A failed statement leaves the connection in an aborted transaction;
