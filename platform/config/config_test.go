@@ -87,6 +87,21 @@ func TestProductionConfigurationIsAccepted(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, c.Database.AutoMigrate)
 	require.Equal(t, 8, c.AMQP.PublishChannels)
+	require.Equal(t, 2, c.AMQP.HandlerConcurrency)
+}
+
+func TestAnAMQPHandlerConcurrencyBelowOneIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("amqp:\n  handler_concurrency: 0\n"), 0o600))
+	_, err := config.Load(env(map[string]string{
+		"NOTIFIER_CONFIG":       path,
+		"NOTIFIER_TRANSPORT":    "amqp",
+		"NOTIFIER_AMQP_URL":     "amqp://guest:guest@127.0.0.1:5672/",
+		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
+		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
+	}))
+	require.ErrorContains(t, err, "amqp.handler_concurrency")
 }
 
 func TestTheLocalProductionConfigurationLoads(t *testing.T) {

@@ -71,6 +71,33 @@ func TestTheBrokerStreamsAheadButTheSubscriberHandsOverOneMessageAtATime(t *test
 	second.Ack()
 }
 
+func TestWithConcurrencyTheSubscriberHandsOverThatManyMessagesAtOnce(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	tr := b.transport(t, amqptransport.Config{Prefetch: 20, Concurrency: 2})
+	_, msgs, ids, _ := subscribed(t, tr, b, 4)
+
+	first, second := next(t, msgs), next(t, msgs)
+	require.ElementsMatch(t, ids[:2], []string{first.UUID, second.UUID}, "two in flight at once")
+	require.Never(t, func() bool {
+		select {
+		case <-msgs:
+			return true
+		default:
+			return false
+		}
+	}, 200*time.Millisecond, 10*time.Millisecond, "not a third while two are unsettled")
+
+	second.Ack()
+	third := next(t, msgs)
+	require.Equal(t, ids[2], third.UUID, "settling one frees its place")
+	first.Nack()
+	fourth := next(t, msgs)
+	require.Contains(t, []string{ids[0], ids[3]}, fourth.UUID)
+	third.Ack()
+	fourth.Ack()
+}
+
 func TestANackedMessageComesBackAndAnAckedOneLeavesTheQueue(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t)
