@@ -103,7 +103,8 @@ func (s *discardSink) serve() {
 var errLineTooLong = errors.New("smtp line too long")
 
 // session speaks just enough SMTP for go-mail and smtptx: EHLO, MAIL,
-// RCPT, DATA, RSET, NOOP, QUIT. It offers PIPELINING (RFC 2920) and holds
+// RCPT, DATA, BDAT, RSET, NOOP, QUIT. It offers PIPELINING (RFC 2920) and
+// CHUNKING (RFC 3030; Postfix offers both by default), and holds
 // its replies until it has read all the input the client sent (see
 // flushingReader): the replies to a pipelined MAIL, RCPT and DATA go out in
 // one write, and a client that does not pipeline gets each reply at once.
@@ -117,7 +118,8 @@ func (s *discardSink) session(c net.Conn) {
 		}
 	}
 	reply("220 bench-sink ESMTP")
-	var rcpts []int // user indices of the current transaction, 0 for foreign
+	var rcpts []int   // user indices of the current transaction, 0 for foreign
+	var chunked int64 // bytes of the BDAT chunks of the current transaction
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -129,9 +131,9 @@ func (s *discardSink) session(c net.Conn) {
 		}
 		switch {
 		case equalFold(verb, "EHLO"), equalFold(verb, "HELO"):
-			reply("250-bench-sink", "250-PIPELINING", "250-8BITMIME", "250-SMTPUTF8", "250 SIZE 10485760")
+			reply("250-bench-sink", "250-PIPELINING", "250-CHUNKING", "250-8BITMIME", "250-SMTPUTF8", "250 SIZE 10485760")
 		case equalFold(verb, "MAIL"), equalFold(verb, "RSET"):
-			rcpts = rcpts[:0]
+			rcpts, chunked = rcpts[:0], 0
 			reply("250 2.0.0 ok")
 		case equalFold(verb, "RCPT"):
 			rcpts = append(rcpts, userIndex(line))
@@ -146,6 +148,24 @@ func (s *discardSink) session(c net.Conn) {
 			}
 			s.accepted(rcpts, n)
 			rcpts = rcpts[:0]
+			reply("250 2.0.0 queued")
+		case equalFold(verb, "BDAT"):
+			// "BDAT <size> [LAST]" (RFC 3030): the chunk follows the line.
+			size, last, ok := bdatArgs(line)
+			if !ok {
+				reply("501 5.5.4 syntax: BDAT <size> [LAST]")
+				continue
+			}
+			if _, err := r.Discard(int(size)); err != nil {
+				return
+			}
+			chunked += size
+			if !last {
+				reply("250 2.0.0 chunk ok")
+				continue
+			}
+			s.accepted(rcpts, chunked)
+			rcpts, chunked = rcpts[:0], 0
 			reply("250 2.0.0 queued")
 		case equalFold(verb, "QUIT"):
 			reply("221 2.0.0 bye")
@@ -250,4 +270,23 @@ func userIndex(line []byte) int {
 // equalFold reports whether b is word in any case (ASCII).
 func equalFold(b []byte, word string) bool {
 	return len(b) == len(word) && bytes.EqualFold(b, []byte(word))
+}
+
+// bdatArgs reads "BDAT <size> [LAST]".
+func bdatArgs(line []byte) (size int64, last, ok bool) {
+	fields := bytes.Fields(line)
+	if len(fields) < 2 || len(fields) > 3 {
+		return 0, false, false
+	}
+	size, err := strconv.ParseInt(string(fields[1]), 10, 64)
+	if err != nil || size < 0 || size > 64<<20 {
+		return 0, false, false
+	}
+	if len(fields) == 3 {
+		if !equalFold(fields[2], "LAST") {
+			return 0, false, false
+		}
+		last = true
+	}
+	return size, last, true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -115,7 +116,7 @@ func TestSinkAnswersPipelinedCommandsInOneWriteBeforeItAwaitsTheContent(t *testi
 	require.Equal(t, []string{
 		"sink: 220 bench-sink ESMTP\r\n",
 		"client: EHLO client\r\n",
-		"sink: 250-bench-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
+		"sink: 250-bench-sink\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
 		"client: MAIL FROM:<noreply@cinema.example> BODY=8BITMIME\r\nRCPT TO:<u1@bench.example>\r\nDATA\r\n",
 		"sink: 250 2.0.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n",
 		"client: Subject: hi\r\n\r\nhello\r\n.\r\n",
@@ -131,6 +132,42 @@ func TestSinkAnswersPipelinedCommandsInOneWriteBeforeItAwaitsTheContent(t *testi
 	require.Equal(t, int64(2), got.Messages)
 	require.Equal(t, int64(2), got.Distinct)
 	require.Equal(t, int64(len("Subject: hi\r\n\r\nhello\r\n")+len("Subject: hi\r\n\r\nhello again\r\n")), got.Bytes)
+}
+
+func TestSinkTakesAMessageInBDATChunksPipelinedWithItsCommands(t *testing.T) {
+	t.Parallel()
+	sink := &discardSink{start: time.Now(), seen: make([]atomic.Uint64, 1)}
+	msg := "Subject: hi\r\n\r\n.hello\r\n"
+	conn := &scriptedConn{chunks: []string{
+		"EHLO client\r\n",
+		"MAIL FROM:<noreply@cinema.example>\r\nRCPT TO:<u1@bench.example>\r\nBDAT 5\r\n" + msg[:5],
+		"BDAT " + strconv.Itoa(len(msg)-5) + " LAST\r\n" + msg[5:],
+		"MAIL FROM:<noreply@cinema.example>\r\nRCPT TO:<u2@bench.example>\r\nBDAT " + strconv.Itoa(len(msg)) + " LAST\r\n" + msg + "BDAT x\r\n",
+		"QUIT\r\n",
+	}}
+
+	sink.session(conn)
+
+	require.Equal(t, []string{
+		"sink: 250 2.0.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 chunk ok\r\n",
+		"sink: 250 2.0.0 queued\r\n",
+		"sink: 250 2.0.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n501 5.5.4 syntax: BDAT <size> [LAST]\r\n",
+	}, sinkWrites(conn.log)[2:5])
+	got := sink.counts()
+	require.Equal(t, int64(2), got.Messages)
+	require.Equal(t, int64(2), got.Distinct)
+	require.Equal(t, int64(2*len(msg)), got.Bytes, "the chunks of a message add up")
+}
+
+// sinkWrites keeps the sink's writes of a scriptedConn log.
+func sinkWrites(log []string) []string {
+	var out []string
+	for _, l := range log {
+		if strings.HasPrefix(l, "sink: ") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func TestSinkCeilingSendsEveryMessageOnceOverItsConnections(t *testing.T) {

@@ -2,6 +2,8 @@ package smtptx_test
 
 import (
 	"bufio"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -34,13 +36,16 @@ type fakeServer struct {
 type fakeConfig struct {
 	// pipelining offers PIPELINING in the EHLO reply.
 	pipelining bool
+	// chunking offers CHUNKING (BDAT) in the EHLO reply.
+	chunking bool
 	// answer returns the reply at stage ("mail", "rcpt", "data",
 	// "content") of transaction tx (from 1); "" means the usual one.
 	answer func(stage string, tx int) string
 	// hangUp closes the connection without a reply: "mail" when MAIL
 	// arrives, "content" once the message has arrived, "idle" after the
 	// reply to the first message, "421" after the reply to the first
-	// message and a 421 (as a server's idle timeout does).
+	// message and a 421 (as a server's idle timeout does), "chunk" once a
+	// BDAT chunk has arrived, after sending the replies to MAIL and RCPT.
 	hangUp string
 	// mute stops answering from MAIL on and reads on until the client
 	// hangs up.
@@ -170,6 +175,9 @@ func (s *session) run(r *bufio.Reader) {
 			if s.srv.pipelining {
 				ext = append(ext, "250-PIPELINING")
 			}
+			if s.srv.chunking {
+				ext = append(ext, "250-CHUNKING")
+			}
 			s.reply(append(ext, "250 ENHANCEDSTATUSCODES")...)
 			continue
 		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:"):
@@ -219,6 +227,52 @@ func (s *session) run(r *bufio.Reader) {
 			s.srv.mu.Lock()
 			if rep[0] == '2' {
 				s.srv.messages = append(s.srv.messages, unstuff(wire))
+			}
+			s.srv.mu.Unlock()
+			inTx = false
+			s.reply(rep)
+			switch s.srv.hangUp {
+			case "idle":
+				_ = s.flush()
+				return
+			case "421":
+				s.reply("421 4.4.2 fake closing: idle timeout")
+				_ = s.flush()
+				return
+			}
+			continue
+		case verb == "BDAT" && s.srv.chunking:
+			// "BDAT <size> LAST": the chunk follows, read whatever came
+			// before.
+			var size int
+			var last string
+			if _, err := fmt.Sscanf(line, "BDAT %d %s", &size, &last); err != nil || last != "LAST" || size < 0 {
+				rep = "501 5.5.4 only BDAT <size> LAST"
+				break
+			}
+			chunk := make([]byte, size)
+			if _, err := io.ReadFull(r, chunk); err != nil {
+				return
+			}
+			s.batch = append(s.batch, "<content>")
+			s.srv.mu.Lock()
+			s.srv.wire = append(s.srv.wire, string(chunk))
+			s.srv.mu.Unlock()
+			switch s.srv.hangUp {
+			case "content":
+				return
+			case "chunk":
+				_ = s.flush() // the replies to MAIL and RCPT, not to BDAT
+				return
+			}
+			usual := "250 2.0.0 queued"
+			if !inTx || rcpts == 0 {
+				usual = "554 5.5.1 no valid recipients"
+			}
+			rep = s.pick("content", tx, usual)
+			s.srv.mu.Lock()
+			if rep[0] == '2' {
+				s.srv.messages = append(s.srv.messages, string(chunk))
 			}
 			s.srv.mu.Unlock()
 			inTx = false

@@ -1,7 +1,9 @@
 // Package smtptx performs SMTP mail transactions (RFC 5321) on a connection
 // that go-mail has opened, greeted (EHLO), secured and authenticated. A
 // transaction costs two round trips when the server offers PIPELINING
-// (RFC 2920): MAIL, RCPT and DATA in one write, then the message. Without
+// (RFC 2920): MAIL, RCPT and DATA in one write, then the message; one
+// round trip and one write when it also offers CHUNKING (RFC 3030): MAIL,
+// RCPT, BDAT and the message together. Without
 // PIPELINING it costs four: MAIL, RCPT, DATA, the message. Unlike go-mail's
 // Client.Send there is no NOOP before and no RSET after a message (a new
 // MAIL FROM starts a new transaction); RSET follows only a refusal.
@@ -12,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,9 +62,14 @@ func Send(c *gosmtp.Client, from, to string, content io.WriterTo, timeout time.D
 	}
 	t := transaction{c: c, text: c.Text}
 	var e *Error
-	if ok, _ := c.Extension("PIPELINING"); ok {
+	pipelining, _ := c.Extension("PIPELINING")
+	chunking, _ := c.Extension("CHUNKING")
+	switch {
+	case pipelining && chunking:
+		e = t.chunked(from, to, content)
+	case pipelining:
 		e = t.pipelined(from, to, content)
-	} else {
+	default:
 		e = t.stepwise(from, to, content)
 	}
 	if e != nil {
@@ -137,6 +145,110 @@ func (t transaction) pipelined(from, to string, content io.WriterTo) *Error {
 		}
 		return e
 	}
+}
+
+// chunked sends MAIL, RCPT, "BDAT <size> LAST" and the message in one
+// write (CHUNKING, RFC 3030, pipelined) and reads the three replies: one
+// round trip, one write, and no dot-stuffing. A server that refused MAIL
+// or RCPT still reads the chunk and refuses BDAT; the transaction is then
+// reset and the first refusal returned.
+//
+// No reply at all is Stale, as in the other transactions: the server
+// dropped the connection before reading it (after a 421, or silently, as
+// on an idle timeout). Here the message went out with the commands, so
+// this also covers a server that took it and died before its replies left:
+// the message is then sent twice, with the same Message-ID, as when the
+// final reply of a DATA transaction is lost and the delivery is retried.
+func (t transaction) chunked(from, to string, content io.WriterTo) *Error {
+	raw, wire := buffers.Get().(*bytes.Buffer), buffers.Get().(*bytes.Buffer)
+	defer release(raw)
+	defer release(wire)
+	if _, err := content.WriteTo(raw); err != nil {
+		// Nothing went out; the connection is dropped all the same, as
+		// after a failed content in the other transactions.
+		return &Error{Stage: StageContent, Err: err}
+	}
+	body := withCRLF(raw.Bytes())
+	mail, rcpt := t.mailCommand(from), "RCPT TO:"+to+"\r\n"
+	wire.Grow(len(mail) + len(rcpt) + 32 + len(body))
+	wire.WriteString(mail)
+	wire.WriteString(rcpt)
+	wire.WriteString("BDAT ")
+	wire.WriteString(strconv.Itoa(len(body)))
+	wire.WriteString(" LAST\r\n")
+	wire.Write(body)
+	if _, err := t.text.W.Write(wire.Bytes()); err != nil {
+		return &Error{Stage: StageMail, Err: err}
+	}
+	if err := t.text.W.Flush(); err != nil {
+		return &Error{Stage: StageMail, Err: err}
+	}
+	var refused *Error
+	for _, stage := range [...]string{StageMail, StageRcpt} {
+		e := t.read(stage, 2)
+		if e == nil {
+			continue
+		}
+		if e.NoReply() || e.Code == 421 {
+			return firstOf(refused, e)
+		}
+		if refused == nil {
+			refused = e
+		}
+	}
+	final := t.read(StageContent, 2)
+	switch {
+	case final == nil && refused == nil:
+		return nil
+	case final != nil && refused == nil:
+		// Everything went out: without a reply the message may have been
+		// accepted; a refusal leaves the transaction to reset.
+		final.sent = final.NoReply()
+		if !final.NoReply() && final.Code != 421 && !t.reset() {
+			final.dirty = true
+		}
+		return final
+	case final != nil && (final.NoReply() || final.Code == 421):
+		return firstOf(refused, final)
+	default:
+		// MAIL or RCPT refused: the chunk was read and refused (or, by a
+		// server that took it for no recipient, dropped); reset.
+		if !t.reset() {
+			refused.dirty = true
+		}
+		return refused
+	}
+}
+
+// withCRLF returns msg with every line ending in CRLF, as BDAT sends it
+// byte for byte: msg itself when it has no bare LF.
+func withCRLF(msg []byte) []byte {
+	bare := false
+	for i := bytes.IndexByte(msg, '\n'); i >= 0; {
+		if i == 0 || msg[i-1] != '\r' {
+			bare = true
+			break
+		}
+		next := bytes.IndexByte(msg[i+1:], '\n')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	if !bare {
+		return msg
+	}
+	out := make([]byte, 0, len(msg)+len(msg)/32)
+	for len(msg) > 0 {
+		i := bytes.IndexByte(msg, '\n')
+		if i < 0 {
+			return append(out, msg...)
+		}
+		line := bytes.TrimSuffix(msg[:i], []byte("\r"))
+		out = append(append(out, line...), '\r', '\n')
+		msg = msg[i+1:]
+	}
+	return out
 }
 
 // stepwise sends MAIL, RCPT and DATA one at a time, each after the reply
@@ -239,16 +351,20 @@ func dotStuff(w *bytes.Buffer, msg []byte) {
 
 // writeMail buffers MAIL FROM with the parameters the server takes.
 func (t transaction) writeMail(from string) {
-	w := t.text.W
-	_, _ = w.WriteString("MAIL FROM:")
-	_, _ = w.WriteString(from)
+	_, _ = t.text.W.WriteString(t.mailCommand(from))
+}
+
+// mailCommand is the MAIL FROM line, with BODY=8BITMIME and SMTPUTF8 when
+// the server offers them.
+func (t transaction) mailCommand(from string) string {
+	cmd := "MAIL FROM:" + from
 	if ok, _ := t.c.Extension("8BITMIME"); ok {
-		_, _ = w.WriteString(" BODY=8BITMIME")
+		cmd += " BODY=8BITMIME"
 	}
 	if ok, _ := t.c.Extension("SMTPUTF8"); ok {
-		_, _ = w.WriteString(" SMTPUTF8")
+		cmd += " SMTPUTF8"
 	}
-	_, _ = w.WriteString("\r\n")
+	return cmd + "\r\n"
 }
 
 // writeRcpt buffers RCPT TO.
