@@ -302,6 +302,19 @@ func (m *MailpitServer) start() error {
 			return fmt.Errorf("mailpit did not answer within %s; its output: %s", mailpitStartTimeout, m.tail())
 		}
 	}
+	// A port taken by another process between freeLoopbackAddr and the
+	// bind fools answers when that process answers on it (another test's
+	// Mailpit): this one then exits right after it started its API.
+	select {
+	case <-p.exited:
+		return fmt.Errorf("mailpit exited after it answered (%v); its output: %s", p.err, m.tail())
+	case <-time.After(150 * time.Millisecond):
+	}
+	if !m.answers() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("mailpit stopped answering; its output: %s", m.tail())
+	}
 	m.proc = p
 	return nil
 }
