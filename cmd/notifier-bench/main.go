@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.binary, "binary", "bin/notifier", "the notifier binary to run (build it first: go build -o bin/notifier ./cmd/notifier)")
 	fs.IntVar(&o.recipients, "recipients", 50000, "users in the mailing")
 	fs.StringVar(&modes, "modes", "memory,amqp", "comma-separated transports to run: memory, amqp, sql")
-	fs.IntVar(&o.smtpConns, "smtp-conns", 10, "SMTP connections: the bulk lane's delivery workers, and the sink ceiling's clients (go-mail + smtptx, as the notifier)")
+	fs.IntVar(&o.smtpConns, "smtp-conns", 10, "SMTP connections: the bulk lane's (delivery.connections.bulk), and the sink ceiling's clients (go-mail + smtptx, as the notifier)")
 	fs.DurationVar(&o.codesEvery, "codes-every", 100*time.Millisecond, "how often a phone code is posted while the mailing runs")
 	fs.StringVar(&o.amqpURL, "amqp-url", envOr("NOTIFIER_TEST_AMQP_URL", defaultAMQPURL), "RabbitMQ")
 	fs.StringVar(&o.databaseURL, "database-url", envOr("NOTIFIER_TEST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL (a schema of the run's own is created in it and dropped)")
@@ -173,7 +173,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	}
 	configPath := ""
 	if key != nil {
-		overlay, err := overlayYAML(key, o.smtpConns)
+		overlay, err := overlayYAML(defaults, key, o.smtpConns)
 		if err != nil {
 			return nil, err
 		}

@@ -16,16 +16,22 @@ import (
 
 // smtpConnsKey finds where the notifier's configuration sets the number of
 // SMTP connections of the bulk lane, from the defaults built into this
-// tree (the binary under test is built from the same tree): each delivery
-// worker keeps its own SMTP connection, so it is delivery.workers.bulk
-// when the workers are per lane, delivery.workers when there is one
-// number, and "" when the notifier has no such setting.
+// tree (the binary under test is built from the same tree):
+// delivery.connections.bulk when the lane's workers share connections,
+// else delivery.workers.bulk (each worker with its own connection) when the
+// workers are per lane, delivery.workers when there is one number, and ""
+// when the notifier has no such setting.
 func smtpConnsKey(defaultYAML []byte) ([]string, error) {
 	var root map[string]any
 	if err := yaml.Unmarshal(defaultYAML, &root); err != nil {
 		return nil, fmt.Errorf("default.yaml: %w", err)
 	}
 	delivery, _ := root["delivery"].(map[string]any)
+	if conns, ok := delivery["connections"].(map[string]any); ok {
+		if _, ok := conns["bulk"]; ok {
+			return []string{"delivery", "connections", "bulk"}, nil
+		}
+	}
 	switch workers := delivery["workers"].(type) {
 	case map[string]any:
 		if _, ok := workers["bulk"]; ok {
@@ -37,13 +43,39 @@ func smtpConnsKey(defaultYAML []byte) ([]string, error) {
 	return nil, nil
 }
 
-// overlayYAML returns a configuration file that sets the value at key.
-func overlayYAML(key []string, value int) ([]byte, error) {
-	var v any = value
-	for i := len(key) - 1; i >= 0; i-- {
-		v = map[string]any{key[i]: v}
+// overlayYAML returns a configuration file that sets the value at key; for
+// delivery.connections.bulk it also raises delivery.workers.bulk to value
+// when the defaults have fewer workers (the notifier opens no more
+// connections than workers).
+func overlayYAML(defaultYAML []byte, key []string, value int) ([]byte, error) {
+	root := map[string]any{}
+	set := func(key []string, v int) {
+		m := root
+		for _, k := range key[:len(key)-1] {
+			next, ok := m[k].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[k] = next
+			}
+			m = next
+		}
+		m[key[len(key)-1]] = v
 	}
-	return yaml.Marshal(v)
+	set(key, value)
+	if keyName(key) == "delivery.connections.bulk" {
+		var defaults struct {
+			Delivery struct {
+				Workers map[string]int `yaml:"workers"`
+			} `yaml:"delivery"`
+		}
+		if err := yaml.Unmarshal(defaultYAML, &defaults); err != nil {
+			return nil, fmt.Errorf("default.yaml: %w", err)
+		}
+		if defaults.Delivery.Workers["bulk"] < value {
+			set([]string{"delivery", "workers", "bulk"}, value)
+		}
+	}
+	return yaml.Marshal(root)
 }
 
 // deliverySettings loads the configuration the notifier will load with env

@@ -12,10 +12,11 @@ import (
 func TestSMTPConnsKeyFollowsTheDeliveryWorkers(t *testing.T) {
 	t.Parallel()
 	for yaml, want := range map[string][]string{
-		"delivery:\n  workers:\n    transactional: 2\n    bulk: 10\n": {"delivery", "workers", "bulk"},
-		"delivery:\n  workers: 4\n":                                   {"delivery", "workers"},
-		"delivery:\n  max_attempts: 4\n":                              nil,
-		"log:\n  level: info\n":                                       nil,
+		"delivery:\n  workers:\n    transactional: 2\n    bulk: 10\n":         {"delivery", "workers", "bulk"},
+		"delivery:\n  workers:\n    bulk: 20\n  connections:\n    bulk: 10\n": {"delivery", "connections", "bulk"},
+		"delivery:\n  workers: 4\n":                                           {"delivery", "workers"},
+		"delivery:\n  max_attempts: 4\n":                                      nil,
+		"log:\n  level: info\n":                                               nil,
 	} {
 		key, err := smtpConnsKey([]byte(yaml))
 		require.NoError(t, err)
@@ -32,7 +33,7 @@ func TestOverlaySetsTheSMTPConnectionsInTheNotifiersConfiguration(t *testing.T) 
 	if key == nil {
 		t.Skip("this tree's notifier has no setting for its SMTP connections")
 	}
-	overlay, err := overlayYAML(key, 7)
+	overlay, err := overlayYAML(defaults, key, 7)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "bench.yaml")
 	require.NoError(t, os.WriteFile(path, overlay, 0o644))
@@ -41,4 +42,16 @@ func TestOverlaySetsTheSMTPConnectionsInTheNotifiersConfiguration(t *testing.T) 
 	require.NoError(t, err)
 	require.Contains(t, settings, keyName(key[1:])+"=7")
 	require.True(t, slices.IsSorted(settings))
+}
+
+func TestMoreConnectionsThanTheDefaultWorkersRaiseTheWorkers(t *testing.T) {
+	t.Parallel()
+	defaults := []byte("delivery:\n  workers:\n    bulk: 20\n  connections:\n    bulk: 10\n")
+	key := []string{"delivery", "connections", "bulk"}
+	small, err := overlayYAML(defaults, key, 5)
+	require.NoError(t, err)
+	require.Equal(t, "delivery:\n    connections:\n        bulk: 5\n", string(small))
+	big, err := overlayYAML(defaults, key, 30)
+	require.NoError(t, err)
+	require.Equal(t, "delivery:\n    connections:\n        bulk: 30\n    workers:\n        bulk: 30\n", string(big))
 }

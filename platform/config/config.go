@@ -146,8 +146,12 @@ type Delivery struct {
 	// MaxWaitingRetries bounds the rows of one batch waiting for a retry.
 	MaxWaitingRetries int `yaml:"max_waiting_retries"`
 	// Workers is the number of delivery workers of each lane
-	// ("transactional", "bulk"), each with its own connections.
+	// ("transactional", "bulk"): the tries in flight at once.
 	Workers map[string]int `yaml:"workers"`
+	// Connections is the number of SMTP connections (and SMS gateway
+	// clients) of each lane, shared by its workers; no more than the lane's
+	// workers are opened. A lane left out has one per worker.
+	Connections map[string]int `yaml:"connections"`
 	// RateLimits caps each channel ("email", "sms") in messages per second,
 	// both lanes together; 0 means unlimited.
 	RateLimits map[string]float64 `yaml:"rate_limits"`

@@ -5,8 +5,8 @@
 //   - two cqrs.CommandHandler values to the group "command_handlers", one
 //     per delivery lane ("delivery.DeliverBatch.transactional" and
 //     "delivery.DeliverBatch.bulk"), each with its own pool of workers
-//     (delivery.workers), each worker with its own senders (its own SMTP
-//     connection, its own SMS gateway client), started and stopped with the
+//     (delivery.workers) sharing the lane's senders (delivery.connections:
+//     SMTP connections, SMS gateway clients), started and stopped with the
 //     application;
 //   - one cqrs.EventHandler to "event_handlers"
 //     ("delivery.CancelDeliveriesOnPostingCancelled");
@@ -98,8 +98,8 @@ type lanes struct {
 }
 
 // newLanes builds the handler of each lane on a pool of workers of its own
-// (delivery.workers), each worker with its own senders, so that a mailing
-// never occupies a worker of the codes. The pools start with the
+// (delivery.workers) with connections of its own (delivery.connections), so
+// that a mailing never occupies a worker or a connection of the codes. The pools start with the
 // application and stop after the router. The channels' rate limits
 // (delivery.rate_limits) are shared by the lanes: the bulk lane waits for
 // them, the transactional lane passes at once and is counted (see package
@@ -130,7 +130,12 @@ func newLanes(d deps) (lanes, error) {
 		newSenders := func() (app.Senders, error) {
 			return newSenders(d.Config, d.Outbox, d.Clock, laneLogger)
 		}
-		workers, err := app.NewWorkers(cfg.Workers[lane], newSenders, laneLogger)
+		// More connections than workers would never all be used.
+		connections := cfg.Workers[lane]
+		if m, ok := cfg.Connections[lane]; ok {
+			connections = min(m, connections)
+		}
+		workers, err := app.NewWorkers(cfg.Workers[lane], newSenders, laneLogger, app.WithConnections(connections))
 		if err != nil {
 			return nil, fmt.Errorf("delivery: %s lane: %w", lane, err)
 		}
@@ -151,7 +156,7 @@ func newLanes(d deps) (lanes, error) {
 		if err != nil {
 			return nil, err
 		}
-		laneLogger.Info("delivery workers", "workers", workers.Size(),
+		laneLogger.Info("delivery workers", "workers", workers.Size(), "connections", workers.Connections(),
 			"email", channelName(d.Config.SMTP.Addr != "", "smtp"), "sms", channelName(d.Config.SMS.URL != "", "gateway"),
 			"rate_limits", cfg.RateLimits)
 		return ports.NewDeliverBatchLane(lane, h)
@@ -181,6 +186,13 @@ func validate(cfg config.Delivery) error {
 	for _, lane := range []string{delivery.LaneTransactional, delivery.LaneBulk} {
 		if _, ok := cfg.Workers[lane]; !ok {
 			errs = append(errs, fmt.Errorf("delivery.workers.%s: missing", lane))
+		}
+	}
+	for lane, m := range cfg.Connections {
+		if lane != delivery.LaneTransactional && lane != delivery.LaneBulk {
+			errs = append(errs, fmt.Errorf("delivery.connections.%s: unknown lane (transactional, bulk)", lane))
+		} else if m < 1 {
+			errs = append(errs, fmt.Errorf("delivery.connections.%s: %d, at least 1 needed", lane, m))
 		}
 	}
 	for ch, perSecond := range cfg.RateLimits {

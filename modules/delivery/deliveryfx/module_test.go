@@ -333,14 +333,40 @@ func TestEachBulkWorkerKeepsOneSMTPConnectionFromBatchToBatch(t *testing.T) {
 	require.LessOrEqual(t, sink.Connections(), 3, "one connection per bulk worker, kept between messages and batches")
 }
 
+func TestTheBulkWorkersShareTheLanesSMTPConnections(t *testing.T) {
+	t.Parallel()
+	sink := testenv.StartSMTPSink(t)
+	cfg := defaults(t)
+	cfg.SMTP.Addr, cfg.SMTP.TLS = sink.Addr(), "none"
+	cfg.Delivery.Workers = map[string]int{delivery.LaneTransactional: 1, delivery.LaneBulk: 6}
+	cfg.Delivery.Connections = map[string]int{delivery.LaneTransactional: 5, delivery.LaneBulk: 2}
+	s := start(t, cfg)
+	ctx := waitCtx(t)
+
+	batch := &delivery.DeliverBatch{
+		PostingID: "mailing", Lane: delivery.LaneBulk, Template: "email/new_movies.md",
+		TemplateContext: map[string]any{"movies": []any{map[string]any{"title": "Брат"}}},
+	}
+	for i := range 60 {
+		user := fmt.Sprintf("u%02d", i)
+		batch.Items = append(batch.Items, delivery.Item{Channel: "email", Recipient: delivery.Recipient{UserID: user, Email: user + "@example.com"}})
+	}
+	require.NoError(t, s.commands.Send(ctx, batch))
+	require.Eventually(t, func() bool { return s.outcomes.count() == 60 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, 60, sink.Count())
+	require.LessOrEqual(t, sink.Connections(), 2, "six workers, two connections")
+}
+
 func TestBadDeliverySettingsStopTheStartNamingEachKey(t *testing.T) {
 	t.Parallel()
 	cfg := defaults(t)
 	cfg.Delivery.Workers = map[string]int{delivery.LaneBulk: 0, "express": 1}
 	cfg.Delivery.RateLimits = map[string]float64{"fax": 1, "sms": -1}
+	cfg.Delivery.Connections = map[string]int{delivery.LaneTransactional: 0, "fax": 1}
 	err := startErr(t, cfg)
 	for _, key := range []string{
 		"delivery.workers.bulk: 0", "delivery.workers.express: unknown lane", "delivery.workers.transactional: missing",
+		"delivery.connections.transactional: 0", "delivery.connections.fax: unknown lane",
 		"delivery.rate_limits.fax: unknown channel", "delivery.rate_limits.sms: -1 is negative",
 	} {
 		require.ErrorContains(t, err, key)
@@ -348,7 +374,7 @@ func TestBadDeliverySettingsStopTheStartNamingEachKey(t *testing.T) {
 
 	cfg = defaults(t)
 	cfg.Delivery.MaxWaitingRetries = 5
-	require.ErrorContains(t, startErr(t, cfg), "delivery.max_waiting_retries: 5 is below delivery.workers.bulk (10)")
+	require.ErrorContains(t, startErr(t, cfg), "delivery.max_waiting_retries: 5 is below delivery.workers.bulk (30)")
 }
 
 // startErr builds the module with cfg and returns why it could not.

@@ -145,7 +145,9 @@ func drain(ctx context.Context, grace time.Duration) (context.Context, context.C
 // unreported, and the redelivered batch reports it; a reported row is never
 // reported again. With several workers, up to one message per worker can
 // be in the window between the channel's acceptance and its "sent" mark
-// when the process dies: those are sent again, with the same message id.
+// when the process dies (a worker gives its connection back before it
+// waits for the mark, but has one message at a time): those are sent
+// again, with the same message id.
 //
 // Backpressure: Handle returns only when every row it handed to the
 // workers is done, so the router takes the lane's next batch only then.

@@ -203,6 +203,42 @@ func TestEachWorkerKeepsItsOwnSendersFromBatchToBatchAndClosesThemAtStop(t *test
 	}
 }
 
+func TestWorkersShareFewerConnectionsEachHeldByOneSendAtATime(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, concurrentPolicy)
+	var made []*counted
+	workers, err := app.NewWorkers(6, func() (app.Senders, error) {
+		c := &counted{}
+		made = append(made, c)
+		return app.Senders{"email": c}, nil
+	}, discard(), app.WithConnections(2))
+	require.NoError(t, err)
+	require.Equal(t, 6, workers.Size())
+	require.Equal(t, 2, workers.Connections())
+	workers.Start()
+	handler := handlerOn(t, h, workers)
+
+	require.NoError(t, handler.Handle(context.Background(), emailBatch("p1", users(40)...)))
+	require.Len(t, made, 2, "two connections for six workers")
+	sends := 0
+	for _, c := range made {
+		c.mu.Lock()
+		sends += c.sends
+		require.False(t, c.overlapped, "a connection carries one send at a time")
+		c.mu.Unlock()
+	}
+	require.Equal(t, 40, sends)
+	require.NoError(t, workers.Stop(context.Background()))
+	for _, c := range made {
+		require.Equal(t, 1, c.closes, "closed once, at stop")
+	}
+
+	_, err = app.NewWorkers(2, func() (app.Senders, error) { return app.Senders{"email": &counted{}}, nil }, discard(), app.WithConnections(3))
+	require.ErrorContains(t, err, "3 connections for 2 workers")
+	_, err = app.NewWorkers(2, func() (app.Senders, error) { return app.Senders{"email": &counted{}}, nil }, discard(), app.WithConnections(0))
+	require.Error(t, err)
+}
+
 func TestARowWaitingForItsRetryDoesNotHoldAWorker(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, concurrentPolicy) // one worker
