@@ -39,6 +39,7 @@ type DeliverBatchHandler struct {
 	sleep    Sleep
 	jitter   Jitter
 	grace    time.Duration
+	batches  batchLocks
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
@@ -162,6 +163,11 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	if !h.workers.running() {
 		return fmt.Errorf("deliver batch: %w", ErrWorkersStopped)
 	}
+	unlock, err := h.batches.lock(ctx, cmd.PostingID, cmd.Lane, cmd.BatchNo)
+	if err != nil {
+		return fmt.Errorf("deliver batch: wait for another copy of the batch: %w", err)
+	}
+	defer unlock()
 	pending, err := h.store.InsertPending(ctx, keys, h.clock.Now())
 	if err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
