@@ -209,37 +209,10 @@ func (s *session) run(r *bufio.Reader) {
 				break
 			}
 			wire, err := readContent(r)
-			if err != nil {
+			if err != nil || !s.message(wire, unstuff(wire), inTx && rcpts > 0, tx) {
 				return
 			}
-			s.batch = append(s.batch, "<content>")
-			s.srv.mu.Lock()
-			s.srv.wire = append(s.srv.wire, wire)
-			s.srv.mu.Unlock()
-			if s.srv.hangUp == "content" {
-				return
-			}
-			usual = "250 2.0.0 queued"
-			if !inTx || rcpts == 0 {
-				usual = "554 5.5.1 no valid recipients"
-			}
-			rep = s.pick("content", tx, usual)
-			s.srv.mu.Lock()
-			if rep[0] == '2' {
-				s.srv.messages = append(s.srv.messages, unstuff(wire))
-			}
-			s.srv.mu.Unlock()
 			inTx = false
-			s.reply(rep)
-			switch s.srv.hangUp {
-			case "idle":
-				_ = s.flush()
-				return
-			case "421":
-				s.reply("421 4.4.2 fake closing: idle timeout")
-				_ = s.flush()
-				return
-			}
 			continue
 		case verb == "BDAT" && s.srv.chunking:
 			// "BDAT <size> LAST": the chunk follows, read whatever came
@@ -251,41 +224,10 @@ func (s *session) run(r *bufio.Reader) {
 				break
 			}
 			chunk := make([]byte, size)
-			if _, err := io.ReadFull(r, chunk); err != nil {
+			if _, err := io.ReadFull(r, chunk); err != nil || !s.message(string(chunk), string(chunk), inTx && rcpts > 0, tx) {
 				return
 			}
-			s.batch = append(s.batch, "<content>")
-			s.srv.mu.Lock()
-			s.srv.wire = append(s.srv.wire, string(chunk))
-			s.srv.mu.Unlock()
-			switch s.srv.hangUp {
-			case "content":
-				return
-			case "chunk":
-				_ = s.flush() // the replies to MAIL and RCPT, not to BDAT
-				return
-			}
-			usual := "250 2.0.0 queued"
-			if !inTx || rcpts == 0 {
-				usual = "554 5.5.1 no valid recipients"
-			}
-			rep = s.pick("content", tx, usual)
-			s.srv.mu.Lock()
-			if rep[0] == '2' {
-				s.srv.messages = append(s.srv.messages, string(chunk))
-			}
-			s.srv.mu.Unlock()
 			inTx = false
-			s.reply(rep)
-			switch s.srv.hangUp {
-			case "idle":
-				_ = s.flush()
-				return
-			case "421":
-				s.reply("421 4.4.2 fake closing: idle timeout")
-				_ = s.flush()
-				return
-			}
 			continue
 		case verb == "RSET":
 			inTx = false
@@ -307,6 +249,44 @@ func (s *session) run(r *bufio.Reader) {
 			return
 		}
 	}
+}
+
+// message takes a message that arrived as wire (text once unstuffed) in
+// transaction tx, valid when it has a recipient: it records it, replies and
+// reports whether the session goes on (hangUp may end it).
+func (s *session) message(wire, text string, valid bool, tx int) bool {
+	s.batch = append(s.batch, "<content>")
+	s.srv.mu.Lock()
+	s.srv.wire = append(s.srv.wire, wire)
+	s.srv.mu.Unlock()
+	switch s.srv.hangUp {
+	case "content":
+		return false
+	case "chunk":
+		_ = s.flush() // the replies held before the message, not its own
+		return false
+	}
+	usual := "250 2.0.0 queued"
+	if !valid {
+		usual = "554 5.5.1 no valid recipients"
+	}
+	rep := s.pick("content", tx, usual)
+	if rep[0] == '2' {
+		s.srv.mu.Lock()
+		s.srv.messages = append(s.srv.messages, text)
+		s.srv.mu.Unlock()
+	}
+	s.reply(rep)
+	switch s.srv.hangUp {
+	case "idle":
+		_ = s.flush()
+		return false
+	case "421":
+		s.reply("421 4.4.2 fake closing: idle timeout")
+		_ = s.flush()
+		return false
+	}
+	return true
 }
 
 // readContent reads a message up to its lone dot and returns it as it was

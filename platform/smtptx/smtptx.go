@@ -103,23 +103,9 @@ func (t transaction) pipelined(from, to string, content io.WriterTo) *Error {
 	if err := t.text.W.Flush(); err != nil {
 		return &Error{Stage: StageMail, Err: err}
 	}
-	var refused *Error // the first refusal of MAIL or RCPT
-	for _, step := range [...]struct {
-		stage string
-		class int
-	}{{StageMail, 2}, {StageRcpt, 2}} {
-		e := t.read(step.stage, step.class)
-		if e == nil {
-			continue
-		}
-		if e.NoReply() || e.Code == 421 {
-			// The connection is gone or going: the other replies
-			// will not come.
-			return firstOf(refused, e)
-		}
-		if refused == nil {
-			refused = e
-		}
+	refused, gone := t.readEnvelope()
+	if gone != nil {
+		return gone
 	}
 	dataErr := t.read(StageData, 3)
 	switch {
@@ -183,18 +169,9 @@ func (t transaction) chunked(from, to string, content io.WriterTo) *Error {
 	if err := t.text.W.Flush(); err != nil {
 		return &Error{Stage: StageMail, Err: err}
 	}
-	var refused *Error
-	for _, stage := range [...]string{StageMail, StageRcpt} {
-		e := t.read(stage, 2)
-		if e == nil {
-			continue
-		}
-		if e.NoReply() || e.Code == 421 {
-			return firstOf(refused, e)
-		}
-		if refused == nil {
-			refused = e
-		}
+	refused, gone := t.readEnvelope()
+	if gone != nil {
+		return gone
 	}
 	final := t.read(StageContent, 2)
 	switch {
@@ -249,6 +226,23 @@ func withCRLF(msg []byte) []byte {
 		msg = msg[i+1:]
 	}
 	return out
+}
+
+// readEnvelope reads the replies to a pipelined MAIL and RCPT: refused is
+// the first refusal, if any; gone is set when the connection is gone or
+// going (no reply, 421), so that the replies after it will not come.
+func (t transaction) readEnvelope() (refused, gone *Error) {
+	for _, stage := range [...]string{StageMail, StageRcpt} {
+		e := t.read(stage, 2)
+		switch {
+		case e == nil:
+		case e.NoReply() || e.Code == 421:
+			return refused, firstOf(refused, e)
+		case refused == nil:
+			refused = e
+		}
+	}
+	return refused, nil
 }
 
 // stepwise sends MAIL, RCPT and DATA one at a time, each after the reply
