@@ -14,8 +14,7 @@ import (
 // still pending, each. Held one after the other, the second finds them
 // final and sends nothing.
 //
-// It does not reach across processes: two instances given the two copies
-// at the same moment can still both send a row (see docs/ARCHITECTURE.md).
+// Across processes the batch's lease does the same (see holdBatch).
 type batchLocks struct {
 	mu   sync.Mutex
 	held map[string]*batchLock

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/delivery/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
@@ -40,6 +42,10 @@ type DeliverBatchHandler struct {
 	jitter   Jitter
 	grace    time.Duration
 	batches  batchLocks
+	// holder names this handler in the batch leases; leaseTTL, leaseRenew
+	// and leasePoll are batchLease* unless a test sets them.
+	holder                          string
+	leaseTTL, leaseRenew, leasePoll time.Duration
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
@@ -69,6 +75,13 @@ func WithDrainGrace(d time.Duration) DeliverBatchOption {
 	return func(h *DeliverBatchHandler) { h.grace = d }
 }
 
+// WithBatchLease replaces how long a batch's lease lasts (ttl), how often
+// it is renewed while the batch runs, and how often it is asked for while
+// another instance holds it (see batchLeaseTTL).
+func WithBatchLease(ttl, renew, poll time.Duration) DeliverBatchOption {
+	return func(h *DeliverBatchHandler) { h.leaseTTL, h.leaseRenew, h.leasePoll = ttl, renew, poll }
+}
+
 // NewDeliverBatchHandler returns a DeliverBatchHandler sending through
 // workers (the lane's pool, which the caller starts and stops). Every
 // dependency is required, policy must allow at least one attempt, and no
@@ -92,6 +105,8 @@ func NewDeliverBatchHandler(
 	h := &DeliverBatchHandler{
 		store: store, renderer: renderer, workers: workers, events: events,
 		clock: clk, policy: policy, logger: logger, sleep: SleepContext, jitter: equalJitter, grace: DrainGrace,
+		holder:   uuid.NewString(),
+		leaseTTL: batchLeaseTTL, leaseRenew: batchLeaseRenew, leasePoll: batchLeasePoll,
 	}
 	for _, o := range opts {
 		o(h)
@@ -163,19 +178,21 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	if !h.workers.running() {
 		return fmt.Errorf("deliver batch: %w", ErrWorkersStopped)
 	}
-	unlock, err := h.batches.lock(ctx, cmd.PostingID, cmd.Lane, cmd.BatchNo)
+	held, release, err := h.holdBatch(ctx, BatchKey{PostingID: cmd.PostingID, Lane: cmd.Lane, BatchNo: cmd.BatchNo})
 	if err != nil {
-		return fmt.Errorf("deliver batch: wait for another copy of the batch: %w", err)
+		return fmt.Errorf("deliver batch: %w", err)
 	}
-	defer unlock()
+	defer release()
 	pending, err := h.store.InsertPending(ctx, keys, h.clock.Now())
 	if err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}
 	// A shutdown drains the batch in flight: it goes on for up to the
-	// grace after ctx ends, then stops cleanly between two sends.
+	// grace after ctx ends, then stops cleanly between two sends. A lost
+	// lease stops it at once.
 	work, stop := drain(ctx, h.grace)
 	defer stop()
+	defer context.AfterFunc(held, stop)()
 	runErr := h.process(work, cmd, pending, recipients, skipped)
 
 	// Report even when ctx ended: what became final is reported now rather

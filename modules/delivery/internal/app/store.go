@@ -69,6 +69,19 @@ type Store interface {
 	CancelPosting(ctx context.Context, postingID string, at time.Time) (int, error)
 	// IsCancelled reports whether CancelPosting was called for the posting.
 	IsCancelled(ctx context.Context, postingID string) (bool, error)
+	// LeaseBatch takes the batch's lease for holder for ttl, or extends it
+	// when holder has it; it returns false, changing nothing, while another
+	// holder has it and it has not expired. It commits at once.
+	LeaseBatch(ctx context.Context, batch BatchKey, holder string, ttl time.Duration) (bool, error)
+	// ReleaseBatch gives the batch's lease up, when holder has it.
+	ReleaseBatch(ctx context.Context, batch BatchKey, holder string) error
+}
+
+// BatchKey names one batch of a posting in one lane.
+type BatchKey struct {
+	PostingID string
+	Lane      string
+	BatchNo   int
 }
 
 // Final is the final state Store.Finish gives a pending row.

@@ -27,6 +27,13 @@ type Store struct {
 	rows      map[domain.Key]*domain.Delivery
 	postings  map[string]*postingRows
 	cancelled map[string]time.Time
+	leases    map[app.BatchKey]lease
+}
+
+// lease is a batch's holder and when its lease ends.
+type lease struct {
+	holder  string
+	expires time.Time
 }
 
 // postingRows lists the keys of one posting, sorted lazily for listing.
@@ -43,6 +50,7 @@ func New() *Store {
 		rows:      map[domain.Key]*domain.Delivery{},
 		postings:  map[string]*postingRows{},
 		cancelled: map[string]time.Time{},
+		leases:    map[app.BatchKey]lease{},
 	}
 }
 
@@ -275,4 +283,26 @@ func (s *Store) IsCancelled(_ context.Context, postingID string) (bool, error) {
 // by byte (as PostgreSQL does with COLLATE "C").
 func compareKeys(a, b domain.Key) int {
 	return cmp.Or(strings.Compare(a.UserID, b.UserID), strings.Compare(a.Channel, b.Channel))
+}
+
+// LeaseBatch implements app.Store, against the process's clock.
+func (s *Store) LeaseBatch(_ context.Context, batch app.BatchKey, holder string, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if l, ok := s.leases[batch]; ok && l.holder != holder && now.Before(l.expires) {
+		return false, nil
+	}
+	s.leases[batch] = lease{holder: holder, expires: now.Add(ttl)}
+	return true, nil
+}
+
+// ReleaseBatch implements app.Store.
+func (s *Store) ReleaseBatch(_ context.Context, batch app.BatchKey, holder string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leases[batch]; ok && l.holder == holder {
+		delete(s.leases, batch)
+	}
+	return nil
 }

@@ -1,5 +1,6 @@
 // Package postgres is the PostgreSQL Store of the delivery module (tables
-// deliveries and delivery_cancelled_postings, migrations 00004 and 00006).
+// deliveries, delivery_cancelled_postings and delivery_batch_leases,
+// migrations 00004, 00006 and 00007).
 // It passes the same contract suite (storetest) as the memory store.
 //
 // Row transitions go straight to the pool and commit at once, even when the

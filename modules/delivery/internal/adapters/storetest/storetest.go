@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) app.Store) {
 		"ReportLeavesRowsUnreportedWhenPublishFails":         reportLeavesRowsUnreportedWhenPublishFails,
 		"ReportOfAWholePostingGoesInChunks":                  reportOfAWholePostingGoesInChunks,
 		"ConcurrentReportsPublishEachRowOnce":                concurrentReportsPublishEachRowOnce,
+		"ABatchLeaseHasOneHolderUntilReleasedOrExpired":      batchLeaseHasOneHolder,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -546,4 +547,30 @@ func concurrentReportsPublishEachRowOnce(t *testing.T, s app.Store) {
 	got := r.keys()
 	slices.SortFunc(got, func(a, b domain.Key) int { return strings.Compare(a.UserID, b.UserID) })
 	require.Equal(t, keys, got, "every row reported exactly once")
+}
+
+func batchLeaseHasOneHolder(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	batch := app.BatchKey{PostingID: "p1", Lane: "bulk", BatchNo: 3}
+	other := app.BatchKey{PostingID: "p1", Lane: "bulk", BatchNo: 4}
+	lease := func(b app.BatchKey, holder string, ttl time.Duration) bool {
+		t.Helper()
+		ok, err := s.LeaseBatch(ctx, b, holder, ttl)
+		require.NoError(t, err)
+		return ok
+	}
+	require.True(t, lease(batch, "a", time.Minute))
+	require.False(t, lease(batch, "b", time.Minute), "held by a")
+	require.True(t, lease(batch, "a", time.Minute), "a renews its own")
+	require.True(t, lease(other, "b", time.Minute), "another batch is another lease")
+
+	require.NoError(t, s.ReleaseBatch(ctx, batch, "b"), "b does not hold it: nothing happens")
+	require.False(t, lease(batch, "b", time.Minute))
+	require.NoError(t, s.ReleaseBatch(ctx, batch, "a"))
+	require.True(t, lease(batch, "b", 500*time.Millisecond), "released, free")
+
+	// b's lease runs out without a renewal: a takes it over.
+	require.False(t, lease(batch, "a", time.Minute))
+	require.Eventually(t, func() bool { return lease(batch, "a", time.Minute) }, 10*time.Second, 50*time.Millisecond)
+	require.False(t, lease(batch, "b", time.Minute), "a holds it now")
 }
