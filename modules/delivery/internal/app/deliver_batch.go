@@ -166,7 +166,12 @@ func drain(ctx context.Context, grace time.Duration) (context.Context, context.C
 // again, with the same message id.
 //
 // Backpressure: Handle returns only when every row it handed to the
-// workers is done, so the router takes the lane's next batch only then.
+// workers is done, so the router takes the lane's next batch only then
+// (with amqp.handler_concurrency batches at once, all sharing the lane's
+// workers).
+//
+// Exclusivity: the copies of one batch take turns (holdBatch), in this
+// process and across instances, so that two copies never send a row each.
 func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBatch) error {
 	if cmd.PostingID == "" {
 		return messaging.Permanent(errors.New("deliver batch: empty posting_id"))
