@@ -19,7 +19,7 @@ import (
 
 // sinkCeiling is how fast the notifier's SMTP client alone fills a discard
 // sink: go-mail builds each message and opens the connections, and
-// smtptx.Send runs each transaction (two round trips, as the sink offers
+// smtptx.SendMsg runs each transaction (two round trips, as the sink offers
 // PIPELINING). It is the best this client and this sink do together.
 type sinkCeiling struct {
 	Messages    int           `json:"messages"`
@@ -35,7 +35,7 @@ type sinkCeiling struct {
 // measureSinkCeiling sends n messages to a fresh discard sink over conns
 // connections, each kept open for all its messages, and times it. It sends
 // as the notifier's SMTP sender does: a go-mail client dials (EHLO), and
-// smtptx.Send sends each message, built like the notifier's: the
+// smtptx.SendMsg sends each message, built like the notifier's: the
 // new_movies template rendered once, a multipart text + HTML body, a
 // Message-ID and a date.
 func measureSinkCeiling(ctx context.Context, n, conns int) (sinkCeiling, error) {
@@ -97,15 +97,7 @@ func measureSinkCeiling(ctx context.Context, n, conns int) (sinkCeiling, error) 
 					m.SetDate()
 					m.SetBodyString(mail.TypeTextPlain, rendered.Text)
 					m.AddAlternativeString(mail.TypeTextHTML, rendered.HTML)
-					from, err := m.GetSender(false)
-					if err != nil {
-						return err
-					}
-					rcpts, err := m.GetRecipients()
-					if err != nil {
-						return err
-					}
-					if err := smtptx.Send(conn, from, rcpts[0], m, mail.DefaultTimeout); err != nil {
+					if err := smtptx.SendMsg(conn, m, mail.DefaultTimeout); err != nil {
 						return err
 					}
 				}

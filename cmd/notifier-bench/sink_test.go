@@ -23,15 +23,7 @@ func TestDiscardSinkCountsMessagesDistinctRecipientsAndStrangers(t *testing.T) {
 	// smtptx pipelines, go-mail's own Send does not: the sink serves both.
 	for name, send := range map[string]func(*mail.Client, *gosmtp.Client, *mail.Msg) error{
 		"smtptx": func(_ *mail.Client, conn *gosmtp.Client, m *mail.Msg) error {
-			from, err := m.GetSender(false)
-			if err != nil {
-				return err
-			}
-			rcpts, err := m.GetRecipients()
-			if err != nil {
-				return err
-			}
-			return smtptx.Send(conn, from, rcpts[0], m, mail.DefaultTimeout)
+			return smtptx.SendMsg(conn, m, mail.DefaultTimeout)
 		},
 		"go-mail": func(client *mail.Client, conn *gosmtp.Client, m *mail.Msg) error {
 			return client.SendWithSMTPClient(conn, m)

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	mail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
 )
 
@@ -404,4 +405,19 @@ func firstOf(first, last *Error) *Error {
 	}
 	first.dirty = true
 	return first
+}
+
+// SendMsg is Send for a go-mail message with one recipient: the envelope
+// is its sender and its recipient. A message without a sender or with
+// other than one recipient gets ErrInvalidAddress, with nothing sent.
+func SendMsg(c *gosmtp.Client, m *mail.Msg, timeout time.Duration) error {
+	from, err := m.GetSender(false)
+	if err != nil {
+		return ErrInvalidAddress
+	}
+	rcpts, err := m.GetRecipients()
+	if err != nil || len(rcpts) != 1 {
+		return ErrInvalidAddress
+	}
+	return Send(c, from, rcpts[0], m, timeout)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	mail "github.com/wneessen/go-mail"
 
 	"github.com/notifier/notifier/platform/smtptx"
 )
@@ -362,4 +363,27 @@ func verbs(commands []string) []string {
 		out[i], _, _ = strings.Cut(c, " ")
 	}
 	return out
+}
+
+func TestSendMsgTakesTheEnvelopeFromTheMessage(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t, fakeConfig{pipelining: true, chunking: true})
+	c := srv.dial(t)
+
+	m := mail.NewMsg()
+	require.NoError(t, m.From("Notifier <noreply@cinema.example>"))
+	require.NoError(t, m.To("anna@example.com"))
+	m.Subject("hi")
+	m.SetBodyString(mail.TypeTextPlain, "hello")
+	require.NoError(t, smtptx.SendMsg(c, m, timeout))
+	require.Contains(t, srv.got().commands, "RCPT TO:<anna@example.com>")
+
+	none := mail.NewMsg()
+	require.NoError(t, none.From("noreply@cinema.example"))
+	require.ErrorIs(t, smtptx.SendMsg(c, none, timeout), smtptx.ErrInvalidAddress, "no recipient")
+	two := mail.NewMsg()
+	require.NoError(t, two.From("noreply@cinema.example"))
+	require.NoError(t, two.To("anna@example.com", "boris@example.com"))
+	require.ErrorIs(t, smtptx.SendMsg(c, two, timeout), smtptx.ErrInvalidAddress, "one recipient a message")
+	require.Len(t, srv.got().messages, 1, "nothing sent for the refused ones")
 }

@@ -135,7 +135,7 @@ func splitAddr(addr string, defaultPort int) (string, int, error) {
 
 // Send implements app.Sender: one multipart/alternative message (text and
 // HTML when both are set), UTF-8 subject, Message-ID "<msg.ID>", sent in
-// one SMTP transaction (smtptx.Send) on the kept connection, within the
+// one SMTP transaction (smtptx.SendMsg) on the kept connection, within the
 // configured timeout. SMTP 4xx answers and connection failures are
 // transient, 5xx answers permanent. Errors carry the SMTP codes, never the
 // address or the server's text.
@@ -152,14 +152,6 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 	if err != nil {
 		return err
 	}
-	from, err := m.GetSender(false)
-	if err != nil {
-		return errors.New("smtp: invalid sender address")
-	}
-	rcpts, err := m.GetRecipients()
-	if err != nil || len(rcpts) != 1 {
-		return errors.New("smtp: invalid recipient address")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for try := 1; ; try++ {
@@ -174,7 +166,7 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 			}
 			s.conn, fresh = conn, true
 		}
-		err := smtptx.Send(s.conn, from, rcpts[0], m, s.timeout)
+		err := smtptx.SendMsg(s.conn, m, s.timeout)
 		if err == nil {
 			return nil
 		}
