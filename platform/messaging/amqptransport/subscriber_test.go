@@ -33,6 +33,19 @@ func subscribed(t *testing.T, tr *amqptransport.Transport, b *broker, n int) (me
 	return sub, msgs, ids, tr.QueueName(topic, handler)
 }
 
+// noMore checks that nothing more is handed over for a while.
+func noMore(t *testing.T, msgs <-chan *message.Message, why string) {
+	t.Helper()
+	require.Never(t, func() bool {
+		select {
+		case <-msgs:
+			return true
+		default:
+			return false
+		}
+	}, 200*time.Millisecond, 10*time.Millisecond, why)
+}
+
 // next returns the next message handed over.
 func next(t *testing.T, msgs <-chan *message.Message) *message.Message {
 	t.Helper()
@@ -56,14 +69,7 @@ func TestTheBrokerStreamsAheadButTheSubscriberHandsOverOneMessageAtATime(t *test
 	require.Equal(t, ids[0], first.UUID)
 	require.Eventually(t, func() bool { return b.ready(t, queue) == 0 }, wait, 10*time.Millisecond,
 		"the prefetch lets the broker send all three ahead")
-	require.Never(t, func() bool {
-		select {
-		case <-msgs:
-			return true
-		default:
-			return false
-		}
-	}, 200*time.Millisecond, 10*time.Millisecond, "the second waits until the first is settled")
+	noMore(t, msgs, "the second waits until the first is settled")
 
 	first.Ack()
 	second := next(t, msgs)
@@ -79,14 +85,7 @@ func TestWithConcurrencyTheSubscriberHandsOverThatManyMessagesAtOnce(t *testing.
 
 	first, second := next(t, msgs), next(t, msgs)
 	require.ElementsMatch(t, ids[:2], []string{first.UUID, second.UUID}, "two in flight at once")
-	require.Never(t, func() bool {
-		select {
-		case <-msgs:
-			return true
-		default:
-			return false
-		}
-	}, 200*time.Millisecond, 10*time.Millisecond, "not a third while two are unsettled")
+	noMore(t, msgs, "not a third while two are unsettled")
 
 	second.Ack()
 	third := next(t, msgs)
