@@ -3,6 +3,7 @@ package pgtransport
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type SQL struct {
 
 	mu   sync.Mutex
 	subs map[string]*wsql.Subscriber
+	// groups lists, by topic, the handlers (consumer groups) subscribed
+	// to it, for Prune.
+	groups map[string][]string
 }
 
 // NewSQL returns the SQL transport on pool.
@@ -52,6 +56,7 @@ func NewSQL(pool *pgxpool.Pool, cfg SQLConfig, logger watermill.LoggerAdapter) (
 		schema: wsql.DefaultPostgreSQLSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea},
 		offset: wsql.DefaultPostgreSQLOffsetsAdapter{GenerateMessagesOffsetsTableName: offsetsTable},
 		subs:   map[string]*wsql.Subscriber{},
+		groups: map[string][]string{},
 	}
 	direct, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{SchemaAdapter: t.schema, AutoInitializeSchema: true}, logger)
 	if err != nil {
@@ -116,7 +121,15 @@ func (t *SQL) Initialize(topic, handlerName string) error {
 	if err != nil {
 		return err
 	}
-	return s.(*wsql.Subscriber).SubscribeInitialize(topic)
+	if err := s.(*wsql.Subscriber).SubscribeInitialize(topic); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !slices.Contains(t.groups[topic], handlerName) {
+		t.groups[topic] = append(t.groups[topic], handlerName)
+	}
+	return nil
 }
 
 // Close implements messaging.Transport.
