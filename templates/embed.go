@@ -4,6 +4,11 @@
 // pongo2 syntax, stored under the directory of its channel: email/*.md and sms/*.md. The HTML
 // part of every email is wrapped in layouts/email.html. The templating package renders them;
 // a deployment may point Notifier at a directory of its own instead.
+//
+// Values are printed as given in the subject, the text part and SMS; in the HTML part they are
+// HTML-escaped and their brackets and backslashes escaped for Markdown, so that a value (a
+// user's name, a movie's title) can add neither markup nor a link or an image: only the
+// template's own Markdown does.
 package templates
 
 import "embed"

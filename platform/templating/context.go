@@ -2,8 +2,11 @@ package templating
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/flosch/pongo2/v6"
 )
@@ -67,5 +70,97 @@ func normalize(v any) any {
 		return v.String()
 	default:
 		return v
+	}
+}
+
+// markdownSpecial are the characters markdownSafe escapes: the brackets of
+// links and images, and the backslash that would escape the escapes.
+const markdownSpecial = `\[]`
+
+// markdownSafe returns ctx with a backslash before every bracket and
+// backslash in its strings, for the body that goes through Markdown: a value
+// such as a user's name "[Win a prize](https://evil.example)" then shows as
+// typed instead of becoming a link in the HTML part (HTML itself is escaped
+// by pongo2's autoescape, so no tag or autolink gets through either).
+// Subtrees without such characters are shared, not copied; ctx is not
+// modified.
+func markdownSafe(ctx pongo2.Context) pongo2.Context {
+	var out pongo2.Context
+	for k, v := range ctx {
+		if safe, changed := markdownSafeValue(v); changed {
+			if out == nil {
+				out = make(pongo2.Context, len(ctx))
+				maps.Copy(out, ctx)
+			}
+			out[k] = safe
+		}
+	}
+	if out == nil {
+		return ctx
+	}
+	return out
+}
+
+// markdownSafeValue escapes the strings of v (see markdownSafe); changed
+// reports whether anything was.
+func markdownSafeValue(v any) (any, bool) {
+	switch v := v.(type) {
+	case string:
+		if !strings.ContainsAny(v, markdownSpecial) {
+			return v, false
+		}
+		var b strings.Builder
+		b.Grow(len(v) + 8)
+		for _, r := range v {
+			if strings.ContainsRune(markdownSpecial, r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		return b.String(), true
+	case map[string]any:
+		var out map[string]any
+		for k, e := range v {
+			if safe, changed := markdownSafeValue(e); changed {
+				if out == nil {
+					out = maps.Clone(v)
+				}
+				out[k] = safe
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, e := range v {
+			if safe, changed := markdownSafeValue(e); changed {
+				if out == nil {
+					out = slices.Clone(v)
+				}
+				out[i] = safe
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case []map[string]any:
+		var out []map[string]any
+		for i, e := range v {
+			if safe, changed := markdownSafeValue(e); changed {
+				if out == nil {
+					out = slices.Clone(v)
+				}
+				out[i] = safe.(map[string]any)
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	default:
+		return v, false
 	}
 }

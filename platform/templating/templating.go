@@ -153,7 +153,7 @@ func (r *Renderer) Render(name string, data map[string]any) (out Rendered, err e
 	out.Subject = headerLine(subject)
 	out.Text = plainText(text)
 
-	escaped, err := execute(name, c.html, c.bodyOffset, ctx)
+	escaped, err := execute(name, c.html, c.bodyOffset, markdownSafe(ctx))
 	if err != nil {
 		return Rendered{}, err
 	}

@@ -163,6 +163,30 @@ func TestHTMLPartOmitsRawHTMLAndDangerousLinks(t *testing.T) {
 	assert.Contains(t, out.HTML, "<!-- raw HTML omitted -->")
 }
 
+func TestValuesCannotAddLinksOrImagesToTheHTMLPart(t *testing.T) {
+	t.Parallel()
+	r, _ := newRenderer(t, map[string]string{
+		"email/hello.md": "---\nsubject: \"{{ user.first_name }}\"\n---\nПривет, {{ user.first_name }}!\n\n" +
+			"{% for m in movies %}[{{ m.title }}]({{ m.url }})\n{% endfor %}",
+	})
+	name := `[Выигрыш](https://evil.example) ![x](https://evil.example/p.png) a\b`
+	data := map[string]any{
+		"user":   map[string]any{"first_name": name},
+		"movies": []any{map[string]any{"title": "Брат [18+]", "url": "https://cinema.example/brat"}},
+	}
+
+	out, err := r.Render("email/hello.md", data)
+
+	require.NoError(t, err)
+	assert.NotContains(t, out.HTML, "evil.example\"", "no link or image from a value")
+	assert.NotContains(t, out.HTML, "<img")
+	assert.Contains(t, out.HTML, `Привет, [Выигрыш](https://evil.example) ![x](https://evil.example/p.png) a\b!`, "shown as typed")
+	assert.Contains(t, out.HTML, `<a href="https://cinema.example/brat">Брат [18+]</a>`, "the template's own link works, brackets in its text")
+	assert.Contains(t, out.Text, "Привет, "+name+"!", "the text part is verbatim")
+	assert.Equal(t, name, out.Subject)
+	assert.Equal(t, name, data["user"].(map[string]any)["first_name"], "the data is not modified")
+}
+
 func TestBannedTagsFailToParse(t *testing.T) {
 	t.Parallel()
 	sources := map[string]string{
