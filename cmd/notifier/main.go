@@ -102,7 +102,9 @@ func serve(ctx context.Context, logOut io.Writer, getenv func(string) string) er
 	logger.Info("starting notifier", "version", currentVersion(), "transport", cfg.Transport)
 
 	app := fx.New(bootstrap.App(bootstrap.Options{Config: cfg, Logger: logger, Version: currentVersion()}))
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// A stop asked for while starting is honoured once started: the
+	// start is not cut short half way (a cancelled start is an error).
+	startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", err)
