@@ -36,6 +36,7 @@ type Config struct {
 	Delivery    Delivery          `yaml:"delivery"`
 	Messaging   Messaging         `yaml:"messaging"`
 	Intake      Intake            `yaml:"intake"`
+	Posting     Posting           `yaml:"posting"`
 	Log         Log               `yaml:"log"`
 	Debug       Debug             `yaml:"debug"`
 }
@@ -51,6 +52,14 @@ type Debug struct {
 type HTTP struct {
 	Addr         string `yaml:"addr"`
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of the response.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection waits for its next
+	// request.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // AMQP configures RabbitMQ.
@@ -71,6 +80,9 @@ type AMQP struct {
 	// OutboxPollInterval is how often the outbox forwarder looks for
 	// committed messages: the latency it adds to each hop when idle.
 	OutboxPollInterval time.Duration `yaml:"outbox_poll_interval"`
+	// PoisonTTL is how long the poison queue keeps a message (its
+	// x-message-ttl): poisoned messages can hold emails and phone numbers.
+	PoisonTTL time.Duration `yaml:"poison_ttl"`
 }
 
 // Database configures PostgreSQL.
@@ -166,7 +178,24 @@ type Messaging struct {
 
 // Intake maps known events to postings.
 type Intake struct {
-	Flows map[string]Flow `yaml:"flows"`
+	// MaxBody caps an event's body; a larger one goes to the poison queue
+	// with the reason.
+	MaxBody int64           `yaml:"max_body"`
+	Flows   map[string]Flow `yaml:"flows"`
+}
+
+// Posting configures the posting module.
+type Posting struct {
+	// IdempotencyRetention is how long an idempotency key keeps answering
+	// with the posting it made; after it the key is free again (the
+	// posting stays readable by id).
+	IdempotencyRetention time.Duration `yaml:"idempotency_retention"`
+	// MaxResolvedContext caps the template context after its URLs are
+	// fetched; over it the posting fails.
+	MaxResolvedContext int `yaml:"max_resolved_context"`
+	// InlineContextMax is the largest resolved context copied into every
+	// batch message; a larger one is stored once and referenced.
+	InlineContextMax int `yaml:"inline_context_max"`
 }
 
 // Flow says what postings one event type makes.
