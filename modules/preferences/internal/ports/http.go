@@ -58,10 +58,15 @@ type getPreferencesInput struct {
 }
 
 // PreferencesChoices is the body of PUT: the user's choices, replacing the
-// previous ones.
+// previous ones. It accepts everything GET answers with, so a client can
+// read the resource, change one switch and write it back: user_id must be
+// the path's, and the read-only mandatory and updated_at are ignored.
 type PreferencesChoices struct {
-	Channels map[string]bool `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email and sms. A channel left out follows its default." example:"{\"sms\":false}"`
-	Types    map[string]bool `json:"types,omitempty" maxProperties:"256" doc:"Opt-in per notification type; keys match ^[a-z][a-z0-9_]{0,63}$. A type left out follows its default." example:"{\"new_movies\":false}"`
+	UserID    string          `json:"user_id,omitempty" maxLength:"128" doc:"Optional; when present it must be the user of the path." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
+	Channels  map[string]bool `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email and sms. A channel left out follows its default." example:"{\"sms\":false}"`
+	Types     map[string]bool `json:"types,omitempty" maxProperties:"256" doc:"Opt-in per notification type; keys match ^[a-z][a-z0-9_]{0,63}$. A type left out follows its default." example:"{\"new_movies\":false}"`
+	Mandatory []string        `json:"mandatory,omitempty" maxItems:"256" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
+	UpdatedAt *time.Time      `json:"updated_at,omitempty" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
 }
 
 type putPreferencesInput struct {
@@ -73,7 +78,11 @@ type putPreferencesInput struct {
 // channels, type keys are well-formed names.
 func (in *putPreferencesInput) Resolve(huma.Context) []error {
 	fieldErrs := domain.ValidateOverrides(domain.Overrides{Channels: in.Body.Channels, Types: in.Body.Types})
-	errs := make([]error, 0, len(fieldErrs))
+	errs := make([]error, 0, len(fieldErrs)+1)
+	if in.Body.UserID != "" && in.Body.UserID != in.UserID {
+		errs = append(errs, &huma.ErrorDetail{Location: "body.user_id", Value: in.Body.UserID,
+			Message: "does not match the user of the path"})
+	}
 	for _, fe := range fieldErrs {
 		errs = append(errs, detail(fe))
 	}
@@ -98,7 +107,9 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Path:        "/api/v1/users/{user_id}/preferences",
 		Summary:     "Replace a user's notification preferences",
 		Description: "Replaces the user's choices with the body: a channel or type left out returns to its default " +
-			"(send `{}` to reset everything). Notifications are delivered only on a channel and of a type the user " +
+			"(send `{}` to reset everything). The body of a GET is accepted as it is (its `user_id` must be the " +
+			"path's; `mandatory` and `updated_at` are read-only and ignored), so reading, changing one switch and " +
+			"writing back works; note that it then stores every switch it lists as the user's own choice. Notifications are delivered only on a channel and of a type the user " +
 			"has enabled.\n\nOpting out of a mandatory type (listed in `mandatory`, such as `email_confirmation` and " +
 			"`phone_confirmation`) is accepted and stored but has no effect: mandatory notifications are always " +
 			"delivered, whatever the channel and type choices, as long as the user has an address. " +

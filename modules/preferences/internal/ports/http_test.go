@@ -253,3 +253,49 @@ func TestNewHTTPRejectsNilUseCases(t *testing.T) {
 	_, err := ports.NewHTTP(nil, nil)
 	assert.Error(t, err)
 }
+
+func TestWhatGetAnswersPutAcceptsBack(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPI(t)
+	resource(t, api.Put(path, map[string]any{"types": map[string]any{"reactions": false}}))
+	read := resource(t, api.Get(path))
+	require.Contains(t, read, "user_id")
+	require.Contains(t, read, "mandatory")
+	require.Contains(t, read, "updated_at")
+
+	read["channels"].(map[string]any)["sms"] = false
+	written := resource(t, api.Put(path, read))
+
+	assert.Equal(t, false, written["channels"].(map[string]any)["sms"], "the changed switch")
+	assert.Equal(t, false, written["types"].(map[string]any)["reactions"], "the switch read back")
+	assert.Equal(t, resource(t, api.Get(path)), written)
+}
+
+func TestPutWithAnotherUsersIDIsRefusedNamingTheField(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPI(t)
+
+	resp := api.Put(path, map[string]any{"user_id": "someone-else", "channels": map[string]any{"sms": false}})
+
+	status, locs := problemLocations(t, resp)
+	assert.Equal(t, http.StatusUnprocessableEntity, status, resp.Body.String())
+	assert.Equal(t, []string{"body.user_id"}, locs)
+	assert.Contains(t, resp.Body.String(), "does not match the user of the path")
+	_, stored := resource(t, api.Get(path))["updated_at"]
+	assert.False(t, stored, "nothing was stored")
+}
+
+func TestPutIgnoresTheReadOnlyFields(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPI(t)
+
+	got := resource(t, api.Put(path, map[string]any{
+		"mandatory":  []any{"new_movies"},
+		"updated_at": "2001-01-01T00:00:00Z",
+		"types":      map[string]any{"new_movies": false},
+	}))
+
+	assert.Equal(t, []any{"email_confirmation", "phone_confirmation"}, got["mandatory"], "mandatory is the configuration's")
+	assert.Equal(t, false, got["types"].(map[string]any)["new_movies"], "new_movies did not become mandatory")
+	assert.Equal(t, now.Format(time.RFC3339), got["updated_at"], "updated_at is the server's")
+}
