@@ -155,6 +155,7 @@ type wiring struct {
 	EventHandlers   []cqrs.EventHandler    `group:"event_handlers"`
 	RawHandlers     []messaging.RawHandler `group:"raw_handlers"`
 	Routes          []httpapi.Routes       `group:"routes"`
+	Sweepers        []db.Sweeper           `group:"sweepers"`
 }
 
 // wire registers every module's handlers and routes, and starts the router
@@ -208,7 +209,7 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 	})
 	if p.Infra.pool != nil {
 		p.Server.AddReadinessCheck("database", p.Infra.pool.Ping)
-		startJanitor(p.Lifecycle, p.Infra, p.Logger)
+		startJanitor(p.Lifecycle, append(platformSweepers(p.Infra), p.Sweepers...), p.Logger)
 	}
 	if p.Infra.broker != nil {
 		p.Server.AddReadinessCheck("broker", p.Infra.broker.Ping)

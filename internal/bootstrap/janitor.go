@@ -7,20 +7,31 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/messaging/pgtransport"
 )
 
-// janitorInterval is how often expired deduplication keys, and in the sql
-// transport the messages every handler has consumed, are deleted.
+// janitorInterval is how often the sweepers run.
 const janitorInterval = 10 * time.Minute
 
-// startJanitor deletes expired deduplication keys and, with the sql
-// transport, consumed messages, in the background.
-func startJanitor(lc fx.Lifecycle, in *infra, logger *slog.Logger) {
-	keys, _ := in.keys.(*messaging.PostgresKeyStore)
-	topics, _ := in.transport.(*pgtransport.SQL)
-	if keys == nil && topics == nil {
+// platformSweepers returns the platform's own clean-ups: expired
+// deduplication keys and, with the sql transport, the messages every
+// handler has consumed.
+func platformSweepers(in *infra) []db.Sweeper {
+	var out []db.Sweeper
+	if keys, ok := in.keys.(*messaging.PostgresKeyStore); ok {
+		out = append(out, db.Sweeper{What: "expired deduplication keys", Sweep: keys.Sweep})
+	}
+	if topics, ok := in.transport.(*pgtransport.SQL); ok {
+		out = append(out, db.Sweeper{What: "consumed messages", Sweep: topics.Prune})
+	}
+	return out
+}
+
+// startJanitor runs every sweeper every janitorInterval in the background.
+func startJanitor(lc fx.Lifecycle, sweepers []db.Sweeper, logger *slog.Logger) {
+	if len(sweepers) == 0 {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -36,7 +47,7 @@ func startJanitor(lc fx.Lifecycle, in *infra, logger *slog.Logger) {
 					case <-ctx.Done():
 						return
 					case <-ticker.C:
-						sweep(ctx, keys, topics, logger)
+						sweep(ctx, sweepers, logger)
 					}
 				}
 			}()
@@ -47,19 +58,12 @@ func startJanitor(lc fx.Lifecycle, in *infra, logger *slog.Logger) {
 }
 
 // sweep runs one round of the janitor.
-func sweep(ctx context.Context, keys *messaging.PostgresKeyStore, topics *pgtransport.SQL, logger *slog.Logger) {
-	if keys != nil {
-		if n, err := keys.Sweep(ctx); err != nil {
-			logger.Warn("sweeping deduplication keys failed", "error", err)
+func sweep(ctx context.Context, sweepers []db.Sweeper, logger *slog.Logger) {
+	for _, s := range sweepers {
+		if n, err := s.Sweep(ctx); err != nil {
+			logger.Warn("sweeping failed", "what", s.What, "error", err)
 		} else if n > 0 {
-			logger.Info("expired deduplication keys deleted", "count", n)
-		}
-	}
-	if topics != nil {
-		if n, err := topics.Prune(ctx); err != nil {
-			logger.Warn("pruning consumed messages failed", "error", err)
-		} else if n > 0 {
-			logger.Info("consumed messages deleted", "count", n)
+			logger.Info("swept", "what", s.What, "count", n)
 		}
 	}
 }
