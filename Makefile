@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test build lint fmt clean bench
+.PHONY: run test build lint fmt clean bench fuzz
 
 ## run: start the service in memory on :8080 (no configuration needed)
 run:
@@ -12,6 +12,28 @@ run:
 ## test: every test, with the race detector
 test:
 	$(GO) test -race -count=1 ./...
+
+## fuzz: each fuzz test for FUZZTIME (default 60s), one after another (README "Fuzz tests");
+##       FUZZFLAGS are passed on, e.g. FUZZFLAGS=-parallel=1 on a shared machine
+FUZZTIME  ?= 60s
+FUZZFLAGS ?=
+FUZZ_TARGETS := \
+	FuzzDecodeEvent:./modules/eventintake/internal/domain \
+	FuzzParseExpiresIn:./modules/posting/internal/domain \
+	FuzzSingleUser:./modules/posting/internal/domain \
+	FuzzExpiresInJSON:./modules/posting/internal/ports \
+	FuzzCreatePostingHTTP:./modules/posting/internal/ports \
+	FuzzCreatePosting:./modules/posting/internal/app \
+	FuzzResolveTemplateContext:./modules/posting/internal/app \
+	FuzzDirectoryPage:./modules/posting/internal/adapters/directory \
+	FuzzAllowed:./platform/upstream \
+	FuzzReadReply:./platform/smtptx
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg; \
+	done
 
 ## build: the binary in bin/notifier
 build:

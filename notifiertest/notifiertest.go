@@ -55,6 +55,7 @@ type settings struct {
 	upstreams map[string]http.Handler
 	clock     clock.Clock
 	configure []func(*config.Config)
+	logger    *slog.Logger
 }
 
 // WithUsers replaces the demo directory's users with users (movies, series
@@ -89,6 +90,14 @@ func WithClock(c clock.Clock) Option {
 // servers on their standard ports).
 func WithTransport(transport string) Option {
 	return func(s *settings) { s.transport = transport }
+}
+
+// WithLog makes the Notifier log to w at level ("debug", "info", "warn",
+// "error") in the text format, through the logger of production
+// (logging.New, personal data masked), instead of to stderr at the level
+// of NOTIFIER_TEST_LOG. w must be safe for concurrent use.
+func WithLog(w io.Writer, level string) Option {
+	return func(s *settings) { s.logger = logging.New(w, level, "text") }
 }
 
 // WithConfig edits the configuration before start.
@@ -160,11 +169,15 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 	}
 
 	n := &Notifier{Config: cfg, client: &http.Client{Timeout: 30 * time.Second}}
+	logger := s.logger
+	if logger == nil {
+		logger = testLogger()
+	}
 	var server *httpapi.Server
 	app := fx.New(
 		bootstrap.App(bootstrap.Options{
 			Config:    cfg,
-			Logger:    testLogger(),
+			Logger:    logger,
 			Clock:     s.clock,
 			Upstreams: handlers,
 			Version:   "test",

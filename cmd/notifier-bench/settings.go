@@ -118,7 +118,10 @@ func flatten(prefix string, v any, out *[]string) {
 // binaryAccepts reports whether binary loads the configuration file at
 // path: "notifier migrate" loads it before it needs a database, and names
 // the file when it refuses it (an unknown key, for a binary built before
-// the key existed).
+// the key existed). It is given a well-formed database URL on a port
+// nothing listens on: a binary that judges its configuration first refuses
+// a missing one as a configuration problem too, and the connection that
+// follows an accepted file is refused at once.
 func binaryAccepts(binary, path string) (bool, string) {
 	cmd := exec.Command(binary, "migrate")
 	for _, kv := range os.Environ() {
@@ -126,7 +129,8 @@ func binaryAccepts(binary, path string) (bool, string) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "NOTIFIER_CONFIG="+path)
+	cmd.Env = append(cmd.Env, "NOTIFIER_CONFIG="+path,
+		"NOTIFIER_DATABASE_URL=postgres://notifier-bench@127.0.0.1:1/none?connect_timeout=2")
 	out, _ := cmd.CombinedOutput()
 	if strings.Contains(string(out), "configuration:") {
 		return false, strings.TrimSpace(string(out))

@@ -53,17 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	switch cmd {
 	case "serve":
-		if err := serve(ctx, stderr, getenv); err != nil {
-			fmt.Fprintln(stderr, "notifier:", err)
-			return 1
-		}
-		return 0
+		return report(stderr, serve(ctx, stderr, getenv))
 	case "migrate":
-		if err := migrate(ctx, stderr, getenv); err != nil {
-			fmt.Fprintln(stderr, "notifier:", err)
-			return 1
-		}
-		return 0
+		return report(stderr, migrate(ctx, stderr, getenv))
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "notifier", currentVersion())
 		return 0
@@ -74,6 +66,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "notifier: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+}
+
+// Exit statuses besides 0.
+const (
+	exitFailure = 1 // the service failed: a database that refuses, a port in use
+	exitUsage   = 2 // the command or its configuration is wrong
+)
+
+// report prints err, if any, and returns the exit status: a configuration
+// that cannot be used is listed one problem per line and exits with
+// exitUsage; any other failure is one line and exits with exitFailure.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		fmt.Fprintln(stderr, "notifier: configuration:")
+		for _, p := range cerr.Problems {
+			fmt.Fprintln(stderr, "  "+p)
+		}
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, "notifier:", err)
+	return exitFailure
 }
 
 // gcPercent is the garbage collector's target for serve when GOGC is not
@@ -94,9 +111,9 @@ func tuneGC(getenv func(string) string) {
 
 func serve(ctx context.Context, logOut io.Writer, getenv func(string) string) error {
 	tuneGC(getenv)
-	cfg, err := config.Load(getenv)
+	cfg, err := bootstrap.LoadConfig(getenv)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return err
 	}
 	logger := logging.New(logOut, cfg.Log.Level, cfg.Log.Format)
 	logger.Info("starting notifier", "version", currentVersion(), "transport", cfg.Transport)
@@ -107,22 +124,24 @@ func serve(ctx context.Context, logOut io.Writer, getenv func(string) string) er
 	startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
-		return fmt.Errorf("start: %w", err)
+		logger.Debug("start failed", "error", err)
+		return fmt.Errorf("start: %w", bootstrap.Cause(err))
 	}
 	<-ctx.Done()
 	logger.Info("stopping notifier")
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelStop()
-	return app.Stop(stopCtx)
+	if err := app.Stop(stopCtx); err != nil {
+		logger.Debug("stop failed", "error", err)
+		return fmt.Errorf("stop: %w", bootstrap.Cause(err))
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, logOut io.Writer, getenv func(string) string) error {
-	cfg, err := config.LoadUnvalidated(getenv)
+	cfg, err := config.LoadUnvalidated(getenv, config.Config.ValidateForMigrate)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	if cfg.Database.URL == "" {
-		return errors.New("NOTIFIER_DATABASE_URL: required by migrate")
+		return err
 	}
 	logger := logging.New(logOut, cfg.Log.Level, cfg.Log.Format)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)

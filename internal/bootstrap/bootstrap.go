@@ -17,6 +17,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -24,12 +25,14 @@ import (
 	"github.com/notifier/notifier/modules/eventintake/eventintakefx"
 	"github.com/notifier/notifier/modules/posting/postingfx"
 	"github.com/notifier/notifier/modules/preferences/preferencesfx"
+	"github.com/notifier/notifier/platform/claimcheck"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/demodirectory"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
+	"github.com/notifier/notifier/platform/metrics"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
 	"github.com/notifier/notifier/templates"
@@ -57,11 +60,15 @@ func App(o Options) fx.Option {
 	}
 	// Modules keep state in PostgreSQL when they are given a pool, and in
 	// memory otherwise.
-	state := fx.Provide(func() db.TxRunner { return db.NoTx{} })
+	state := fx.Provide(
+		func() db.TxRunner { return db.NoTx{} },
+		func() claimcheck.Store { return claimcheck.NewMemory(o.Clock.Now) },
+	)
 	if o.Config.Database.URL != "" {
 		state = fx.Provide(
 			func(i *infra) *pgxpool.Pool { return i.pool },
 			func(i *infra) db.TxRunner { return db.PoolRunner{Pool: i.pool} },
+			newClaims,
 		)
 	}
 	return fx.Options(
@@ -70,6 +77,8 @@ func App(o Options) fx.Option {
 		state,
 		fx.Provide(
 			func() clock.Clock { return o.Clock },
+			metrics.NewRegistry,
+			func(r *prometheus.Registry) prometheus.Registerer { return r },
 			newInfra,
 			newMessaging,
 			func(m *messaging.Messaging) *cqrs.CommandBus { return m.CommandBus() },
@@ -79,13 +88,17 @@ func App(o Options) fx.Option {
 				return newUpstream(cfg, logger, o.Upstreams)
 			},
 			newRenderer,
-			func(cfg config.Config, logger *slog.Logger) (*httpapi.Server, error) {
+			func(cfg config.Config, logger *slog.Logger, reg *prometheus.Registry) (*httpapi.Server, error) {
 				return httpapi.NewServer(httpapi.Config{
 					Addr:         cfg.HTTP.Addr,
 					MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+					ReadTimeout:  cfg.HTTP.ReadTimeout,
+					WriteTimeout: cfg.HTTP.WriteTimeout,
+					IdleTimeout:  cfg.HTTP.IdleTimeout,
 					Tokens:       cfg.API.Tokens,
 					Title:        "Notifier API",
 					Version:      o.Version,
+					Metrics:      reg,
 				}, logger)
 			},
 		),
@@ -98,8 +111,24 @@ func App(o Options) fx.Option {
 	)
 }
 
-func newMessaging(cfg config.Config, in *infra, logger *slog.Logger) (*messaging.Messaging, error) {
+// claims is the PostgreSQL claim check store and its sweeper.
+type claims struct {
+	fx.Out
+	Store   claimcheck.Store
+	Sweeper db.Sweeper `group:"sweepers"`
+}
+
+func newClaims(i *infra) (claims, error) {
+	s, err := claimcheck.NewPostgres(i.pool)
+	if err != nil {
+		return claims{}, err
+	}
+	return claims{Store: s, Sweeper: db.Sweeper{What: "expired claim checks", Sweep: s.Sweep}}, nil
+}
+
+func newMessaging(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger) (*messaging.Messaging, error) {
 	return messaging.New(messaging.Config{
+		Clock:         c,
 		MaxRetries:    cfg.Messaging.MaxRetries,
 		RetryInterval: cfg.Messaging.RetryInterval,
 		UnitOfWork:    in.unit,

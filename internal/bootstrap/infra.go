@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/migrations"
@@ -19,6 +20,7 @@ import (
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/messaging/amqptransport"
 	"github.com/notifier/notifier/platform/messaging/pgtransport"
+	"github.com/notifier/notifier/platform/metrics"
 )
 
 // infra is what the configuration picks: where messages travel, where
@@ -38,7 +40,8 @@ func wlogger(logger *slog.Logger) watermill.LoggerAdapter {
 
 // newInfra connects what the configuration names. A production
 // configuration that cannot reach its database or broker fails the start.
-func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Logger) (*infra, error) {
+// The outbox's age is measured in reg (notifier_outbox_oldest_age_seconds).
+func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Logger, reg prometheus.Registerer) (*infra, error) {
 	wlog := wlogger(logger)
 	if cfg.Transport == config.TransportMemory {
 		return &infra{
@@ -66,7 +69,7 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 	}
 	switch cfg.Transport {
 	case config.TransportSQL:
-		in.transport, err = pgtransport.NewSQL(pool, pgtransport.SQLConfig{PollInterval: cfg.SQL.PollInterval}, wlog)
+		in.transport, err = pgtransport.NewSQL(pool, pgtransport.SQLConfig{PollInterval: cfg.SQL.PollInterval, PoisonTTL: cfg.AMQP.PoisonTTL}, wlog)
 		if err != nil {
 			return nil, err
 		}
@@ -78,6 +81,7 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 			PublishChannels: cfg.AMQP.PublishChannels,
 			Prefetch:        cfg.AMQP.Prefetch,
 			Concurrency:     cfg.AMQP.HandlerConcurrency,
+			PoisonTTL:       cfg.AMQP.PoisonTTL,
 		}, wlog)
 		if err != nil {
 			return nil, fmt.Errorf("connect to rabbitmq: %w", err)
@@ -85,6 +89,13 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 		in.outbox, err = pgtransport.NewOutbox(pool, broker.Publisher(), cfg.AMQP.OutboxPollInterval, wlog)
 		if err != nil {
 			return nil, errors.Join(err, broker.Close())
+		}
+		age, err := pgtransport.NewOutboxAgeGauge(in.outbox, metrics.CachedGaugeOptions{Clock: c, Logger: logger})
+		if err == nil {
+			err = reg.Register(age)
+		}
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("outbox metrics: %w", err), broker.Close())
 		}
 		in.transport = outboxTransport{Transport: broker, outbox: in.outbox}
 		in.broker = broker

@@ -17,14 +17,16 @@ const janitorInterval = 10 * time.Minute
 
 // platformSweepers returns the platform's own clean-ups: expired
 // deduplication keys and, with the sql transport, the messages every
-// handler has consumed.
+// handler has consumed and the poisoned messages older than
+// amqp.poison_ttl.
 func platformSweepers(in *infra) []db.Sweeper {
 	var out []db.Sweeper
 	if keys, ok := in.keys.(*messaging.PostgresKeyStore); ok {
 		out = append(out, db.Sweeper{What: "expired deduplication keys", Sweep: keys.Sweep})
 	}
 	if topics, ok := in.transport.(*pgtransport.SQL); ok {
-		out = append(out, db.Sweeper{What: "consumed messages", Sweep: topics.Prune})
+		out = append(out, db.Sweeper{What: "consumed messages", Sweep: topics.Prune},
+			db.Sweeper{What: "poisoned messages older than amqp.poison_ttl", Sweep: topics.ExpirePoisoned})
 	}
 	return out
 }

@@ -58,9 +58,13 @@ type DeliverBatch struct {
 	NotificationType string         `json:"notification_type"`
 	Template         string         `json:"template"`
 	TemplateContext  map[string]any `json:"template_context,omitempty"`
-	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
-	Items            []Item         `json:"items"`
-	Skipped          []SkippedItem  `json:"skipped,omitempty"`
+	// TemplateContextRef, set instead of TemplateContext when the context
+	// is too large to copy into every batch, is the claim check reference
+	// (platform/claimcheck) under which it is stored once.
+	TemplateContextRef string        `json:"template_context_ref,omitempty"`
+	ExpiresAt          *time.Time    `json:"expires_at,omitempty"`
+	Items              []Item        `json:"items"`
+	Skipped            []SkippedItem `json:"skipped,omitempty"`
 }
 
 // Name returns the wire name.

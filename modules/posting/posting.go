@@ -35,8 +35,11 @@ const (
 	TypeReactions         = "reactions"
 )
 
-// CreatePosting asks for a new posting. It is idempotent on IdempotencyKey:
-// a repeat leaves the existing posting as it is.
+// CreatePosting asks for a new posting. It is idempotent on IdempotencyKey
+// (when empty, on the request's fingerprint) for posting.idempotency_retention:
+// a repeat of the same request leaves the existing posting as it is, and the
+// same key with a different request is refused for good (the handler's
+// error is permanent). After the retention the key is free again.
 type CreatePosting struct {
 	IdempotencyKey   string         `json:"idempotency_key"`
 	FromEvent        string         `json:"from_event,omitempty"`
@@ -51,6 +54,11 @@ type CreatePosting struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// SendAt schedules the posting; nil means now.
 	SendAt *time.Time `json:"send_at,omitempty"`
+	// RequestFingerprint identifies the request as its sender received it,
+	// for senders whose repeats of one request differ in a field derived at
+	// receipt (the HTTP API turns a relative expires_in into ExpiresAt).
+	// Empty, it is computed from the fields above.
+	RequestFingerprint string `json:"request_fingerprint,omitempty"`
 }
 
 // Name returns the wire name.
@@ -79,8 +87,12 @@ type AudienceBatchResolved struct {
 	Channels         []string       `json:"channels"`
 	Template         string         `json:"template"`
 	TemplateContext  map[string]any `json:"template_context,omitempty"`
-	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
-	Recipients       []Recipient    `json:"recipients"`
+	// TemplateContextRef, set instead of TemplateContext when the context
+	// is too large to copy into every batch, is the claim check reference
+	// (platform/claimcheck) under which it is stored once.
+	TemplateContextRef string      `json:"template_context_ref,omitempty"`
+	ExpiresAt          *time.Time  `json:"expires_at,omitempty"`
+	Recipients         []Recipient `json:"recipients"`
 }
 
 // Name returns the wire name.
@@ -91,6 +103,9 @@ func (AudienceBatchResolved) Name() string { return "posting.AudienceBatchResolv
 type PostingCancelled struct {
 	PostingID   string    `json:"posting_id"`
 	CancelledAt time.Time `json:"cancelled_at"`
+	// Priority is the posting's lane, so that the deliveries it cancels are
+	// counted on it; empty in events of versions before it was added.
+	Priority Priority `json:"priority,omitempty"`
 }
 
 // Name returns the wire name.

@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/notifier/notifier/configs"
-	"github.com/notifier/notifier/platform/upstream"
 )
 
 // Config is the whole configuration.
@@ -39,6 +38,10 @@ type Config struct {
 	Posting     Posting           `yaml:"posting"`
 	Log         Log               `yaml:"log"`
 	Debug       Debug             `yaml:"debug"`
+
+	// origin is where the settings came from, for Setting; nil in a
+	// Config not made by Load.
+	origin *origin
 }
 
 // Debug configures diagnostics.
@@ -234,38 +237,62 @@ func Default() (Config, error) {
 }
 
 // Load returns the defaults overlaid by the file in NOTIFIER_CONFIG (if set)
-// and the environment (getenv, usually os.Getenv), validated.
-func Load(getenv func(string) string) (Config, error) {
-	c, err := LoadUnvalidated(getenv)
-	if err != nil {
-		return Config{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+// and the environment (getenv, usually os.Getenv), validated by Validate
+// and then by each of checks. A configuration that cannot be used returns
+// an *Error listing every problem found: in the file, in the environment,
+// by Validate and by the checks.
+func Load(getenv func(string) string, checks ...Check) (Config, error) {
+	return load(getenv, append([]Check{Config.Validate}, checks...))
 }
 
 // LoadUnvalidated is Load without Validate, for commands that need only a
-// part of the configuration (migrate needs only the database).
-func LoadUnvalidated(getenv func(string) string) (Config, error) {
+// part of the configuration (migrate passes Config.ValidateForMigrate): it
+// still reports the file and the variables it cannot read, and the
+// problems of checks, as an *Error.
+func LoadUnvalidated(getenv func(string) string, checks ...Check) (Config, error) {
+	return load(getenv, checks)
+}
+
+func load(getenv func(string) string, checks []Check) (Config, error) {
 	c, err := Default()
 	if err != nil {
 		return Config{}, err
 	}
+	c.origin = newOrigin()
+	var lines []string
 	if path := getenv("NOTIFIER_CONFIG"); path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("read NOTIFIER_CONFIG: %w", err)
-		}
-		if err := decode(raw, &c); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", path, err)
-		}
+		lines = append(lines, c.loadFile(path)...)
 	}
-	if err := c.applyEnv(getenv); err != nil {
-		return Config{}, err
+	lines = append(lines, c.applyEnv(getenv)...)
+	for _, check := range checks {
+		lines = append(lines, problemLines(check(c))...)
+	}
+	if len(lines) > 0 {
+		return Config{}, &Error{Problems: lines}
 	}
 	return c, nil
+}
+
+// loadFile decodes the YAML file at path over c and returns its problems:
+// each unknown key and each value of the wrong kind, named by its key and
+// line.
+func (c *Config) loadFile(path string) []string {
+	c.origin.file = path
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return []string{"NOTIFIER_CONFIG: " + pathProblem(err)}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return []string{fmt.Sprintf("NOTIFIER_CONFIG: %s is not valid YAML: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))}
+	}
+	w := &fileChecker{file: path, origin: c.origin}
+	w.walk(&doc, reflect.TypeFor[Config](), "")
+	if err := decode(raw, c); err != nil && len(w.problems) == 0 {
+		// Not foreseen by the walk; the decoder's words, without its Go types.
+		return []string{fmt.Sprintf("NOTIFIER_CONFIG: %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))}
+	}
+	return w.problems
 }
 
 func decode(raw []byte, c *Config) error {
@@ -275,135 +302,6 @@ func decode(raw []byte, c *Config) error {
 		return err
 	}
 	return nil
-}
-
-func (c *Config) applyEnv(getenv func(string) string) error {
-	set := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	set("NOTIFIER_HTTP_ADDR", &c.HTTP.Addr)
-	set("NOTIFIER_TRANSPORT", &c.Transport)
-	set("NOTIFIER_AMQP_URL", &c.AMQP.URL)
-	set("NOTIFIER_DATABASE_URL", &c.Database.URL)
-	set("NOTIFIER_AMQP_PREFIX", &c.AMQP.Prefix)
-	if v := getenv("NOTIFIER_AUTO_MIGRATE"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("NOTIFIER_AUTO_MIGRATE: %w", err)
-		}
-		c.Database.AutoMigrate = b
-	}
-	set("NOTIFIER_SMTP_ADDR", &c.SMTP.Addr)
-	set("NOTIFIER_SMTP_FROM", &c.SMTP.From)
-	set("NOTIFIER_SMTP_TLS", &c.SMTP.TLS)
-	set("NOTIFIER_SMTP_USERNAME", &c.SMTP.Username)
-	set("NOTIFIER_SMTP_PASSWORD", &c.SMTP.Password)
-	set("NOTIFIER_SMS_URL", &c.SMS.URL)
-	set("NOTIFIER_API_TOKENS", &c.API.Tokens)
-	set("NOTIFIER_TEMPLATES_DIR", &c.Templates.Dir)
-	set("NOTIFIER_LOG_LEVEL", &c.Log.Level)
-	set("NOTIFIER_LOG_FORMAT", &c.Log.Format)
-	set("NOTIFIER_PPROF_ADDR", &c.Debug.PprofAddr)
-	if v := getenv("NOTIFIER_EXCHANGES"); v != "" {
-		c.AMQP.Exchanges = splitList(v)
-	}
-	if v := getenv("NOTIFIER_DEMO_DIRECTORY"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("NOTIFIER_DEMO_DIRECTORY: %w", err)
-		}
-		c.Directory.Demo = b
-	}
-	if v := getenv("NOTIFIER_DIRECTORY_PAGE_SIZE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("NOTIFIER_DIRECTORY_PAGE_SIZE: %w", err)
-		}
-		c.Directory.PageSize = n
-	}
-	if v := getenv("NOTIFIER_UPSTREAMS"); v != "" {
-		ups, err := upstream.ParseUpstreams(v)
-		if err != nil {
-			return fmt.Errorf("NOTIFIER_UPSTREAMS: %w", err)
-		}
-		c.Upstreams = ups
-	}
-	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// DevTokens are the tokens of the default configuration, refused outside
-// the memory transport.
-const DevTokens = "admin:dev-admin-token,manager:dev-manager-token,service:dev-service-token"
-
-// Validate fails closed: it names every setting that is missing or wrong.
-func (c Config) Validate() error {
-	var errs []error
-	switch c.Transport {
-	case TransportMemory:
-		if c.Database.URL != "" {
-			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: the memory transport keeps state in memory; use NOTIFIER_TRANSPORT=amqp or sql with a database"))
-		}
-	case TransportAMQP:
-		if c.AMQP.URL == "" {
-			errs = append(errs, errors.New("NOTIFIER_AMQP_URL: required with NOTIFIER_TRANSPORT=amqp"))
-		}
-		if c.Database.URL == "" {
-			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: required with NOTIFIER_TRANSPORT=amqp"))
-		}
-		if c.AMQP.PublishChannels < 1 || c.AMQP.Prefetch < 1 || c.AMQP.HandlerConcurrency < 1 {
-			errs = append(errs, errors.New("amqp.publish_channels, amqp.prefetch and amqp.handler_concurrency: must be at least 1"))
-		}
-	case TransportSQL:
-		if c.Database.URL == "" {
-			errs = append(errs, errors.New("NOTIFIER_DATABASE_URL: required with NOTIFIER_TRANSPORT=sql"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("NOTIFIER_TRANSPORT: unknown transport %q (memory, amqp, sql)", c.Transport))
-	}
-	if c.Transport != TransportMemory && len(c.Upstreams) == 0 && !c.Directory.Demo {
-		errs = append(errs, errors.New("NOTIFIER_UPSTREAMS: required outside the memory transport (or NOTIFIER_DEMO_DIRECTORY=true to try the demo directory)"))
-	}
-	if c.Transport != TransportMemory && c.API.Tokens == DevTokens {
-		errs = append(errs, errors.New("NOTIFIER_API_TOKENS: the development tokens are refused outside the memory transport"))
-	}
-	if c.API.Tokens == "" {
-		errs = append(errs, errors.New("NOTIFIER_API_TOKENS: at least one token is required"))
-	}
-	if c.HTTP.Addr == "" {
-		errs = append(errs, errors.New("NOTIFIER_HTTP_ADDR: empty"))
-	}
-	if c.Directory.PageSize < 1 || c.Directory.PageSize > 5000 {
-		errs = append(errs, fmt.Errorf("directory.page_size: %d is outside 1..5000", c.Directory.PageSize))
-	}
-	switch c.SMTP.TLS {
-	case "none", "starttls", "tls":
-	default:
-		errs = append(errs, fmt.Errorf("NOTIFIER_SMTP_TLS: %q is not none, starttls or tls", c.SMTP.TLS))
-	}
-	if c.SMTP.Addr != "" && c.SMTP.From == "" {
-		errs = append(errs, errors.New("NOTIFIER_SMTP_FROM: required with NOTIFIER_SMTP_ADDR"))
-	}
-	if c.Delivery.MaxAttempts < 1 {
-		errs = append(errs, errors.New("delivery.max_attempts: must be at least 1"))
-	}
-	for name, f := range c.Intake.Flows {
-		if f.NotificationType == "" || f.Template == "" || f.Receivers == "" || len(f.Channels) == 0 {
-			errs = append(errs, fmt.Errorf("intake.flows.%s: notification_type, template, channels and receivers are required", name))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // UsesDemoDirectory reports whether the demo directory answers for the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -207,11 +208,12 @@ func TestParseTokens(t *testing.T) {
 	assert.Empty(t, empty)
 
 	for name, tc := range map[string]struct{ in, want string }{
-		"unknown role":    {"service:svc-token-1,root:secret-token-9", `entry 2: unknown role "root"`},
+		"unknown role":    {"service:svc-token-1,root:secret-token-9", `entry 2: unknown role (want service, manager or admin)`},
 		"short token":     {"manager:short", "entry 1 (role manager): token shorter than 8"},
-		"missing colon":   {"secret-token-9", `entry 1: want "role:token"`},
-		"empty token":     {"admin:", "entry 1 (role admin): token shorter"},
-		"duplicate token": {"service:secret-token-9,admin:secret-token-9", "entry 2 (role admin): token listed twice"},
+		"missing colon":   {"secret-token-9", `entry 1: malformed, want role:token`},
+		"empty token":     {"admin:", "entry 1 (role admin): empty token"},
+		"duplicate token": {"service:secret-token-9,admin:secret-token-9", "entry 2 (role admin): duplicate token, already in entry 1"},
+		"token as role":   {"secret-token-9:admin", "entry 1: unknown role"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := httpapi.ParseTokens(tc.in)
@@ -238,7 +240,7 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	logger := slog.New(slog.DiscardHandler)
 	_, err := httpapi.NewServer(httpapi.Config{Tokens: "boss:long-enough-token"}, logger)
-	assert.ErrorContains(t, err, `unknown role "boss"`)
+	assert.ErrorContains(t, err, `parse api tokens: entry 1: unknown role`)
 	_, err = httpapi.NewServer(httpapi.Config{MaxBodyBytes: -1}, logger)
 	assert.ErrorContains(t, err, "negative max body bytes")
 	_, err = httpapi.NewServer(httpapi.Config{}, nil)
@@ -512,6 +514,30 @@ func TestMetricsCountRequestsByOperation(t *testing.T) {
 	assert.Contains(t, text, `notifier_http_requests_total{method="GET",operation="unmatched",status="404"}`)
 	assert.Contains(t, text, `notifier_http_request_duration_seconds_bucket{method="POST",operation="create-thing"`)
 	assert.NotContains(t, text, "/things/123", "raw paths never become labels")
+}
+
+func TestMetricsServeEachApplicationsOwnRegistryNextToTheGlobalOne(t *testing.T) {
+	t.Parallel()
+	own := func(value float64) *prometheus.Registry {
+		reg := prometheus.NewRegistry()
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "test_app_things_total", Help: "Things this application did."})
+		c.Add(value)
+		reg.MustRegister(c)
+		return reg
+	}
+	first, _ := newTestServer(t, httpapi.Config{Metrics: own(3)})
+	second, _ := newTestServer(t, httpapi.Config{Metrics: own(5)})
+	do(t, first, http.MethodGet, "/nowhere/else", "", "")
+
+	for s, want := range map[*httpapi.Server]string{first: "test_app_things_total 3", second: "test_app_things_total 5"} {
+		rec := do(t, s, http.MethodGet, "/metrics", "", "")
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.Contains(t, rec.Body.String(), want+"\n")
+		assert.Contains(t, rec.Body.String(), `notifier_http_requests_total{method="GET",operation="unmatched",status="404"}`,
+			"the global registry is served too")
+	}
+	plain, _ := newTestServer(t, httpapi.Config{})
+	assert.NotContains(t, do(t, plain, http.MethodGet, "/metrics", "", "").Body.String(), "test_app_things_total")
 }
 
 func TestAccessLogNamesTheOperationWithoutSecrets(t *testing.T) {

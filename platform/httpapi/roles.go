@@ -2,7 +2,8 @@ package httpapi
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/notifier/notifier/platform/apitokens"
 )
 
 // Role is the privilege a bearer token grants. Roles are ordered:
@@ -11,13 +12,13 @@ type Role string
 
 // The roles a token may carry, from the least to the most privileged.
 const (
-	RoleService Role = "service"
-	RoleManager Role = "manager"
-	RoleAdmin   Role = "admin"
+	RoleService Role = apitokens.RoleService
+	RoleManager Role = apitokens.RoleManager
+	RoleAdmin   Role = apitokens.RoleAdmin
 )
 
 // MinTokenLength is the shortest token ParseTokens accepts.
-const MinTokenLength = 8
+const MinTokenLength = apitokens.MinLength
 
 // rank orders the roles; an unknown role has rank 0 and includes nothing.
 func (r Role) rank() int {
@@ -43,38 +44,18 @@ func (r Role) Includes(required Role) bool {
 }
 
 // ParseTokens parses a token list in the NOTIFIER_API_TOKENS format,
-// "role:token,role:token", into a map from token to role.
-//
-// Roles are service, manager and admin (case-insensitive); surrounding spaces
-// and empty entries (such as a trailing comma) are ignored; a token may
-// contain colons, as only the first one separates the role. Every token must
-// be at least MinTokenLength characters long and appear only once. An empty
-// string yields an empty map. Errors name the bad entry by its position and
-// role, never by its token, so they are safe to log.
+// "role:token,role:token", into a map from token to role, by the rules of
+// apitokens.Parse (which the configuration check applies too). Errors name
+// every bad entry by its position and role, never by its token, so they are
+// safe to log.
 func ParseTokens(s string) (map[string]Role, error) {
-	tokens := make(map[string]Role)
-	for i, entry := range strings.Split(s, ",") {
-		entry = strings.TrimSpace(entry)
-		if entry == "" {
-			continue
-		}
-		pos := i + 1
-		name, token, ok := strings.Cut(entry, ":")
-		if !ok {
-			return nil, fmt.Errorf("parse api tokens: entry %d: want \"role:token\"", pos)
-		}
-		role := Role(strings.ToLower(strings.TrimSpace(name)))
-		token = strings.TrimSpace(token)
-		if !role.Valid() {
-			return nil, fmt.Errorf("parse api tokens: entry %d: unknown role %q (want service, manager or admin)", pos, name)
-		}
-		if len(token) < MinTokenLength {
-			return nil, fmt.Errorf("parse api tokens: entry %d (role %s): token shorter than %d characters", pos, role, MinTokenLength)
-		}
-		if _, dup := tokens[token]; dup {
-			return nil, fmt.Errorf("parse api tokens: entry %d (role %s): token listed twice", pos, role)
-		}
-		tokens[token] = role
+	parsed, err := apitokens.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("parse api tokens: %w", err)
+	}
+	tokens := make(map[string]Role, len(parsed))
+	for token, role := range parsed {
+		tokens[token] = Role(role)
 	}
 	return tokens, nil
 }

@@ -23,7 +23,15 @@ const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultTitle        = "Notifier API"
 	DefaultVersion      = "dev"
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultWriteTimeout = 60 * time.Second
+	DefaultIdleTimeout  = 2 * time.Minute
 )
+
+// readHeaderTimeout bounds reading a request's headers (or the whole
+// ReadTimeout when that is shorter): a client that trickles its headers
+// never reaches a handler.
+const readHeaderTimeout = 10 * time.Second
 
 // Config configures a Server.
 type Config struct {
@@ -40,6 +48,22 @@ type Config struct {
 	Tokens string
 	// Title and Version describe the API in the OpenAPI document.
 	Title, Version string
+	// ReadTimeout bounds reading a whole request, body included, from the
+	// moment the connection is accepted or its previous request ended: a
+	// client sending its body too slowly is cut off. Default 30s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its response. It applies to every response: a long one (a future
+	// server-sent events stream) must extend its own deadline with
+	// http.ResponseController.SetWriteDeadline. Default 60s.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection waits for its next
+	// request before the server closes it. Default 2m.
+	IdleTimeout time.Duration
+	// Metrics, when set, is served by GET /metrics next to Prometheus'
+	// global registry (the request and handler counters, Go and process
+	// metrics): the registry of the application's own metrics.
+	Metrics prometheus.Gatherer
 }
 
 // withDefaults fills in the zero fields of c.
@@ -55,6 +79,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Version == "" {
 		c.Version = DefaultVersion
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	return c
 }
@@ -84,7 +117,7 @@ type Server struct {
 }
 
 // NewServer builds a Server from cfg. It returns an error if logger is nil,
-// cfg.MaxBodyBytes is negative or cfg.Tokens does not parse. It registers
+// cfg.MaxBodyBytes or a timeout is negative or cfg.Tokens does not parse. It registers
 // GET /healthz, GET /readyz, GET /metrics, /openapi.json and /docs.
 func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
@@ -93,6 +126,9 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("new http server: negative max body bytes %d", cfg.MaxBodyBytes)
+	}
+	if cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 {
+		return nil, errors.New("new http server: negative timeout")
 	}
 	tokens, err := ParseTokens(cfg.Tokens)
 	if err != nil {
@@ -131,20 +167,32 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 			Description: "A token from NOTIFIER_API_TOKENS. Roles: service < manager < admin.",
 		},
 	}
-	s.api = huma.NewAPI(hcfg, &capAdapter{Adapter: humago.NewAdapter(s.mux, ""), maxBodyBytes: cfg.MaxBodyBytes})
+	s.api = huma.NewAPI(hcfg, &capAdapter{Adapter: humago.NewAdapter(s.mux, ""), maxBodyBytes: cfg.MaxBodyBytes, readTimeout: cfg.ReadTimeout})
 	s.api.UseMiddleware(s.authMiddleware)
 
 	s.registerHealth()
-	s.Handle("GET /metrics", promhttp.Handler())
+	s.Handle("GET /metrics", metricsHandler(cfg.Metrics))
 
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	s.srv = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(readHeaderTimeout, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// metricsHandler serves Prometheus' global registry and, when set, the
+// application's own.
+func metricsHandler(own prometheus.Gatherer) http.Handler {
+	if own == nil {
+		return promhttp.Handler()
+	}
+	return promhttp.InstrumentMetricHandler(prometheus.DefaultRegisterer,
+		promhttp.HandlerFor(prometheus.Gatherers{prometheus.DefaultGatherer, own}, promhttp.HandlerOpts{}))
 }
 
 // API returns the Huma API modules register their operations on.
@@ -228,22 +276,35 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
-// capAdapter applies the server's body cap to every operation, whatever
-// registers it, and records the operation ID for the access log and metrics.
+// capAdapter applies the server's body cap and read timeout to every
+// operation, whatever registers it, and records the operation ID for the
+// access log and metrics.
 type capAdapter struct {
 	huma.Adapter
 	maxBodyBytes int64
+	readTimeout  time.Duration
 }
 
 // humaDefaultMaxBody is the value Huma puts in an operation that did not set
 // MaxBodyBytes; it cannot be told apart from an explicit 1 MiB.
 const humaDefaultMaxBody = 1 << 20
 
+// humaDefaultBodyReadTimeout is the value Huma puts in an operation with a
+// body that did not set BodyReadTimeout.
+const humaDefaultBodyReadTimeout = 5 * time.Second
+
 // Handle caps op.MaxBodyBytes at the server's limit: an unset, Huma-default,
-// unlimited (negative) or larger value becomes the limit; a smaller one stays.
+// unlimited (negative) or larger value becomes the limit; a smaller one
+// stays. op.BodyReadTimeout follows the same rule with the server's read
+// timeout: Huma replaces the connection's read deadline by it when the
+// operation starts reading its body, so without this the server's
+// ReadTimeout would not apply to API bodies.
 func (a *capAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	if op.MaxBodyBytes <= 0 || op.MaxBodyBytes == humaDefaultMaxBody || op.MaxBodyBytes > a.maxBodyBytes {
 		op.MaxBodyBytes = a.maxBodyBytes
+	}
+	if op.BodyReadTimeout != 0 && (op.BodyReadTimeout < 0 || op.BodyReadTimeout == humaDefaultBodyReadTimeout || op.BodyReadTimeout > a.readTimeout) {
+		op.BodyReadTimeout = a.readTimeout
 	}
 	a.Adapter.Handle(op, func(ctx huma.Context) {
 		if info, ok := ctx.Context().Value(requestInfoKey{}).(*requestInfo); ok {

@@ -5,24 +5,28 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"unicode"
 )
 
 // New returns a logger writing to w at level ("debug", "info", "warn",
-// "error") in format ("text" or "json").
+// "error") in format ("text" or "json"), masking personal data in every
+// attribute whose key names it (see MaskingHandler).
 func New(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(NewMaskingHandler(h))
 }
 
 // MaskEmail keeps the first letter of the local part and the domain:
-// "ivan.petrov@mail.ru" becomes "i***@mail.ru".
+// "ivan.petrov@mail.ru" becomes "i***@mail.ru". A masked address stays as
+// it is.
 func MaskEmail(email string) string {
 	local, domain, ok := strings.Cut(email, "@")
 	if !ok || local == "" {
@@ -32,8 +36,12 @@ func MaskEmail(email string) string {
 	return string(r[0]) + "***@" + domain
 }
 
-// MaskPhone keeps the last two digits: "+79001234567" becomes "***67".
+// MaskPhone keeps the last two digits: "+79001234567" becomes "***67". A
+// masked number stays as it is.
 func MaskPhone(phone string) string {
+	if strings.HasPrefix(phone, "***") {
+		return phone
+	}
 	r := []rune(phone)
 	if len(r) <= 2 {
 		return "***"
@@ -41,10 +49,23 @@ func MaskPhone(phone string) string {
 	return "***" + string(r[len(r)-2:])
 }
 
-// MaskAddress masks an email address or a phone number.
+// MaskAddress masks an email address or a phone number, and each address
+// of a list of emails ("a@x.ru, b@y.ru" becomes "a***@x.ru, b***@y.ru").
+// An empty string stays empty and a masked address stays as it is, so
+// masking twice gives what masking once did.
 func MaskAddress(addr string) string {
-	if strings.Contains(addr, "@") {
+	switch {
+	case addr == "":
+		return ""
+	case !strings.Contains(addr, "@"):
+		return MaskPhone(addr)
+	}
+	parts := strings.FieldsFunc(addr, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
+	if len(parts) < 2 || strings.Count(addr, "@") < 2 {
 		return MaskEmail(addr)
 	}
-	return MaskPhone(addr)
+	for i, p := range parts {
+		parts[i] = MaskAddress(p)
+	}
+	return strings.Join(parts, ", ")
 }

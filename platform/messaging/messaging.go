@@ -16,6 +16,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/notifier/notifier/platform/clock"
 )
 
 // PoisonTopic receives every message that cannot be processed, with the
@@ -36,6 +38,9 @@ type Config struct {
 	// outside deduplication), such as the PostgreSQL transaction of
 	// UnitOfWork(pool).
 	UnitOfWork message.HandlerMiddleware
+	// Clock stamps every command and event the buses send with its
+	// PublishedAt time; nil means the system clock.
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -50,6 +55,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = 30 * time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = clock.System{}
 	}
 }
 
@@ -146,6 +154,10 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	router.AddMiddleware(append(middlewares, m.dedup.Middleware)...)
 
 	marshaler := Marshaler()
+	stamp := func(msg *message.Message) error {
+		msg.Metadata.Set(PublishedAtKey, cfg.Clock.Now().UTC().Format(time.RFC3339Nano))
+		return nil
+	}
 	m.commands, err = cqrs.NewCommandBusWithConfig(transport.Publisher(), cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
 			route := ""
@@ -154,6 +166,7 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 			}
 			return CommandTopic(p.CommandName, route), nil
 		},
+		OnSend:    func(p cqrs.CommandBusOnSendParams) error { return stamp(p.Message) },
 		Marshaler: marshaler,
 		Logger:    wlog,
 	})
@@ -164,6 +177,7 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 		GeneratePublishTopic: func(p cqrs.GenerateEventPublishTopicParams) (string, error) {
 			return EventTopic(p.EventName), nil
 		},
+		OnPublish: func(p cqrs.OnEventSendParams) error { return stamp(p.Message) },
 		Marshaler: marshaler,
 		Logger:    wlog,
 	})

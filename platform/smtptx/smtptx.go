@@ -370,11 +370,11 @@ func (t transaction) writeRcpt(to string) {
 	_, _ = w.WriteString("\r\n")
 }
 
-// read reads one reply; nil when it is of class (2 for 2xx), an *Error
-// with the code for another reply, and an *Error without a code when no
-// reply could be read.
+// read reads one reply (readReply); nil when it is of class (2 for 2xx),
+// an *Error with the code for another reply, and an *Error without a code
+// when no well-formed reply could be read.
 func (t transaction) read(stage string, class int) *Error {
-	code, msg, err := t.text.ReadResponse(0)
+	code, msg, err := readReply(t.text.R)
 	if err != nil {
 		return &Error{Stage: stage, Err: err}
 	}
@@ -386,7 +386,7 @@ func (t transaction) read(stage string, class int) *Error {
 
 // answer reads one reply of any code; the error is for no reply.
 func (t transaction) answer() error {
-	_, _, err := t.text.ReadResponse(0)
+	_, _, err := readReply(t.text.R)
 	return err
 }
 

@@ -89,6 +89,17 @@ func ParseUpstreams(s string) (map[string]string, error) {
 	return out, nil
 }
 
+// CheckUpstream reports what New would refuse in one configured logical
+// host name and its base URL (the upstreams map of the configuration), so
+// that a bad entry is named before anything is built.
+func CheckUpstream(name, base string) error {
+	if _, err := normalizeName(name); err != nil {
+		return err
+	}
+	_, err := parseBaseURL(base)
+	return err
+}
+
 // normalizeName validates a logical host name and lowercases it.
 func normalizeName(name string) (string, error) {
 	name = strings.ToLower(strings.TrimSpace(name))

@@ -1,6 +1,7 @@
 // Package capture is the delivery channel of tests and of the in-memory
 // run: instead of sending, it keeps every message in an Outbox that tests
-// read and the log shows (addresses masked).
+// read and the log shows (the template and the masked address, never the
+// subject or the body).
 //
 // The delivery module (deliveryfx.Module) provides one *Outbox to the fx
 // graph and sends email there when smtp.addr is empty, SMS when sms.url is
@@ -32,6 +33,9 @@ type Message struct {
 	// angle brackets).
 	ID      string
 	Channel string
+	// Template is the name of the template the message was rendered
+	// from, such as "email/welcome.md".
+	Template string
 	// To is the address: an email address or a phone number.
 	To        string
 	Subject   string
@@ -82,8 +86,10 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 	o.changed = make(chan struct{})
 	o.mu.Unlock()
 
+	// The subject and the body can hold the recipient's name: the log
+	// shows only which template went to which (masked) address.
 	o.logger.InfoContext(ctx, "message captured",
-		"channel", m.Channel, "to", logging.MaskAddress(m.To), "subject", m.Subject,
+		"channel", m.Channel, "template", m.Template, "to", logging.MaskAddress(m.To),
 		"posting_id", m.PostingID, "message_id", m.ID)
 	return nil
 }

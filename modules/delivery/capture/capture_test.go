@@ -87,16 +87,22 @@ func TestFailNextFailsThatManySendsWithoutCapturing(t *testing.T) {
 	require.NoError(t, outbox.Send(ctx, msg), "Reset drops pending failures too")
 }
 
-func TestCaptureLogsTheMaskedAddressNeverTheRawOne(t *testing.T) {
+func TestCaptureLogsTheTemplateAndTheMaskedAddressNeverTheSubjectOrTheBody(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	outbox := capture.NewOutbox(slog.New(slog.NewTextHandler(&buf, nil)))
 	require.NoError(t, outbox.Send(context.Background(), capture.Message{
-		Channel: "email", To: "ivan.petrov@mail.ru", Subject: "Новинки недели", ID: "abc@notifier",
+		Channel: "email", Template: "email/welcome.md", To: "ivan.petrov@mail.ru",
+		Subject: "Добро пожаловать, Иван!", Text: "Иван, рады вам", HTML: "<p>Иван</p>",
+		PostingID: "p-1", ID: "abc@notifier",
 	}))
 	line := buf.String()
 	require.Contains(t, line, "message captured")
-	require.Contains(t, line, "i***@mail.ru")
-	require.Contains(t, line, "Новинки недели")
+	require.Contains(t, line, "channel=email")
+	require.Contains(t, line, "template=email/welcome.md")
+	require.Contains(t, line, "to=i***@mail.ru")
+	require.Contains(t, line, "posting_id=p-1")
 	require.NotContains(t, line, "ivan.petrov")
+	require.NotContains(t, line, "Иван", "the subject and the body hold the first name")
+	require.NotContains(t, line, "subject")
 }

@@ -16,9 +16,11 @@
 //     empty and SMS when sms.url is empty. A test harness reads it with
 //     fx.Populate(&outbox).
 //
-// Its store is private to the module: PostgreSQL when the graph holds a
+// It reads the template contexts stored once by the posting module from
+// the optional claimcheck.Store of the graph. Its store is private to the module: PostgreSQL when the graph holds a
 // *pgxpool.Pool (optional; the composition root provides it when
-// database.url is set), memory otherwise.
+// database.url is set), memory otherwise. Its metrics go to the graph's
+// prometheus.Registerer (optional: the application's registry).
 package deliveryfx
 
 import (
@@ -29,12 +31,14 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/delivery/capture"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/capturesender"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/memory"
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/metrics"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/postgres"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/ratelimit"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/smsgateway"
@@ -42,6 +46,7 @@ import (
 	"github.com/notifier/notifier/modules/delivery/internal/app"
 	"github.com/notifier/notifier/modules/delivery/internal/domain"
 	"github.com/notifier/notifier/modules/delivery/internal/ports"
+	"github.com/notifier/notifier/platform/claimcheck"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/httpapi"
@@ -52,6 +57,7 @@ import (
 var Module = fx.Module("delivery",
 	fx.Provide(NewOutbox),
 	fx.Provide(fx.Private, newStore),
+	fx.Provide(fx.Private, newMetrics),
 	fx.Provide(newLanes),
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
@@ -68,6 +74,24 @@ func NewOutbox(logger *slog.Logger) *capture.Outbox {
 type storeParams struct {
 	fx.In
 	Pool *pgxpool.Pool `optional:"true"`
+}
+
+// metricsParams takes the application's metrics registry (optional:
+// without one, the module's metrics are kept but served nowhere).
+type metricsParams struct {
+	fx.In
+	Registerer prometheus.Registerer `optional:"true"`
+	Clock      clock.Clock
+}
+
+// newMetrics registers the delivery metrics (docs/OPERATIONS.md) with the
+// application's registry.
+func newMetrics(p metricsParams) (app.Metrics, error) {
+	reg := p.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	return metrics.New(reg, p.Clock)
 }
 
 // newStore returns the PostgreSQL store when there is a pool, else the
@@ -89,7 +113,15 @@ type deps struct {
 	Renderer  *templating.Renderer
 	Outbox    *capture.Outbox
 	Store     app.Store
+	Metrics   app.Metrics
+	// Claims holds the template contexts too large to travel in every
+	// batch (optional: without it such a batch goes to the poison queue).
+	Claims claimcheck.Store `optional:"true"`
 }
+
+// claimCacheSize is how many stored template contexts the lanes keep
+// decoded bytes of: the postings being delivered at once.
+const claimCacheSize = 16
 
 type lanes struct {
 	fx.Out
@@ -125,6 +157,12 @@ func newLanes(d deps) (lanes, error) {
 			limits[ch] = ratelimit.New(perSecond)
 		}
 	}
+	// Every batch of a large posting reads the same stored context: both
+	// lanes share a cache of the last few.
+	var claims *claimcheck.Cached
+	if d.Claims != nil {
+		claims = claimcheck.NewCached(d.Claims, claimCacheSize)
+	}
 	build := func(lane string) (*ports.DeliverBatchLane, error) {
 		laneLogger := logger.With("lane", lane)
 		newSenders := func() (app.Senders, error) {
@@ -151,8 +189,11 @@ func newLanes(d deps) (lanes, error) {
 				limiters[ch] = l
 			}
 		}
-		h, err := app.NewDeliverBatchHandler(d.Store, d.Renderer, workers, d.Events, d.Clock, policy, laneLogger,
-			app.WithLimiters(limiters))
+		opts := []app.DeliverBatchOption{app.WithLimiters(limiters), app.WithMetrics(d.Metrics)}
+		if d.Claims != nil {
+			opts = append(opts, app.WithClaims(claims, func(err error) bool { return errors.Is(err, claimcheck.ErrNotFound) }))
+		}
+		h, err := app.NewDeliverBatchHandler(d.Store, d.Renderer, workers, d.Events, d.Clock, policy, laneLogger, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -248,11 +289,13 @@ func newSenders(cfg config.Config, outbox *capture.Outbox, clk clock.Clock, logg
 	return senders, nil
 }
 
-func newCancelHandler(store app.Store, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger) (*ports.CancelDeliveriesOnPostingCancelled, error) {
+func newCancelHandler(store app.Store, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger, m app.Metrics,
+) (*ports.CancelDeliveriesOnPostingCancelled, error) {
 	if events == nil {
 		return nil, errors.New("delivery: event bus is required")
 	}
-	h, err := app.NewCancelDeliveriesOnPostingCancelled(store, events, clk, logger.With("module", "delivery"))
+	h, err := app.NewCancelDeliveriesOnPostingCancelled(store, events, clk, logger.With("module", "delivery"),
+		app.WithCancelMetrics(m))
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/danielgtaylor/huma/v2/humatest"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
@@ -29,6 +30,7 @@ import (
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
+	platformmetrics "github.com/notifier/notifier/platform/metrics"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/templates"
 )
@@ -219,6 +221,31 @@ func bothLanesDeliverAndReport(t *testing.T, s *system) {
 	require.Eventually(t, func() bool { return len(s.outcomes.statuses()) == 3 }, 10*time.Second, time.Millisecond)
 	require.Equal(t, map[string]string{"u1/sms": "sent", "u2/email": "sent", "u3/email": "skipped"}, s.outcomes.statuses())
 	require.Equal(t, 3, s.outcomes.count(), "each outcome reported once")
+}
+
+func TestTheModulesMetricsGoToTheApplicationsRegistry(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	bothLanesDeliverAndReport(t, start(t, defaults(t), fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Registerer))))))
+
+	series := platformmetrics.Series
+	want := map[string]float64{
+		series("notifier_deliveries_total", "channel", "sms", "lane", "transactional", "result", "sent"): 1,
+		series("notifier_deliveries_total", "channel", "email", "lane", "bulk", "result", "sent"):        1,
+		series("notifier_deliveries_total", "channel", "email", "lane", "bulk", "result", "skipped"):     1,
+		series("notifier_delivery_attempt_duration_seconds_count", "channel", "sms"):                     1,
+		series("notifier_delivery_attempt_duration_seconds_count", "channel", "email"):                   1,
+	}
+	require.Eventually(t, func() bool {
+		v, err := platformmetrics.Gather(reg)
+		require.NoError(t, err)
+		for s, n := range want {
+			if v[s] != n {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, time.Millisecond, "each batch counted once its report stands")
 }
 
 func TestCancelledPostingIsNotDeliveredAndItsDeliveriesAreListed(t *testing.T) {

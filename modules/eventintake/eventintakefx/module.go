@@ -50,11 +50,11 @@ func newConsumeEvent(cfg config.Config, commands *cqrs.CommandBus, logger *slog.
 	if err != nil {
 		return nil, err
 	}
-	return app.NewConsumeEvent(logger.With("module", "eventintake"), handlers...)
+	return app.NewConsumeEvent(logger.With("module", "eventintake"), cfg.Intake.MaxBody, handlers...)
 }
 
 func newAcceptEvent(cfg config.Config, publisher message.Publisher) (*app.AcceptEvent, error) {
-	return app.NewAcceptEvent(publisher, Exchanges(cfg)[0])
+	return app.NewAcceptEvent(publisher, Exchanges(cfg)[0], cfg.Intake.MaxBody)
 }
 
 func newRawHandlers(cfg config.Config, consume *app.ConsumeEvent) ([]messaging.RawHandler, error) {

@@ -4,21 +4,28 @@
 // *cqrs.CommandBus, *cqrs.EventBus, *upstream.Client, *templating.Renderer
 // and db.TxRunner (in which its use cases write a change with the messages
 // it causes), and takes an optional *pgxpool.Pool: with one, postings are
-// kept in PostgreSQL, without, in memory. It contributes its command
+// kept in PostgreSQL, without, in memory; and an optional claimcheck.Store,
+// where a resolved template context too large to copy into every batch is
+// kept once. It contributes its command
 // handlers (posting.CreatePosting, posting.ExpandAudience) to the
 // "command_handlers" group, its event handler
 // (posting.ApplyOutcomesOnDeliveryOutcomes) to "event_handlers", its HTTP
-// routes to "routes", and runs the scheduler of send_at postings while the
-// application runs. Its store and use cases stay private.
+// routes to "routes", the sweeper of its expired idempotency keys to
+// "sweepers", and runs the scheduler of send_at postings while the
+// application runs. With a prometheus.Registerer in the graph (optional),
+// it registers the notifier_postings gauge there. Its store and use cases
+// stay private.
 package postingfx
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/modules/posting/internal/adapters/directory"
@@ -27,10 +34,12 @@ import (
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/modules/posting/internal/ports"
+	"github.com/notifier/notifier/platform/claimcheck"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/metrics"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
 )
@@ -57,8 +66,10 @@ var Module = fx.Module("posting",
 		fx.Annotate(ports.NewExpandAudienceCommandHandler, fx.ResultTags(`group:"command_handlers"`)),
 		fx.Annotate(ports.NewApplyOutcomesEventHandler, fx.ResultTags(`group:"event_handlers"`)),
 		fx.Annotate(newHTTP, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`)),
+		fx.Annotate(newKeySweeper, fx.ResultTags(`group:"sweepers"`)),
 	),
 	fx.Invoke(runScheduler),
+	fx.Invoke(registerMetrics),
 )
 
 func moduleLogger(l *slog.Logger) *slog.Logger { return l.With("module", "posting") }
@@ -81,16 +92,41 @@ func newStore(p storeParams) (domain.Store, error) {
 func newDirectory(c *upstream.Client) (*directory.Directory, error) { return directory.New(c) }
 
 func newCreatePosting(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, templates *templating.Renderer,
-	up *upstream.Client, clk clock.Clock, logger *slog.Logger,
+	up *upstream.Client, clk clock.Clock, cfg config.Config, logger *slog.Logger,
 ) (*app.CreatePostingHandler, error) {
-	return app.NewCreatePostingHandler(store, tx, commands, templates, up, clk, moduleLogger(logger))
+	return app.NewCreatePostingHandler(store, tx, commands, templates, up, clk, moduleLogger(logger),
+		app.WithIdempotencyRetention(cfg.Posting.IdempotencyRetention))
+}
+
+// newKeySweeper lets the janitor forget the idempotency keys whose
+// retention is over.
+func newKeySweeper(store domain.Store, clk clock.Clock) db.Sweeper {
+	return db.Sweeper{
+		What:  "expired posting idempotency keys",
+		Sweep: func(ctx context.Context) (int64, error) { return store.SweepKeys(ctx, clk.Now()) },
+	}
+}
+
+// claimsParams lets the composition root leave the claim check store out:
+// then every template context is copied into every batch.
+type claimsParams struct {
+	fx.In
+	Claims claimcheck.Store `optional:"true"`
 }
 
 func newExpandAudience(store domain.Store, tx db.TxRunner, dir *directory.Directory, up *upstream.Client, commands *cqrs.CommandBus,
-	events *cqrs.EventBus, clk clock.Clock, cfg config.Config, logger *slog.Logger,
+	events *cqrs.EventBus, clk clock.Clock, cfg config.Config, logger *slog.Logger, claims claimsParams,
 ) (*app.ExpandAudienceHandler, error) {
+	limits := app.ContextLimits{
+		MaxResolved: cfg.Posting.MaxResolvedContext,
+		InlineMax:   cfg.Posting.InlineContextMax,
+		Retention:   cfg.Messaging.DedupRetention,
+	}
+	if claims.Claims != nil {
+		limits.Claims = claims.Claims
+	}
 	return app.NewExpandAudienceHandler(store, tx, dir, up, commands, events, clk, cfg.Directory.PageSize,
-		cfg.Directory.MaxAhead, moduleLogger(logger))
+		cfg.Directory.MaxAhead, moduleLogger(logger), app.WithContextLimits(limits))
 }
 
 func newApplyOutcomes(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, clk clock.Clock, cfg config.Config,
@@ -111,6 +147,39 @@ func newHTTP(create *app.CreatePostingHandler, get *app.GetPostingHandler, list 
 	cancel *app.CancelPostingHandler, clk clock.Clock, logger *slog.Logger,
 ) (*ports.HTTP, error) {
 	return ports.NewHTTP(create, get, list, cancel, clk, moduleLogger(logger))
+}
+
+// metricsParams takes the application's metrics registry (optional:
+// without one, nothing is measured).
+type metricsParams struct {
+	fx.In
+	Registerer prometheus.Registerer `optional:"true"`
+	Store      domain.Store
+	Clock      clock.Clock
+	Logger     *slog.Logger
+}
+
+// registerMetrics registers notifier_postings{status} (docs/OPERATIONS.md),
+// counted in the store at scrape time, at most every 10 s, each count
+// bounded by 2 s.
+func registerMetrics(p metricsParams) error {
+	if p.Registerer == nil {
+		return nil
+	}
+	count, err := app.NewCountPostingsHandler(p.Store)
+	if err != nil {
+		return err
+	}
+	gauge, err := ports.NewPostingsGauge(count, metrics.CachedGaugeOptions{
+		TTL: metrics.DefaultTTL, Timeout: metrics.DefaultTimeout, Clock: p.Clock, Logger: moduleLogger(p.Logger),
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.Registerer.Register(gauge); err != nil {
+		return fmt.Errorf("register posting metrics: %w", err)
+	}
+	return nil
 }
 
 // runScheduler runs the scheduler from OnStart to OnStop.

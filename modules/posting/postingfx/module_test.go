@@ -42,6 +42,7 @@ type contributions struct {
 	Commands []cqrs.CommandHandler `group:"command_handlers"`
 	Events   []cqrs.EventHandler   `group:"event_handlers"`
 	Routes   []httpapi.Routes      `group:"routes"`
+	Sweepers []db.Sweeper          `group:"sweepers"`
 }
 
 type harness struct {
@@ -51,6 +52,9 @@ type harness struct {
 	users   []demodirectory.User
 	mu      sync.Mutex
 	batches []posting.AudienceBatchResolved
+
+	// sweepers are what the module contributes to the janitor.
+	sweepers []db.Sweeper
 }
 
 func (h *harness) received() []posting.AudienceBatchResolved {
@@ -138,6 +142,7 @@ func (h *harness) run(t *testing.T, logger *slog.Logger, state ...fx.Option) {
 			require.Len(t, c.Commands, 2)
 			require.Len(t, c.Events, 1)
 			require.Len(t, c.Routes, 1)
+			h.sweepers = c.Sweepers
 			for _, r := range c.Routes {
 				r.RegisterRoutes(h.api)
 			}
@@ -280,4 +285,36 @@ func scheduledPostingStarts(t *testing.T, h *harness) {
 func TestScheduledPostingOnPostgresStartsWhenTheClockReachesItsSendAt(t *testing.T) {
 	h, _ := startOnPostgres(t)
 	scheduledPostingStarts(t, h)
+}
+
+func TestTheJanitorForgetsExpiredPostingKeysAndTheKeyMakesANewPosting(t *testing.T) {
+	for name, begin := range map[string]func(t *testing.T) *harness{
+		"memory":   start,
+		"postgres": func(t *testing.T) *harness { h, _ := startOnPostgres(t); return h },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := begin(t)
+			require.Len(t, h.sweepers, 1)
+			body := map[string]any{
+				"from_event":    "e-3",
+				"receivers":     "http://auth/api/v1/users/?id=" + h.users[0].ID,
+				"template":      "email/welcome.md",
+				"delivery_type": []string{"email"},
+			}
+			first := h.api.Post("/api/v1/postings", "Idempotency-Key: welcome-1", body)
+			require.Equal(t, http.StatusCreated, first.Code, first.Body.String())
+			ctx := context.Background()
+			n, err := h.sweepers[0].Sweep(ctx)
+			require.NoError(t, err)
+			require.Zero(t, n, "the key is held")
+
+			h.clock.Advance(24 * time.Hour) // posting.idempotency_retention in configs/default.yaml
+			n, err = h.sweepers[0].Sweep(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n)
+			again := h.api.Post("/api/v1/postings", "Idempotency-Key: welcome-1", body)
+			require.Equal(t, http.StatusCreated, again.Code, again.Body.String())
+			require.Len(t, h.listByEvent(t, "e-3"), 2, "the first posting stays")
+		})
+	}
 }

@@ -19,11 +19,14 @@ import (
 // was lost dials again, and the calls until the next backoff deadline fail
 // fast with ErrNotConnected. Nothing runs in the background.
 type publisher struct {
-	conn      *redialer
-	exchange  func(topic string) string
-	declare   func(ch *amqp.Channel, exchange string) error
-	timeout   time.Duration
-	marshaler Marshaler
+	conn     *redialer
+	exchange func(topic string) string
+	declare  func(ch *amqp.Channel, exchange string) error
+	// expiration returns the AMQP expiration of the messages of a topic
+	// ("" for none).
+	expiration func(topic string) string
+	timeout    time.Duration
+	marshaler  Marshaler
 
 	slots     chan *slot
 	closing   chan struct{}
@@ -42,9 +45,9 @@ type slot struct {
 }
 
 func newPublisher(size int, timeout time.Duration, conn *redialer, exchange func(string) string,
-	declare func(*amqp.Channel, string) error) *publisher {
+	declare func(*amqp.Channel, string) error, expiration func(string) string) *publisher {
 	p := &publisher{
-		conn: conn, exchange: exchange, declare: declare, timeout: timeout,
+		conn: conn, exchange: exchange, declare: declare, expiration: expiration, timeout: timeout,
 		slots:   make(chan *slot, size),
 		closing: make(chan struct{}),
 	}
@@ -125,7 +128,7 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", topic, err)
 	}
-	exchange := p.exchange(topic)
+	exchange, expiration := p.exchange(topic), p.expiration(topic)
 	if err := p.ensureExchange(ch, gen, exchange); err != nil {
 		s.reset()
 		return fmt.Errorf("publish to %s: %w", topic, err)
@@ -137,6 +140,7 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 		if err != nil {
 			return fmt.Errorf("publish %s to %s: marshal: %w", msg.UUID, topic, err)
 		}
+		pub.Expiration = expiration
 		dc, err := ch.PublishWithDeferredConfirmWithContext(msg.Context(), exchange, "", false, false, pub)
 		if err != nil {
 			s.reset()

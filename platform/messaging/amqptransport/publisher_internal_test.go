@@ -17,7 +17,7 @@ func TestPublisherFailsFastAndRedialsOnlyAfterTheBackoff(t *testing.T) {
 	refuse := func() (*amqp.Connection, error) { dials++; return nil, errors.New("connection refused") }
 	conn := newRedialer("publish", refuse, func(int) time.Duration { return time.Hour }, watermill.NopLogger{})
 	p := newPublisher(2, time.Second, conn, func(topic string) string { return topic },
-		func(*amqp.Channel, string) error { return nil })
+		func(*amqp.Channel, string) error { return nil }, func(string) string { return "" })
 
 	for range 3 {
 		err := p.Publish("t", message.NewMessage(watermill.NewUUID(), []byte(`{}`)))

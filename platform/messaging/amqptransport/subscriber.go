@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -35,6 +36,13 @@ type subscriber struct {
 	mu      sync.Mutex // guards closed and running.Add
 	closed  bool
 	running sync.WaitGroup // one per Subscribe until its output channel is closed
+
+	// abandoned counts the messages left to redelivery, unsettled after
+	// the close timeout, once Close has begun. Each handOver abandons on a
+	// timer of its own started when it sees the close: it may fire before
+	// the timer of Close, and the subscriptions then end in time, so Close
+	// cannot tell from its own timer alone that it gave up on a message.
+	abandoned atomic.Int64
 }
 
 var (
@@ -108,8 +116,10 @@ func (s *subscriber) SubscribeInitialize(topic string) error { return s.initiali
 // Close implements message.Subscriber: it cancels the context of the
 // message in flight of each subscription, waits up to the close timeout
 // for it to be acked or nacked, then stops consuming (the broker requeues
-// what it had sent ahead) and closes the output channels. It is
-// idempotent: later calls wait for the first one and return nil.
+// what it had sent ahead) and closes the output channels. It returns an
+// error when it gave up on a message not settled within the close timeout,
+// left to the broker to redeliver. It is idempotent: later calls wait for
+// the first one and return nil.
 func (s *subscriber) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
@@ -124,6 +134,10 @@ func (s *subscriber) Close() error {
 		defer timeout.Stop()
 		select {
 		case <-stopped:
+			if n := s.abandoned.Load(); n > 0 {
+				err = fmt.Errorf("close subscriber %s: %d messages still in flight after %s are left to redelivery",
+					s.handler, n, s.closeTimeout)
+			}
 		case <-timeout.C:
 			err = fmt.Errorf("close subscriber %s: messages still in flight after %s are left to redelivery",
 				s.handler, s.closeTimeout)
@@ -284,6 +298,9 @@ func (s *subscriber) handOver(ctx context.Context, d amqp.Delivery, out chan<- *
 			defer timer.Stop()
 			abandon = timer.C
 		case <-abandon:
+			if s.ctx.Err() != nil {
+				s.abandoned.Add(1)
+			}
 			s.logger.Info("Message still in flight after the close timeout, left to redelivery", fields)
 			return
 		}

@@ -13,6 +13,16 @@
 // The publisher declares only exchanges: a message published before its
 // handler's queue exists is dropped by the broker, so every handler's queue
 // is declared at start with Initialize.
+//
+// The queues of the poison topic (messaging.PoisonTopic) keep a message
+// for Config.PoisonTTL at most, since poisoned messages can hold emails and
+// phone numbers: each is declared with it as its x-message-ttl, and every
+// message published to the poison topic carries it as its expiration too.
+// RabbitMQ refuses to declare an existing queue again with other arguments
+// (PRECONDITION_FAILED, which closes the channel), so a poison queue
+// declared by a version without the TTL, or with another one, is kept as it
+// is and reported; the expiration of each message still bounds how long
+// the newer ones stay (see declarePoisonQueue).
 package amqptransport
 
 import (
@@ -20,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -45,6 +56,7 @@ const (
 	DefaultReconnectMaxInterval     = 10 * time.Second
 	DefaultPublishTimeout           = 30 * time.Second
 	DefaultCloseTimeout             = 30 * time.Second
+	DefaultPoisonTTL                = messaging.DefaultPoisonTTL
 )
 
 // DefaultExternal is the exchange the event intake consumes when
@@ -86,6 +98,10 @@ type Config struct {
 	// a handler goes on after its context ends. Zero means
 	// DefaultCloseTimeout.
 	CloseTimeout time.Duration
+	// PoisonTTL is how long a message of the poison topic stays in the
+	// queues bound to it, a whole number of milliseconds; poisoned
+	// messages can hold personal data. Zero means DefaultPoisonTTL.
+	PoisonTTL time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -104,6 +120,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ReconnectInitialInterval < 0 || c.ReconnectMaxInterval < 0 || c.PublishTimeout < 0 || c.CloseTimeout < 0 {
 		errs = append(errs, errors.New("reconnect intervals, publish and close timeouts must not be negative"))
+	}
+	if c.PoisonTTL < 0 || (c.PoisonTTL > 0 && c.PoisonTTL < time.Millisecond) {
+		errs = append(errs, fmt.Errorf("poison TTL %s: must be at least 1ms", c.PoisonTTL))
 	}
 	if c.External == nil {
 		c.External = DefaultExternal
@@ -133,6 +152,9 @@ func (c *Config) setDefaults() error {
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = DefaultCloseTimeout
 	}
+	if c.PoisonTTL == 0 {
+		c.PoisonTTL = DefaultPoisonTTL
+	}
 	return errors.Join(errs...)
 }
 
@@ -149,6 +171,10 @@ type Transport struct {
 	publisher *publisher
 	consumers *redialer
 	consuming consuming // what its subscribers share
+
+	// reported holds the poison queues reported as kept without the
+	// TTL, so that each is reported once.
+	reported sync.Map
 
 	mu          sync.Mutex // guards the fields below
 	subscribers []*subscriber
@@ -179,7 +205,7 @@ func New(cfg Config, logger watermill.LoggerAdapter) (*Transport, error) {
 	t.consuming = consuming{conn: t.consumers, declare: t.declareQueue, prefetch: cfg.Prefetch, concurrency: cfg.Concurrency,
 		backoff: backoff, closeTimeout: cfg.CloseTimeout, logger: logger}
 	t.publisher = newPublisher(cfg.PublishChannels, cfg.PublishTimeout,
-		newRedialer("publish", t.dialer("publish"), backoff, logger), t.ExchangeName, declareExchange)
+		newRedialer("publish", t.dialer("publish"), backoff, logger), t.ExchangeName, declareExchange, t.expiration)
 	if err := t.publisher.Ping(); err != nil {
 		return nil, errors.Join(fmt.Errorf("connect publisher: %w", err), t.consumers.close())
 	}
@@ -208,13 +234,69 @@ func (t *Transport) declareQueue(ch *amqp.Channel, topic, handlerName string) (s
 	if err := declareExchange(ch, exchange); err != nil {
 		return "", fmt.Errorf("declare exchange %s: %w", exchange, err)
 	}
-	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+	if topic == messaging.PoisonTopic {
+		if err := t.declarePoisonQueue(ch, queue); err != nil {
+			return "", err
+		}
+	} else if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
 		return "", fmt.Errorf("declare queue %s: %w", queue, err)
 	}
 	if err := ch.QueueBind(queue, "", exchange, false, nil); err != nil {
 		return "", fmt.Errorf("bind queue %s to %s: %w", queue, exchange, err)
 	}
 	return queue, nil
+}
+
+// declarePoisonQueue declares queue, of the poison topic, with the poison
+// TTL as its x-message-ttl. The declaration is tried on a channel of its
+// own, since RabbitMQ answers PRECONDITION_FAILED, and closes the channel,
+// when the queue exists with other arguments: declared by a version of
+// Notifier without the TTL, or with another poison TTL. Such a queue is
+// kept as it is (declared passively on ch) and reported once as an error
+// that says what to do; the messages published from now on still expire
+// after the TTL (see expiration) once those ahead of them in the queue are
+// gone.
+func (t *Transport) declarePoisonQueue(ch *amqp.Channel, queue string) error {
+	conn, _, err := t.consumers.connection()
+	if err != nil {
+		return fmt.Errorf("declare queue %s: %w", queue, err)
+	}
+	probe, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("declare queue %s: open channel: %w", queue, err)
+	}
+	args := amqp.Table{"x-message-ttl": t.cfg.PoisonTTL.Milliseconds()}
+	_, err = probe.QueueDeclare(queue, true, false, false, false, args)
+	if err == nil {
+		return probe.Close()
+	}
+	_ = probe.Close() // already closed by the broker when it refused
+	var refused *amqp.Error
+	if !errors.As(err, &refused) || refused.Code != amqp.PreconditionFailed {
+		return fmt.Errorf("declare queue %s: %w", queue, err)
+	}
+	if _, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare queue %s: %w", queue, err)
+	}
+	if _, seen := t.reported.LoadOrStore(queue, true); !seen {
+		t.logger.Error("Poison queue kept without the configured TTL", refused, watermill.LogFields{
+			"queue": queue,
+			"ttl":   t.cfg.PoisonTTL.String(),
+			"fix": "its messages published from now on expire after the TTL once those ahead of them are gone; " +
+				"to expire the older ones too, apply a message-ttl policy to it, or delete it (after saving what it holds) " +
+				"so that it is declared again with the TTL",
+		})
+	}
+	return nil
+}
+
+// expiration returns the AMQP expiration of the messages published to
+// topic: the poison TTL in milliseconds for the poison topic, else none.
+func (t *Transport) expiration(topic string) string {
+	if topic != messaging.PoisonTopic {
+		return ""
+	}
+	return strconv.FormatInt(t.cfg.PoisonTTL.Milliseconds(), 10)
 }
 
 // ExchangeName returns the exchange of topic: topic itself for an external

@@ -21,6 +21,7 @@ const OutboxTopic = "notifier.outbox"
 // (Watermill's components/forwarder). Forwarded rows are deleted. A
 // message published outside a unit of work goes to the broker at once.
 type Outbox struct {
+	pool      *pgxpool.Pool
 	broker    message.Publisher
 	schema    wsql.PostgreSQLQueueSchema
 	forwarder *forwarder.Forwarder
@@ -41,6 +42,7 @@ func NewOutbox(pool *pgxpool.Pool, broker message.Publisher, pollInterval time.D
 		pollInterval = 20 * time.Millisecond
 	}
 	o := &Outbox{
+		pool:   pool,
 		broker: broker,
 		schema: wsql.PostgreSQLQueueSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea},
 		logger: logger,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/notifier/notifier/platform/messaging"
 )
 
 // Prune deletes, from every topic this transport initialized, the messages
@@ -42,4 +44,27 @@ func (t *SQL) Prune(ctx context.Context) (int64, error) {
 		total += tag.RowsAffected()
 	}
 	return total, nil
+}
+
+// ExpirePoisoned deletes the messages of the poison topic older than the
+// poison TTL (SQLConfig.PoisonTTL), consumed or not: Prune never deletes
+// them, since the retained group (Messaging.RetainPoisoned) never consumes,
+// and they can hold emails and phone numbers. It returns how many it
+// deleted; nothing when the poison topic was not initialized.
+func (t *SQL) ExpirePoisoned(ctx context.Context) (int64, error) {
+	t.mu.Lock()
+	_, initialized := t.groups[messaging.PoisonTopic]
+	t.mu.Unlock()
+	if !initialized {
+		return 0, nil
+	}
+	// created_at is a timestamp without time zone, the inserting session's
+	// CURRENT_TIMESTAMP; LOCALTIMESTAMP is on the same footing.
+	tag, err := t.pool.Exec(ctx, `DELETE FROM `+messagesTable(messaging.PoisonTopic)+`
+		WHERE created_at < LOCALTIMESTAMP - $1::bigint * interval '1 microsecond'`,
+		t.cfg.PoisonTTL.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("expire poisoned messages: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

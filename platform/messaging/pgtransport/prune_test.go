@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/internal/testenv"
+	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/messaging/pgtransport"
 )
 
@@ -83,4 +84,52 @@ func TestPruneDeletesWhatEveryHandlerOfATopicHasConsumed(t *testing.T) {
 	require.Zero(t, count(`"wm_events_test_pruned_v1"`))
 	require.Zero(t, prune(), "nothing left")
 	require.Equal(t, 10, count(`"wm_events_test_waiting_v1"`), "a topic whose handler never ran keeps everything")
+}
+
+func TestPoisonedMessagesOlderThanTheTTLAreDeletedConsumedOrNot(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	tr, err := pgtransport.NewSQL(pool, pgtransport.SQLConfig{PollInterval: 10 * time.Millisecond, PoisonTTL: time.Hour}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tr.Close() })
+	expire := func() int64 {
+		n, err := tr.ExpirePoisoned(context.Background())
+		require.NoError(t, err)
+		return n
+	}
+	require.Zero(t, expire(), "no poison topic yet: nothing to do, no error")
+
+	const other = "events.test.Kept.v1"
+	require.NoError(t, tr.Initialize(messaging.PoisonTopic, "retained"))
+	require.NoError(t, tr.Initialize(other, "never-started"))
+	for i := range 5 {
+		body := fmt.Appendf(nil, `{"email":"user%d@example.com"}`, i)
+		require.NoError(t, tr.Publisher().Publish(messaging.PoisonTopic, message.NewMessage(watermill.NewUUID(), body)))
+		require.NoError(t, tr.Publisher().Publish(other, message.NewMessage(watermill.NewUUID(), body)))
+	}
+	const poisonTable, otherTable = `"wm_notifier_poison"`, `"wm_events_test_kept_v1"`
+	// Three of the poisoned messages, and every message of the other
+	// topic, were published two hours ago.
+	testenv.MustExec(t, pool, `UPDATE `+poisonTable+` SET created_at = created_at - interval '2 hours'
+		WHERE "offset" IN (SELECT "offset" FROM `+poisonTable+` ORDER BY "offset" LIMIT 3)`)
+	testenv.MustExec(t, pool, `UPDATE `+otherTable+` SET created_at = created_at - interval '2 hours'`)
+	count := func(table string) int {
+		var n int
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n))
+		return n
+	}
+
+	n, err := tr.Prune(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n, "nobody consumes the retained poisoned messages: pruning keeps them")
+	require.Equal(t, int64(3), expire(), "the three older than the TTL")
+	require.Equal(t, 2, count(poisonTable), "the recent ones stay for operators")
+	require.Equal(t, 5, count(otherTable), "other topics are not the poison queue")
+	require.Zero(t, expire())
+}
+
+func TestANegativePoisonTTLIsRefused(t *testing.T) {
+	t.Parallel()
+	_, err := pgtransport.NewSQL(testenv.Postgres(t), pgtransport.SQLConfig{PoisonTTL: -time.Second}, nil)
+	require.ErrorContains(t, err, "poison TTL")
 }

@@ -11,12 +11,17 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/notifier/notifier/platform/messaging"
 )
 
 // SQLConfig tunes the SQL transport.
 type SQLConfig struct {
 	// PollInterval is how often an idle subscriber looks for new rows.
 	PollInterval time.Duration
+	// PoisonTTL is how long a row of the poison topic is kept (see
+	// ExpirePoisoned). Zero means messaging.DefaultPoisonTTL.
+	PoisonTTL time.Duration
 }
 
 // SQL is the messaging transport on PostgreSQL: one table per topic,
@@ -45,6 +50,12 @@ func NewSQL(pool *pgxpool.Pool, cfg SQLConfig, logger watermill.LoggerAdapter) (
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if cfg.PoisonTTL < 0 {
+		return nil, fmt.Errorf("sql transport: negative poison TTL %s", cfg.PoisonTTL)
+	}
+	if cfg.PoisonTTL == 0 {
+		cfg.PoisonTTL = messaging.DefaultPoisonTTL
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}

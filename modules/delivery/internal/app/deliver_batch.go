@@ -46,6 +46,12 @@ type DeliverBatchHandler struct {
 	// and leasePoll are batchLease* unless a test sets them.
 	holder                          string
 	leaseTTL, leaseRenew, leasePoll time.Duration
+	// claims reads the template context of a batch that carries only its
+	// reference; claimMissing tells a claim gone for good (WithClaims).
+	claims       ClaimReader
+	claimMissing func(error) bool
+	// metrics is told what the batch's deliveries become (WithMetrics).
+	metrics Metrics
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
@@ -82,6 +88,16 @@ func WithBatchLease(ttl, renew, poll time.Duration) DeliverBatchOption {
 	return func(h *DeliverBatchHandler) { h.leaseTTL, h.leaseRenew, h.leasePoll = ttl, renew, poll }
 }
 
+// WithMetrics tells m what the deliveries become: each send, each retry,
+// each outcome reported and how long the batch's deliveries are pending.
+func WithMetrics(m Metrics) DeliverBatchOption {
+	return func(h *DeliverBatchHandler) {
+		if m != nil {
+			h.metrics = m
+		}
+	}
+}
+
 // NewDeliverBatchHandler returns a DeliverBatchHandler sending through
 // workers (the lane's pool, which the caller starts and stops). Every
 // dependency is required, policy must allow at least one attempt, and no
@@ -107,6 +123,7 @@ func NewDeliverBatchHandler(
 		clock: clk, policy: policy, logger: logger, sleep: SleepContext, jitter: equalJitter, grace: DrainGrace,
 		holder:   uuid.NewString(),
 		leaseTTL: batchLeaseTTL, leaseRenew: batchLeaseRenew, leasePoll: batchLeasePoll,
+		metrics: noMetrics{},
 	}
 	for _, o := range opts {
 		o(h)
@@ -180,6 +197,11 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	if len(keys) == 0 {
 		return nil
 	}
+	if len(recipients) > 0 {
+		if err := h.loadContext(ctx, &cmd); err != nil {
+			return err
+		}
+	}
 	if !h.workers.running() {
 		return fmt.Errorf("deliver batch: %w", ErrWorkersStopped)
 	}
@@ -198,6 +220,16 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	work, stop := drain(ctx, h.grace)
 	defer stop()
 	defer context.AfterFunc(held, stop)()
+	lane := cmd.RouteKey()
+	if len(pending) > 0 {
+		// Pending since the batch was published: the time it waited for
+		// the broker and a worker counts.
+		since, ok := messaging.PublishedAt(ctx)
+		if !ok {
+			since = h.clock.Now()
+		}
+		defer h.metrics.Pending(lane, since)()
+	}
 	runErr := h.process(work, cmd, pending, recipients, skipped)
 
 	// Report even when ctx ended: what became final is reported now rather
@@ -206,8 +238,12 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 		ReportScope{PostingID: cmd.PostingID, Keys: keys})
 	h.logger.InfoContext(ctx, "delivery batch processed",
 		"posting_id", cmd.PostingID, "batch_no", cmd.BatchNo,
-		"pending", len(pending), "reported", counts)
-	return errors.Join(runErr, reportErr)
+		"pending", len(pending), "reported", counts.byStatus())
+	err = errors.Join(runErr, reportErr)
+	if err == nil {
+		counts.count(h.metrics, lane)
+	}
+	return err
 }
 
 // collect turns the batch into keys (items first, then skipped pairs not
@@ -471,7 +507,9 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 
 	r.attempts++
 	attempt := r.attempts
+	began := time.Now()
 	sendErr := senders[key.Channel].Send(ctx, *r.msg)
+	h.metrics.Attempted(key.Channel, time.Since(began))
 	now := h.clock.Now()
 	if sendErr == nil {
 		// At-least-once window: the channel has accepted the message but
@@ -527,6 +565,7 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 	if !stillPending {
 		return done(nil) // finished elsewhere (the posting was cancelled)
 	}
+	h.metrics.Retried(key.Channel, RetryClassOf(sendErr))
 	r.lastErr = sendErr.Error()
 	return tried{row: r, again: true, wait: wait}
 }
@@ -580,6 +619,7 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 		PostingID:      key.PostingID,
 		UserID:         key.UserID,
 		Channel:        key.Channel,
+		Template:       name,
 		To:             to,
 		Subject:        rendered.Subject,
 		Text:           rendered.Text,

@@ -220,6 +220,8 @@ func TestAnotherChannelUsesTheTemplateOfTheSameNameInItsDirectory(t *testing.T) 
 	require.Equal(t, "Привет, Анна! Код 1234.", sms[0].Text)
 	require.Equal(t, "+7900000u1", sms[0].To)
 	require.Empty(t, sms[0].Subject)
+	require.Equal(t, "sms/hello.md", sms[0].Template, "the message names the template it came from")
+	require.Equal(t, "email/hello.md", h.email.messages()[0].Template)
 
 	batch = emailBatch("p2")
 	batch.Template = "email/only.md"

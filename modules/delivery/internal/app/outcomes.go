@@ -12,9 +12,9 @@ import (
 // DeliveryOutcomes events (one per chunk of the scope) and marks them
 // reported, through Store.Report: a row is reported once, and a row whose
 // event could not be published stays unreported for the next try. It
-// returns the number of rows reported per status.
-func reportOutcomes(ctx context.Context, store Store, events EventPublisher, scope ReportScope) (map[string]int, error) {
-	counts := map[string]int{}
+// returns the rows reported, counted by status and channel.
+func reportOutcomes(ctx context.Context, store Store, events EventPublisher, scope ReportScope) (reported, error) {
+	counts := reported{}
 	_, err := store.Report(ctx, scope, func(ctx context.Context, rows []domain.Delivery) error {
 		ev := &delivery.DeliveryOutcomes{PostingID: scope.PostingID, Outcomes: make([]delivery.Outcome, len(rows))}
 		for i, r := range rows {
@@ -24,7 +24,7 @@ func reportOutcomes(ctx context.Context, store Store, events EventPublisher, sco
 			return fmt.Errorf("publish delivery outcomes: %w", err)
 		}
 		for _, r := range rows {
-			counts[r.Status]++
+			counts[reportedKey{status: r.Status, channel: r.Channel}]++
 		}
 		return nil
 	})
@@ -32,4 +32,28 @@ func reportOutcomes(ctx context.Context, store Store, events EventPublisher, sco
 		return counts, fmt.Errorf("report delivery outcomes: %w", err)
 	}
 	return counts, nil
+}
+
+// reported counts reported rows by status and channel.
+type reported map[reportedKey]int
+
+type reportedKey struct{ status, channel string }
+
+// byStatus returns the counts by status, for the log.
+func (r reported) byStatus() map[string]int {
+	out := make(map[string]int, len(r))
+	for k, n := range r {
+		out[k.status] += n
+	}
+	return out
+}
+
+// count tells metrics what was reported, on lane. Callers count only a
+// report that stands: when the handler fails, the unit of work it was
+// published in rolls back and the redelivered message reports the rows
+// again.
+func (r reported) count(metrics Metrics, lane string) {
+	for k, n := range r {
+		metrics.Reported(lane, k.channel, k.status, n)
+	}
 }

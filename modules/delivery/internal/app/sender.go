@@ -15,6 +15,9 @@ type Message struct {
 	PostingID      string
 	UserID         string
 	Channel        string
+	// Template is the name of the template it was rendered from, such as
+	// "email/welcome.md".
+	Template string
 	// To is the address: an email address or a phone number.
 	To      string
 	Subject string
@@ -34,18 +37,51 @@ type Sender interface {
 // Senders maps a channel ("email", "sms") to its Sender.
 type Senders map[string]Sender
 
-type transientError struct{ err error }
+// RetryClass says what kind of transient failure a retry is for; it labels
+// the retries metric. The set is small and fixed.
+type RetryClass string
+
+// The retry classes.
+const (
+	// RetryTimeout: the channel did not answer in time (no SMTP reply
+	// before the timeout, an SMS gateway request timed out or answered
+	// 408).
+	RetryTimeout RetryClass = "timeout"
+	// RetryConnection: no connection could be made, or it broke before an
+	// answer (refused, reset, closed, a malformed reply).
+	RetryConnection RetryClass = "connection"
+	// RetryServer: the server answered "try again later" (an SMTP 4xx
+	// reply, an SMS gateway 5xx).
+	RetryServer RetryClass = "server"
+	// RetryThrottled: the server asked to slow down (an SMS gateway 429).
+	RetryThrottled RetryClass = "throttled"
+	// RetryOther: a transient failure of no known kind (Transient without
+	// a class, such as the capture channel's injected failures).
+	RetryOther RetryClass = "other"
+)
+
+// RetryClasses lists every retry class.
+var RetryClasses = []RetryClass{RetryTimeout, RetryConnection, RetryServer, RetryThrottled, RetryOther}
+
+type transientError struct {
+	err   error
+	class RetryClass
+}
 
 func (e transientError) Error() string { return e.err.Error() }
 func (e transientError) Unwrap() error { return e.err }
 
 // Transient marks err as worth retrying: a busy server, a timeout, a
-// dropped connection. Transient(nil) is nil.
-func Transient(err error) error {
+// dropped connection; its class is RetryOther. Transient(nil) is nil.
+func Transient(err error) error { return TransientAs(RetryOther, err) }
+
+// TransientAs is Transient with the kind of failure: a sender that knows it
+// says so, for the retries metric. TransientAs(class, nil) is nil.
+func TransientAs(class RetryClass, err error) error {
 	if err == nil {
 		return nil
 	}
-	return transientError{err: err}
+	return transientError{err: err, class: class}
 }
 
 // IsTransient reports whether err, or an error it wraps, was marked
@@ -53,6 +89,21 @@ func Transient(err error) error {
 func IsTransient(err error) bool {
 	var t transientError
 	return errors.As(err, &t)
+}
+
+// RetryClassOf returns the class a transient err was marked with, RetryOther
+// when it has none known, and "" for a permanent error.
+func RetryClassOf(err error) RetryClass {
+	var t transientError
+	if !errors.As(err, &t) {
+		return ""
+	}
+	for _, c := range RetryClasses {
+		if t.class == c {
+			return c
+		}
+	}
+	return RetryOther
 }
 
 // Limiter paces the sends of one channel (its rate limit). Wait returns

@@ -27,25 +27,37 @@ type Publisher interface {
 type AcceptEvent struct {
 	publisher Publisher
 	topic     string
+	maxBody   int64
 }
 
-// NewAcceptEvent returns an AcceptEvent queueing on topic.
-func NewAcceptEvent(publisher Publisher, topic string) (*AcceptEvent, error) {
+// NewAcceptEvent returns an AcceptEvent queueing on topic events of at
+// most maxBody bytes (intake.max_body, the consumer's cap; at least 1).
+func NewAcceptEvent(publisher Publisher, topic string, maxBody int64) (*AcceptEvent, error) {
 	if publisher == nil {
 		return nil, errors.New("new accept event: nil publisher")
 	}
 	if topic == "" {
 		return nil, errors.New("new accept event: empty topic")
 	}
-	return &AcceptEvent{publisher: publisher, topic: topic}, nil
+	if maxBody < 1 {
+		return nil, fmt.Errorf("new accept event: body cap %d: must be at least 1", maxBody)
+	}
+	return &AcceptEvent{publisher: publisher, topic: topic, maxBody: maxBody}, nil
 }
 
-// Handle validates payload with domain.DecodeEvent and queues it unchanged,
-// with its event key as message_id, and returns that key. It returns an
-// error wrapping domain.ErrMalformedJSON or a *domain.InvalidEventError for
-// bad input (nothing is queued), and any other error when the queue is not
+// MaxBody returns the largest payload Handle accepts, in bytes.
+func (a *AcceptEvent) MaxBody() int64 { return a.maxBody }
+
+// Handle validates payload with domain.CheckSize and domain.DecodeEvent
+// and queues it unchanged, with its event key as message_id, and returns
+// that key. It returns an error wrapping domain.ErrTooLarge or
+// domain.ErrMalformedJSON, or a *domain.InvalidEventError, for bad input
+// (nothing is queued), and any other error when the queue is not
 // available. The message is not bound to ctx: it outlives the request.
 func (a *AcceptEvent) Handle(_ context.Context, payload []byte) (string, error) {
+	if err := domain.CheckSize(payload, a.maxBody); err != nil {
+		return "", err
+	}
 	if _, err := domain.DecodeEvent(payload); err != nil {
 		return "", err
 	}

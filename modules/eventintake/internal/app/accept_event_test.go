@@ -38,7 +38,7 @@ func (p *recordingPublisher) Publish(topic string, msgs ...*message.Message) err
 func TestAcceptedEventIsQueuedUnchangedWithItsKeyAsMessageID(t *testing.T) {
 	t.Parallel()
 	pub := &recordingPublisher{}
-	accept, err := app.NewAcceptEvent(pub, "notifier.events")
+	accept, err := app.NewAcceptEvent(pub, "notifier.events", maxBody)
 	require.NoError(t, err)
 	payload := intaketest.Event(t, "user_signed_up")
 
@@ -60,7 +60,7 @@ func TestAcceptedEventIsQueuedUnchangedWithItsKeyAsMessageID(t *testing.T) {
 func TestAcceptedEventWithAnEventIDIsKeyedByIt(t *testing.T) {
 	t.Parallel()
 	pub := &recordingPublisher{}
-	accept, err := app.NewAcceptEvent(pub, "notifier.events")
+	accept, err := app.NewAcceptEvent(pub, "notifier.events", maxBody)
 	require.NoError(t, err)
 
 	key, err := accept.Handle(context.Background(), []byte(`{"event_id": "evt-9", "from_service": "cinema_scanner", "event": "new_movies", "details": {"movies": ["http://fastapi/api/v1/movies/1/"]}}`))
@@ -73,7 +73,7 @@ func TestAcceptedEventWithAnEventIDIsKeyedByIt(t *testing.T) {
 func TestInvalidEventIsNotQueued(t *testing.T) {
 	t.Parallel()
 	pub := &recordingPublisher{}
-	accept, err := app.NewAcceptEvent(pub, "notifier.events")
+	accept, err := app.NewAcceptEvent(pub, "notifier.events", maxBody)
 	require.NoError(t, err)
 
 	_, err = accept.Handle(context.Background(), []byte(`{"from_service": "auth", "event": "user_signed_up", "details": {}}`))
@@ -88,7 +88,7 @@ func TestInvalidEventIsNotQueued(t *testing.T) {
 
 func TestQueueFailureIsReported(t *testing.T) {
 	t.Parallel()
-	accept, err := app.NewAcceptEvent(&recordingPublisher{err: errors.New("connection reset")}, "notifier.events")
+	accept, err := app.NewAcceptEvent(&recordingPublisher{err: errors.New("connection reset")}, "notifier.events", maxBody)
 	require.NoError(t, err)
 
 	_, err = accept.Handle(context.Background(), intaketest.Event(t, "new_movies"))
@@ -97,8 +97,22 @@ func TestQueueFailureIsReported(t *testing.T) {
 
 func TestAcceptEventRefusesMissingDependencies(t *testing.T) {
 	t.Parallel()
-	_, err := app.NewAcceptEvent(nil, "notifier.events")
+	_, err := app.NewAcceptEvent(nil, "notifier.events", maxBody)
 	require.Error(t, err)
-	_, err = app.NewAcceptEvent(&recordingPublisher{}, "")
+	_, err = app.NewAcceptEvent(&recordingPublisher{}, "", maxBody)
 	require.Error(t, err)
+	_, err = app.NewAcceptEvent(&recordingPublisher{}, "notifier.events", 0)
+	require.ErrorContains(t, err, "body cap")
+}
+
+func TestAnEventOverTheBodyCapIsNotQueued(t *testing.T) {
+	t.Parallel()
+	pub := &recordingPublisher{}
+	accept, err := app.NewAcceptEvent(pub, "notifier.events", maxBody)
+	require.NoError(t, err)
+	require.Equal(t, int64(maxBody), accept.MaxBody())
+
+	_, err = accept.Handle(context.Background(), oversized(t))
+	require.ErrorIs(t, err, domain.ErrTooLarge, "judged as the consumer would")
+	require.Empty(t, pub.msgs)
 }

@@ -11,18 +11,24 @@ import (
 	"github.com/notifier/notifier/platform/messaging"
 )
 
-// ConsumeEvent handles one event from the intake exchange: it decodes and
-// validates the envelope and hands the event to the handler of its type.
+// ConsumeEvent handles one event from the intake exchange: it checks its
+// size, decodes and validates the envelope and hands the event to the
+// handler of its type.
 type ConsumeEvent struct {
 	handlers map[string]EventHandler
+	maxBody  int64
 	logger   *slog.Logger
 }
 
-// NewConsumeEvent returns a ConsumeEvent dispatching to handlers, which
-// must cover every known event type exactly once.
-func NewConsumeEvent(logger *slog.Logger, handlers ...EventHandler) (*ConsumeEvent, error) {
+// NewConsumeEvent returns a ConsumeEvent refusing bodies over maxBody bytes
+// (intake.max_body; at least 1) and dispatching to handlers, which must
+// cover every known event type exactly once.
+func NewConsumeEvent(logger *slog.Logger, maxBody int64, handlers ...EventHandler) (*ConsumeEvent, error) {
 	if logger == nil {
 		return nil, errors.New("new consume event: nil logger")
+	}
+	if maxBody < 1 {
+		return nil, fmt.Errorf("new consume event: body cap %d: must be at least 1", maxBody)
 	}
 	byType := make(map[string]EventHandler, len(handlers))
 	for _, h := range handlers {
@@ -43,7 +49,7 @@ func NewConsumeEvent(logger *slog.Logger, handlers ...EventHandler) (*ConsumeEve
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &ConsumeEvent{handlers: byType, logger: logger}, nil
+	return &ConsumeEvent{handlers: byType, maxBody: maxBody, logger: logger}, nil
 }
 
 // NewEventHandlers returns the handler of every known event type, built
@@ -60,16 +66,32 @@ func NewEventHandlers(flows map[string]config.Flow, commands CommandSender) ([]E
 	return []EventHandler{welcome, movies, episode, reactions}, nil
 }
 
+// Key returns the event key of payload, which arrived with messageID (see
+// domain.EventKey); a payload over the body cap is not read for its
+// event_id (domain.UnreadEventKey).
+func (c *ConsumeEvent) Key(payload []byte, messageID string) string {
+	if domain.CheckSize(payload, c.maxBody) != nil {
+		return domain.UnreadEventKey(payload, messageID)
+	}
+	return domain.EventKey(payload, messageID)
+}
+
 // Handle processes the event in payload, which arrived with messageID (the
-// transport's message_id; may be empty). A payload that is not a valid
-// event, or a known event whose details break its rules, is rejected with
-// a messaging.Permanent error naming the field, so the router puts it on
-// the poison queue with that reason. An event from a service other than
-// the one that publishes its type is accepted with a warning: publishers
-// are trusted, and the payload alone decides what it means. A failure to
-// send the commands is returned as it is, to be retried.
+// transport's message_id; may be empty). A payload over the body cap is
+// rejected, unread, with a messaging.Permanent error naming its size and
+// the cap; a payload that is not a valid event, or a known event whose
+// details break its rules, with one naming the field; so the router puts
+// it on the poison queue with that reason, without retrying. An event from
+// a service other than the one that publishes its type is accepted with a
+// warning: publishers are trusted, and the payload alone decides what it
+// means. A failure to send the commands is returned as it is, to be
+// retried.
 func (c *ConsumeEvent) Handle(ctx context.Context, payload []byte, messageID string) error {
-	key := domain.EventKey(payload, messageID)
+	key := c.Key(payload, messageID)
+	if err := domain.CheckSize(payload, c.maxBody); err != nil {
+		c.logger.WarnContext(ctx, "event rejected", "event_key", key, "reason", err.Error())
+		return messaging.Permanent(fmt.Errorf("reject event %s: %w", key, err))
+	}
 	ev, err := domain.DecodeEvent(payload)
 	if err != nil {
 		c.logger.WarnContext(ctx, "event rejected", "event_key", key, "reason", err.Error())

@@ -1,14 +1,18 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/modules/eventintake/internal/app"
+	"github.com/notifier/notifier/modules/eventintake/internal/domain"
 	"github.com/notifier/notifier/modules/eventintake/internal/intaketest"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/messaging"
@@ -73,7 +77,7 @@ func TestFailureToSendTheCommandsIsRetried(t *testing.T) {
 	sender := &recordingSender{err: errors.New("broker unavailable")}
 	handlers, err := app.NewEventHandlers(defaultFlows(t), sender)
 	require.NoError(t, err)
-	c, err := app.NewConsumeEvent(slog.New(&logRecorder{}), handlers...)
+	c, err := app.NewConsumeEvent(slog.New(&logRecorder{}), maxBody, handlers...)
 	require.NoError(t, err)
 
 	err = c.Handle(context.Background(), intaketest.Event(t, "user_signed_up"), "msg-8")
@@ -88,12 +92,14 @@ func TestConsumeEventNeedsExactlyOneHandlerPerKnownEventType(t *testing.T) {
 	handlers, err := app.NewEventHandlers(defaultFlows(t), &recordingSender{})
 	require.NoError(t, err)
 
-	_, err = app.NewConsumeEvent(logger, handlers[1:]...)
+	_, err = app.NewConsumeEvent(logger, maxBody, handlers[1:]...)
 	require.ErrorContains(t, err, "no handler for user_signed_up")
-	_, err = app.NewConsumeEvent(logger, append(handlers, handlers[0])...)
+	_, err = app.NewConsumeEvent(logger, maxBody, append(handlers, handlers[0])...)
 	require.ErrorContains(t, err, "both handle user_signed_up")
-	_, err = app.NewConsumeEvent(nil, handlers...)
+	_, err = app.NewConsumeEvent(nil, maxBody, handlers...)
 	require.Error(t, err)
+	_, err = app.NewConsumeEvent(logger, 0, handlers...)
+	require.ErrorContains(t, err, "body cap")
 }
 
 func TestBrokenFlowsAreRefusedAtStartNamingTheSetting(t *testing.T) {
@@ -139,4 +145,50 @@ func TestHandlersRefuseANilCommandSender(t *testing.T) {
 	t.Parallel()
 	_, err := app.NewEventHandlers(defaultFlows(t), nil)
 	require.ErrorContains(t, err, "nil command sender")
+}
+
+// oversized returns a valid user_signed_up event of more than maxBody
+// bytes, an address in its padding.
+func oversized(t *testing.T) []byte {
+	t.Helper()
+	pad := strings.Repeat("anna.petrova@example.com ", maxBody/20)
+	payload := []byte(`{"event_id": "evt-big", "from_service": "auth", "event": "user_signed_up", "details": {"username": "` +
+		pad + `", "user": "http://auth/api/v1/users/1c5e2d4a-6b8f-4a1e-9d3c-5f7a8b9c0d11/"}}`)
+	require.Greater(t, len(payload), maxBody)
+	return payload
+}
+
+func TestAnEventOverTheBodyCapIsRejectedPermanentlyUnreadNamingTheCap(t *testing.T) {
+	t.Parallel()
+	c, sender, logs := newConsumer(t)
+	payload := oversized(t)
+
+	err := c.Handle(context.Background(), payload, "msg-big")
+
+	require.Error(t, err)
+	require.True(t, messaging.IsPermanent(err), "a body over the cap is never retried: %v", err)
+	require.ErrorIs(t, err, domain.ErrTooLarge)
+	require.Contains(t, err.Error(), "intake.max_body")
+	require.Contains(t, err.Error(), fmt.Sprintf("%d bytes, the cap is %d", len(payload), maxBody))
+	require.Contains(t, err.Error(), "msg-big", "the key is the message_id: the body is not read for its event_id")
+	require.NotContains(t, err.Error(), "anna", "the reason names the cap, not the body")
+	require.Empty(t, sender.sent())
+	warnings := logs.at(slog.LevelWarn)
+	require.Len(t, warnings, 1)
+	require.Equal(t, "msg-big", warnings[0]["event_key"])
+	require.NotContains(t, warnings[0]["reason"], "anna")
+
+	require.Equal(t, domain.UnreadEventKey(payload, ""), c.Key(payload, ""), "without a message_id: the SHA-256")
+	require.NoError(t, c.Handle(context.Background(), intaketest.Event(t, "user_signed_up"), ""), "the next event is handled")
+}
+
+func TestAnEventOfExactlyTheCapIsHandled(t *testing.T) {
+	t.Parallel()
+	c, sender, _ := newConsumer(t)
+	payload := intaketest.Event(t, "user_signed_up")
+	padded := append(bytes.TrimRight(payload, " \n"), bytes.Repeat([]byte(" "), maxBody)...)[:maxBody]
+
+	require.NoError(t, c.Handle(context.Background(), padded, ""))
+	require.Len(t, sender.sent(), 1)
+	require.Equal(t, domain.EventKey(padded, ""), c.Key(padded, ""))
 }

@@ -76,6 +76,10 @@ func defaultFlows(t *testing.T) map[string]config.Flow {
 	return cfg.Intake.Flows
 }
 
+// maxBody is the body cap of the consumers and acceptors of these tests:
+// every test event is smaller.
+const maxBody = 4096
+
 // newConsumer returns a ConsumeEvent over the default flows, recording the
 // commands it sends and what it logs.
 func newConsumer(t *testing.T) (*app.ConsumeEvent, *recordingSender, *logRecorder) {
@@ -84,7 +88,7 @@ func newConsumer(t *testing.T) (*app.ConsumeEvent, *recordingSender, *logRecorde
 	logs := &logRecorder{}
 	handlers, err := app.NewEventHandlers(defaultFlows(t), sender)
 	require.NoError(t, err)
-	c, err := app.NewConsumeEvent(slog.New(logs), handlers...)
+	c, err := app.NewConsumeEvent(slog.New(logs), maxBody, handlers...)
 	require.NoError(t, err)
 	return c, sender, logs
 }

@@ -25,6 +25,14 @@ func EventKey(payload []byte, messageID string) string {
 			return id
 		}
 	}
+	return UnreadEventKey(payload, messageID)
+}
+
+// UnreadEventKey returns the key of an event whose payload is not to be
+// read, being over the intake's cap (see CheckSize): messageID when it is
+// usable, else the SHA-256 hex digest of the payload. Its event_id is not
+// looked for.
+func UnreadEventKey(payload []byte, messageID string) string {
 	if validID(messageID) == "" {
 		return messageID
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/notifier/notifier/modules/eventintake/internal/app"
-	"github.com/notifier/notifier/modules/eventintake/internal/domain"
 	"github.com/notifier/notifier/platform/messaging"
 )
 
@@ -18,15 +17,18 @@ import (
 // with several exchanges each handler gets ".<exchange>" appended.
 const ConsumeEventsName = "eventintake.ConsumeEvents"
 
-// EventConsumer handles one event payload; *app.ConsumeEvent is one.
+// EventConsumer handles one event payload and tells its event key;
+// *app.ConsumeEvent is one.
 type EventConsumer interface {
 	Handle(ctx context.Context, payload []byte, messageID string) error
+	Key(payload []byte, messageID string) string
 }
 
 // RawHandlers returns one raw handler per exchange (topic). Each drops an
 // event it already handled, recognised by its event key (event_id, else
-// message_id, else the payload's SHA-256), so a publisher's retry or a
-// broker's redelivery makes no second set of postings.
+// message_id, else the payload's SHA-256; see EventConsumer.Key), so a
+// publisher's retry or a broker's redelivery makes no second set of
+// postings.
 func RawHandlers(exchanges []string, consumer EventConsumer) ([]messaging.RawHandler, error) {
 	if consumer == nil {
 		return nil, errors.New("raw handlers: nil consumer")
@@ -51,13 +53,15 @@ func RawHandlers(exchanges []string, consumer EventConsumer) ([]messaging.RawHan
 		if len(exchanges) > 1 {
 			name += "." + exchange
 		}
-		handlers = append(handlers, messaging.RawHandler{Name: name, Topic: exchange, Handle: handle, Key: EventDedupKey})
+		handlers = append(handlers, messaging.RawHandler{Name: name, Topic: exchange, Handle: handle, Key: dedupKey(consumer)})
 	}
 	return handlers, nil
 }
 
-// EventDedupKey is the deduplication KeyFunc of the intake handlers:
+// dedupKey returns the deduplication KeyFunc of the intake handlers:
 // "<handler name>:<event key>".
-func EventDedupKey(handlerName string, msg *message.Message) (string, error) {
-	return handlerName + ":" + domain.EventKey(msg.Payload, msg.Metadata.Get(app.MessageIDKey)), nil
+func dedupKey(consumer EventConsumer) messaging.KeyFunc {
+	return func(handlerName string, msg *message.Message) (string, error) {
+		return handlerName + ":" + consumer.Key(msg.Payload, msg.Metadata.Get(app.MessageIDKey)), nil
+	}
 }

@@ -2,6 +2,7 @@ package ports_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -26,6 +27,10 @@ import (
 	"github.com/notifier/notifier/platform/messaging"
 )
 
+// maxBody is the body cap of the intakes of these tests: every test event
+// is smaller.
+const maxBody = 4096
+
 // intake is the intake running on a real in-memory router, with a
 // recording CreatePosting handler in place of the posting module and an
 // observer of the poison queue.
@@ -36,6 +41,26 @@ type intake struct {
 	mu       sync.Mutex
 	postings []posting.CreatePosting
 	poisoned []*message.Message
+	attempts map[string]int // by message_id, how often the consumer was called
+}
+
+// countingConsumer counts the calls of the consumer it wraps.
+type countingConsumer struct {
+	ports.EventConsumer
+	in *intake
+}
+
+func (c countingConsumer) Handle(ctx context.Context, payload []byte, messageID string) error {
+	c.in.mu.Lock()
+	c.in.attempts[messageID]++
+	c.in.mu.Unlock()
+	return c.EventConsumer.Handle(ctx, payload, messageID)
+}
+
+func (in *intake) attemptsOf(messageID string) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.attempts[messageID]
 }
 
 func startIntake(t *testing.T, exchanges ...string) *intake {
@@ -45,15 +70,15 @@ func startIntake(t *testing.T, exchanges ...string) *intake {
 	m, err := messaging.New(messaging.Config{MaxRetries: 2, RetryInterval: time.Millisecond},
 		messaging.NewMemoryTransport(nil), keys, logger)
 	require.NoError(t, err)
-	in := &intake{m: m, keys: keys}
+	in := &intake{m: m, keys: keys, attempts: map[string]int{}}
 
 	cfg, err := config.Default()
 	require.NoError(t, err)
 	handlers, err := app.NewEventHandlers(cfg.Intake.Flows, m.CommandBus())
 	require.NoError(t, err)
-	consume, err := app.NewConsumeEvent(logger, handlers...)
+	consume, err := app.NewConsumeEvent(logger, maxBody, handlers...)
 	require.NoError(t, err)
-	raw, err := ports.RawHandlers(exchanges, consume)
+	raw, err := ports.RawHandlers(exchanges, countingConsumer{EventConsumer: consume, in: in})
 	require.NoError(t, err)
 	for _, h := range raw {
 		require.NoError(t, m.AddRawHandler(h))
@@ -190,6 +215,29 @@ func TestABadEventEndsOnThePoisonQueueWithItsReason(t *testing.T) {
 	require.Eventually(t, func() bool { return len(in.sent()) == 1 }, 5*time.Second, time.Millisecond)
 }
 
+func TestAnEventOverTheBodyCapGoesToThePoisonQueueOnceNamingTheCapAndTheIntakeGoesOn(t *testing.T) {
+	in := startIntake(t, eventintake.Exchange)
+	pad := strings.Repeat("anna.petrova@example.com ", maxBody/20)
+	big := []byte(`{"from_service": "auth", "event": "user_signed_up", "details": {"username": "` + pad +
+		`", "user": "` + intaketest.UserURL + `"}}`)
+	require.Greater(t, len(big), maxBody)
+
+	in.publish(t, eventintake.Exchange, big, "big-1")
+	require.Eventually(t, func() bool { return len(in.poison()) == 1 }, 5*time.Second, time.Millisecond)
+	in.publish(t, eventintake.Exchange, intaketest.Event(t, "user_signed_up"), "small-1")
+	require.Eventually(t, func() bool { return len(in.sent()) == 1 }, 5*time.Second, time.Millisecond,
+		"the consumer goes on with the next event")
+
+	poisoned := in.poison()[0]
+	reason := poisoned.Metadata.Get(middleware.ReasonForPoisonedKey)
+	require.Contains(t, reason, "big-1")
+	require.Contains(t, reason, fmt.Sprintf("event body is over intake.max_body: %d bytes, the cap is %d", len(big), maxBody))
+	require.NotContains(t, reason, "anna", "the reason names the cap, not the body")
+	require.Equal(t, ports.ConsumeEventsName, poisoned.Metadata.Get(middleware.PoisonedHandlerKey))
+	require.Equal(t, 1, in.attemptsOf("big-1"), "not retried (the router would try 3 times)")
+	require.Len(t, in.poison(), 1)
+}
+
 func TestEachConfiguredExchangeIsConsumed(t *testing.T) {
 	in := startIntake(t, "notifier.events", "legacy.events")
 
@@ -227,22 +275,50 @@ func TestRawHandlersAreNamedPerExchangeOnlyWhenThereAreSeveral(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestDedupKeyIsTheHandlerNameAndTheEventKey(t *testing.T) {
+func TestDedupKeyIsTheHandlerNameAndTheConsumersEventKey(t *testing.T) {
 	t.Parallel()
-	msg := message.NewMessage(watermill.NewUUID(), []byte(`{"event_id": "evt-5"}`))
-	key, err := ports.EventDedupKey("eventintake.ConsumeEvents", msg)
+	handlers, err := app.NewEventHandlers(defaultFlows(t), nopSender{})
 	require.NoError(t, err)
-	require.Equal(t, "eventintake.ConsumeEvents:evt-5", key)
+	consume, err := app.NewConsumeEvent(slog.New(slog.DiscardHandler), 24, handlers...)
+	require.NoError(t, err)
+	raw, err := ports.RawHandlers([]string{"notifier.events"}, consume)
+	require.NoError(t, err)
+	key := raw[0].Key
+
+	msg := message.NewMessage(watermill.NewUUID(), []byte(`{"event_id": "e5"}`))
+	k, err := key("eventintake.ConsumeEvents", msg)
+	require.NoError(t, err)
+	require.Equal(t, "eventintake.ConsumeEvents:e5", k)
 
 	msg = message.NewMessage(watermill.NewUUID(), []byte(`{}`))
 	msg.Metadata.Set(app.MessageIDKey, "amqp-5")
-	key, err = ports.EventDedupKey("h", msg)
+	k, err = key("h", msg)
 	require.NoError(t, err)
-	require.Equal(t, "h:amqp-5", key)
+	require.Equal(t, "h:amqp-5", k)
+
+	big := []byte(`{"event_id": "evt-over-the-cap"}`)
+	k, err = key("h", message.NewMessage(watermill.NewUUID(), big))
+	require.NoError(t, err)
+	require.Equal(t, "h:"+domain.UnreadEventKey(big, ""), k, "a body over the cap is not read for its event_id")
 }
+
+func defaultFlows(t *testing.T) map[string]config.Flow {
+	t.Helper()
+	cfg, err := config.Default()
+	require.NoError(t, err)
+	return cfg.Intake.Flows
+}
+
+type nopSender struct{}
+
+func (nopSender) Send(context.Context, any) error { return nil }
 
 type consumerFunc func(ctx context.Context, payload []byte, messageID string) error
 
 func (f consumerFunc) Handle(ctx context.Context, payload []byte, messageID string) error {
 	return f(ctx, payload, messageID)
+}
+
+func (consumerFunc) Key(payload []byte, messageID string) string {
+	return domain.EventKey(payload, messageID)
 }

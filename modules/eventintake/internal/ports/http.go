@@ -13,9 +13,11 @@ import (
 	"github.com/notifier/notifier/platform/httpapi"
 )
 
-// EventAcceptor validates and queues an event; *app.AcceptEvent is one.
+// EventAcceptor validates and queues an event of at most MaxBody bytes;
+// *app.AcceptEvent is one.
 type EventAcceptor interface {
 	Handle(ctx context.Context, payload []byte) (string, error)
+	MaxBody() int64
 }
 
 // HTTP is the intake's HTTP API: POST /api/v1/events.
@@ -80,7 +82,13 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 				},
 			}}},
 		},
-		Errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		// The consumer's cap (intake.max_body), so that an event the
+		// exchange would refuse is refused here too, with 413, before it
+		// is read any further; Huma refuses a body of MaxBodyBytes bytes
+		// or more, hence the +1. The server caps it at
+		// http.max_body_bytes when that is smaller.
+		MaxBodyBytes: h.accept.MaxBody() + 1,
+		Errors:       []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, httpapi.RoleService)
 	huma.Register(api, op, h.sendEvent)
 	// The RawBody field adds an octet-stream alternative to the spec; the
@@ -98,6 +106,8 @@ func (h *HTTP) sendEvent(ctx context.Context, in *sendEventInput) (*sendEventOut
 		out := &sendEventOutput{}
 		out.Body.EventID = key
 		return out, nil
+	case errors.Is(err, domain.ErrTooLarge):
+		return nil, huma.Error413RequestEntityTooLarge(err.Error())
 	case errors.Is(err, domain.ErrMalformedJSON):
 		return nil, huma.Error400BadRequest("the body is not valid JSON", &huma.ErrorDetail{Location: "body", Message: err.Error()})
 	case errors.As(err, &invalid):

@@ -1,8 +1,10 @@
 package ports_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,7 +50,7 @@ func (q *queue) queued() []*message.Message {
 func newEventsAPI(t *testing.T, q *queue) humatest.TestAPI {
 	t.Helper()
 	_, api := humatest.New(t)
-	accept, err := app.NewAcceptEvent(q, eventintake.Exchange)
+	accept, err := app.NewAcceptEvent(q, eventintake.Exchange, maxBody)
 	require.NoError(t, err)
 	h, err := ports.NewHTTP(accept, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
@@ -182,10 +184,51 @@ func TestAnUnavailableQueueIsAServiceUnavailableWithoutInternals(t *testing.T) {
 	require.NotContains(t, resp.Body.String(), "10.0.0.5")
 }
 
+func TestAnEventOverTheIntakeCapIsRefusedWith413AndOneOfExactlyTheCapIsAccepted(t *testing.T) {
+	t.Parallel()
+	q := &queue{}
+	api := newEventsAPI(t, q)
+	payload := intaketest.Event(t, "user_signed_up")
+	exact := string(payload) + strings.Repeat(" ", maxBody-len(payload))
+	require.Len(t, exact, maxBody)
+
+	resp := api.Post("/api/v1/events", "Content-Type: application/json", strings.NewReader(exact+" "))
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.Code, resp.Body.String())
+	require.Empty(t, q.queued())
+
+	resp = api.Post("/api/v1/events", "Content-Type: application/json", strings.NewReader(exact))
+	require.Equal(t, http.StatusAccepted, resp.Code, resp.Body.String())
+	require.Len(t, q.queued(), 1)
+	require.Equal(t, int64(maxBody+1), api.OpenAPI().Paths["/api/v1/events"].Post.MaxBodyBytes,
+		"Huma refuses a body of MaxBodyBytes bytes or more")
+}
+
+// bigAcceptor answers every event with the error of one over the cap, as
+// AcceptEvent does when the operation's own cap let it through.
+type bigAcceptor struct{}
+
+func (bigAcceptor) Handle(context.Context, []byte) (string, error) {
+	return "", fmt.Errorf("%w: 5000 bytes, the cap is 4096", domain.ErrTooLarge)
+}
+
+func (bigAcceptor) MaxBody() int64 { return 1 << 30 }
+
+func TestAnAcceptorRefusingTheSizeAnswers413(t *testing.T) {
+	t.Parallel()
+	_, api := humatest.New(t)
+	h, err := ports.NewHTTP(bigAcceptor{}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	h.RegisterRoutes(api)
+
+	resp := api.Post("/api/v1/events", "Content-Type: application/json", strings.NewReader(string(intaketest.Event(t, "new_movies"))))
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.Code, resp.Body.String())
+	require.Contains(t, problemOf(t, resp.Body.String()).Detail, "intake.max_body")
+}
+
 func TestTheOperationIsDocumentedAsAServiceOnlyJSONEndpoint(t *testing.T) {
 	t.Parallel()
 	_, api := humatest.New(t)
-	accept, err := app.NewAcceptEvent(&queue{}, eventintake.Exchange)
+	accept, err := app.NewAcceptEvent(&queue{}, eventintake.Exchange, maxBody)
 	require.NoError(t, err)
 	h, err := ports.NewHTTP(accept, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)

@@ -53,7 +53,7 @@ func (h *CancelPostingHandler) Handle(ctx context.Context, id string) (domain.Po
 		if err != nil {
 			return err
 		}
-		if err := h.events.Publish(ctx, posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: now}); err != nil {
+		if err := h.events.Publish(ctx, posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: now, Priority: p.Priority}); err != nil {
 			return fmt.Errorf("publish posting cancelled: %w", err)
 		}
 		return nil

@@ -27,7 +27,9 @@ func TestCancelledMailingPublishesItsCancellationAndStopsItsWalk(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, domain.StatusCancelled, cancelled.Status)
 	require.Equal(t, start.Add(time.Minute), *cancelled.CompletedAt)
-	require.Contains(t, w.events.all(), posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: start.Add(time.Minute)})
+	require.Contains(t, w.events.all(), posting.PostingCancelled{
+		PostingID: p.ID.String(), CancelledAt: start.Add(time.Minute), Priority: posting.PriorityBulk,
+	}, "the event names the lane, for the deliveries' metrics")
 	w.walk(t)
 	require.Len(t, w.events.batches(), 1, "no page after the cancellation")
 	require.Equal(t, domain.StatusCancelled, w.get(t, p.ID).Status)

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -17,6 +18,11 @@ import (
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
 )
+
+// DefaultIdempotencyRetention is how long an idempotency key answers with
+// its posting unless WithIdempotencyRetention says otherwise (the default
+// of posting.idempotency_retention).
+const DefaultIdempotencyRetention = 24 * time.Hour
 
 // Limits of a posting request.
 const (
@@ -49,36 +55,90 @@ type CreatePostingHandler struct {
 	urls      URLPolicy
 	clock     clock.Clock
 	log       *slog.Logger
+	retention time.Duration
+}
+
+// CreatePostingOption tunes a CreatePostingHandler.
+type CreatePostingOption func(*CreatePostingHandler) error
+
+// WithIdempotencyRetention sets how long an idempotency key answers with
+// the posting it made (posting.idempotency_retention); it must be positive.
+func WithIdempotencyRetention(d time.Duration) CreatePostingOption {
+	return func(h *CreatePostingHandler) error {
+		if d <= 0 {
+			return fmt.Errorf("idempotency retention %s: must be positive", d)
+		}
+		h.retention = d
+		return nil
+	}
 }
 
 // NewCreatePostingHandler returns the handler; every dependency is required.
 func NewCreatePostingHandler(store domain.Store, tx TxRunner, commands CommandSender, templates TemplateCatalog,
-	urls URLPolicy, clk clock.Clock, logger *slog.Logger,
+	urls URLPolicy, clk clock.Clock, logger *slog.Logger, opts ...CreatePostingOption,
 ) (*CreatePostingHandler, error) {
 	if store == nil || tx == nil || commands == nil || templates == nil || urls == nil || clk == nil || logger == nil {
 		return nil, errors.New("new create posting handler: nil dependency")
 	}
-	return &CreatePostingHandler{store: store, tx: tx, commands: commands, templates: templates, urls: urls, clock: clk, log: logger}, nil
+	h := &CreatePostingHandler{store: store, tx: tx, commands: commands, templates: templates, urls: urls, clock: clk,
+		log: logger, retention: DefaultIdempotencyRetention}
+	for _, o := range opts {
+		if err := o(h); err != nil {
+			return nil, fmt.Errorf("new create posting handler: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // Handle validates cmd and stores it as a new posting: expired when it is
 // already past its expiry, scheduled when its send_at is in the future,
 // accepted otherwise, in which case it asks for the first page of its
 // audience. The posting and that command are written in one transaction,
-// so neither exists without the other. It is idempotent on
-// cmd.IdempotencyKey (derived from the request when empty): a repeat
-// returns the existing posting with created false and sends nothing.
+// so neither exists without the other.
 //
-// It returns an *Error with CodeInvalid naming the field for a bad request.
-func (h *CreatePostingHandler) Handle(ctx context.Context, cmd posting.CreatePosting) (p domain.Posting, created bool, err error) {
+// It is idempotent on cmd.IdempotencyKey, or, when that is empty, on the
+// request's fingerprint (cmd.RequestFingerprint, else computed from cmd: see
+// domain.Request), for the handler's idempotency retention: a repeat of the
+// same request returns the existing posting with created false and sends
+// nothing. After the retention the key makes a new posting.
+//
+// It returns an *Error with CodeInvalid naming the field for a bad request,
+// and one with CodeKeyReused when the key already made a posting for a
+// different request.
+func (h *CreatePostingHandler) Handle(ctx context.Context, cmd posting.CreatePosting) (domain.Posting, bool, error) {
+	return h.HandleFor(ctx, "", cmd)
+}
+
+// HandleFor is Handle for a caller whose idempotency keys live in scope
+// (the HTTP API's "api:<role>"): the key stored is "<scope>:<key>", or
+// "<scope>:<fingerprint>" without a key, so that two scopes never share a
+// posting. An empty scope keeps keys as they are, for senders that scope
+// their keys themselves (the intake's "event:<event key>:<handler>").
+func (h *CreatePostingHandler) HandleFor(ctx context.Context, scope string, cmd posting.CreatePosting) (p domain.Posting, created bool, err error) {
 	spec, err := h.validate(cmd)
 	if err != nil {
 		return domain.Posting{}, false, err
 	}
+	if spec.RequestFingerprint == "" {
+		if spec.RequestFingerprint, err = requestOf(cmd).Fingerprint(); err != nil {
+			return domain.Posting{}, false, invalid("template_context", "is not a JSON object")
+		}
+	}
+	if spec.IdempotencyKey == "" {
+		spec.IdempotencyKey = spec.RequestFingerprint
+	}
+	if scope != "" {
+		spec.IdempotencyKey = scope + ":" + spec.IdempotencyKey
+	}
+	now := h.clock.Now()
 	err = h.tx.InTx(ctx, func(ctx context.Context) error {
-		p, created, err = h.store.Create(ctx, domain.New(uuid.New(), spec, h.clock.Now()))
+		p, created, err = h.store.Create(ctx, domain.New(uuid.New(), spec, now), now.Add(h.retention))
 		if err != nil {
 			return fmt.Errorf("create posting: %w", err)
+		}
+		if !created && !p.SameRequest(spec.RequestFingerprint) {
+			return &Error{Code: CodeKeyReused, Field: "idempotency_key",
+				Message: "was already used with a different request; a new request needs a new key"}
 		}
 		if !created || p.Status != domain.StatusAccepted {
 			return nil
@@ -98,30 +158,51 @@ func (h *CreatePostingHandler) Handle(ctx context.Context, cmd posting.CreatePos
 	return p, created, nil
 }
 
-// validate checks cmd and fills in its defaults.
-func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec, error) {
-	spec := domain.Spec{
-		IdempotencyKey:   strings.TrimSpace(cmd.IdempotencyKey),
+// requestOf returns what cmd asks for, as its fingerprint covers it.
+func requestOf(cmd posting.CreatePosting) domain.Request {
+	return domain.Request{
 		FromEvent:        cmd.FromEvent,
 		FromService:      cmd.FromService,
-		NotificationType: strings.TrimSpace(cmd.NotificationType),
-		Receivers:        strings.TrimSpace(cmd.Receivers),
-		Template:         strings.TrimSpace(cmd.Template),
+		NotificationType: cmd.NotificationType,
+		Receivers:        cmd.Receivers,
+		Template:         cmd.Template,
+		Channels:         cmd.DeliveryType,
 		TemplateContext:  cmd.TemplateContext,
-		Priority:         cmd.Priority,
-		ExpiresAt:        cmd.ExpiresAt,
+		Priority:         string(cmd.Priority),
 		SendAt:           cmd.SendAt,
+		ExpiresAt:        cmd.ExpiresAt,
+	}
+}
+
+// validate checks cmd and fills in its defaults, but for the idempotency
+// key, which stays empty when cmd has none.
+func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec, error) {
+	spec := domain.Spec{
+		IdempotencyKey:     strings.TrimSpace(cmd.IdempotencyKey),
+		RequestFingerprint: strings.TrimSpace(cmd.RequestFingerprint),
+		FromEvent:          cmd.FromEvent,
+		FromService:        cmd.FromService,
+		NotificationType:   strings.TrimSpace(cmd.NotificationType),
+		Receivers:          strings.TrimSpace(cmd.Receivers),
+		Template:           strings.TrimSpace(cmd.Template),
+		TemplateContext:    cmd.TemplateContext,
+		Priority:           cmd.Priority,
+		ExpiresAt:          cmd.ExpiresAt,
+		SendAt:             cmd.SendAt,
 	}
 	switch {
 	case len(spec.IdempotencyKey) > maxKeyLength:
 		return spec, invalid("idempotency_key", "longer than %d characters", maxKeyLength)
+	case len(spec.RequestFingerprint) > maxKeyLength:
+		return spec, invalid("request_fingerprint", "longer than %d characters", maxKeyLength)
 	case len(spec.FromEvent) > maxFromLength:
 		return spec, invalid("from_event", "longer than %d characters", maxFromLength)
 	case len(spec.FromService) > maxFromLength:
 		return spec, invalid("from_service", "longer than %d characters", maxFromLength)
 	}
 	for _, f := range []struct{ name, value string }{
-		{"idempotency_key", spec.IdempotencyKey}, {"from_event", spec.FromEvent}, {"from_service", spec.FromService},
+		{"idempotency_key", spec.IdempotencyKey}, {"request_fingerprint", spec.RequestFingerprint},
+		{"from_event", spec.FromEvent}, {"from_service", spec.FromService},
 	} {
 		if !isText(f.value) {
 			return spec, invalid(f.name, "must be UTF-8 text without NUL characters")
@@ -135,6 +216,8 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 		return spec, invalid("receivers", "longer than %d characters", maxReceiversLength)
 	case !h.urls.Allowed(spec.Receivers):
 		return spec, invalid("receivers", "must be an http(s) URL of a configured upstream")
+	case !readableQuery(spec.Receivers):
+		return spec, invalid("receivers", "has a query that does not parse (a stray %% or a ; between parameters)")
 	}
 
 	if len(cmd.DeliveryType) == 0 {
@@ -191,9 +274,6 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 
 	if spec.SendAt != nil && spec.ExpiresAt != nil && !spec.SendAt.Before(*spec.ExpiresAt) {
 		return spec, invalid("send_at", "must be before the posting expires")
-	}
-	if spec.IdempotencyKey == "" {
-		spec.IdempotencyKey = domain.DefaultIdempotencyKey(spec.FromEvent, spec.Template, spec.Receivers, spec.Channels)
 	}
 	return spec, nil
 }

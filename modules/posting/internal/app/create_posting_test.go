@@ -14,6 +14,8 @@ import (
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/demodirectory"
+	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/templates"
 )
 
 func TestNewMailingIsAcceptedWithDefaultsAndStartsItsAudienceWalk(t *testing.T) {
@@ -149,6 +151,8 @@ func TestInvalidPostingsAreRefusedNamingTheField(t *testing.T) {
 		}, "send_at"},
 		{"huge idempotency key", func(c *posting.CreatePosting) { c.IdempotencyKey = strings.Repeat("k", 300) }, "idempotency_key"},
 		{"idempotency key with a NUL", func(c *posting.CreatePosting) { c.IdempotencyKey = "k\x00" }, "idempotency_key"},
+		{"huge request fingerprint", func(c *posting.CreatePosting) { c.RequestFingerprint = strings.Repeat("f", 300) }, "request_fingerprint"},
+		{"request fingerprint not UTF-8", func(c *posting.CreatePosting) { c.RequestFingerprint = "\xff" }, "request_fingerprint"},
 		{"from_event not UTF-8", func(c *posting.CreatePosting) { c.FromEvent = "\xff\xfe" }, "from_event"},
 		{"template context with a NUL deep inside", func(c *posting.CreatePosting) {
 			c.TemplateContext = map[string]any{"movies": []any{map[string]any{"title": "a\x00b"}}}
@@ -184,4 +188,161 @@ func TestConcurrentDuplicatesOfARequestStartOneWalk(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, all, 1)
 	})
+}
+
+func TestPhoneCodeResentWithANewCodeMakesANewPosting(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	code := func(secret string) posting.CreatePosting {
+		return posting.CreatePosting{
+			FromEvent:       "event_id", // the brief's own posting names no real event
+			Receivers:       "http://auth/api/v1/users/?id=" + demodirectory.GenerateUsers(1)[0].ID,
+			Template:        "sms/phone_confirmation.md",
+			DeliveryType:    []string{posting.ChannelSMS},
+			TemplateContext: map[string]any{"secret_code": secret},
+		}
+	}
+
+	first := w.mustCreate(t, code("1234"))
+	second := w.mustCreate(t, code("5678"))
+	again, created, err := w.create.Handle(context.Background(), code("5678"))
+	require.NoError(t, err)
+
+	require.NotEqual(t, first.ID, second.ID, "the new code is a new request")
+	require.False(t, created, "the same code twice is one posting")
+	require.Equal(t, second.ID, again.ID)
+	require.Len(t, w.commands.expandCommands(), 2)
+}
+
+func TestSameKeyWithADifferentRequestIsRefusedNamingTheKey(t *testing.T) {
+	t.Parallel()
+	eachWorld(t, nil, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		first := w.mustCreate(t, newMoviesCmd("mailing-42"))
+		other := newMoviesCmd("mailing-42")
+		other.TemplateContext = map[string]any{"movies": "http://fastapi/api/v1/movies/?new=False"}
+
+		_, _, err := w.create.Handle(ctx, other)
+
+		var appErr *app.Error
+		require.ErrorAs(t, err, &appErr)
+		require.Equal(t, app.CodeKeyReused, appErr.Code)
+		require.Equal(t, "idempotency_key", appErr.Field)
+		require.Contains(t, appErr.Message, "different request")
+		require.Len(t, w.commands.expandCommands(), 1, "nothing more was sent")
+		all, err := w.store.List(ctx, domain.ListQuery{Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, all, 1)
+		again, created, err := w.create.Handle(ctx, newMoviesCmd("mailing-42"))
+		require.NoError(t, err, "the first request still answers")
+		require.False(t, created)
+		require.Equal(t, first.ID, again.ID)
+	})
+}
+
+func TestAKeyIsFreeAgainAfterTheRetentionAndItsPostingStays(t *testing.T) {
+	t.Parallel()
+	eachWorld(t, nil, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		first := w.mustCreate(t, newMoviesCmd("daily-digest"))
+
+		w.clock.Advance(app.DefaultIdempotencyRetention - time.Second)
+		held, created, err := w.create.Handle(ctx, newMoviesCmd("daily-digest"))
+		require.NoError(t, err)
+		require.False(t, created, "within the retention the key answers")
+		require.Equal(t, first.ID, held.ID)
+
+		w.clock.Advance(time.Second)
+		other := newMoviesCmd("daily-digest")
+		other.TemplateContext = map[string]any{"movies": "http://fastapi/api/v1/movies/?new=False"}
+		second, created, err := w.create.Handle(ctx, other)
+		require.NoError(t, err, "an expired key may name a new request")
+		require.True(t, created)
+		require.NotEqual(t, first.ID, second.ID)
+
+		old := w.get(t, first.ID)
+		require.Equal(t, first.IdempotencyKey, old.IdempotencyKey, "the old posting stays readable")
+		all, err := w.store.List(ctx, domain.ListQuery{Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, all, 2)
+		require.Len(t, w.commands.expandCommands(), 2)
+	})
+}
+
+func TestTheRetentionIsConfigurableAndMustBePositive(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	for _, d := range []time.Duration{0, -time.Hour} {
+		_, err := app.NewCreatePostingHandler(w.store, w.tx, w.commands, templatesOf(t), w.client, w.clock, w.logger,
+			app.WithIdempotencyRetention(d))
+		require.ErrorContains(t, err, "retention", d)
+	}
+	short, err := app.NewCreatePostingHandler(w.store, w.tx, w.commands, templatesOf(t), w.client, w.clock, w.logger,
+		app.WithIdempotencyRetention(time.Minute))
+	require.NoError(t, err)
+	ctx := context.Background()
+	first, _, err := short.Handle(ctx, newMoviesCmd("k"))
+	require.NoError(t, err)
+	w.clock.Advance(time.Minute)
+	second, created, err := short.Handle(ctx, newMoviesCmd("k"))
+	require.NoError(t, err)
+	require.True(t, created, "a minute later the key is free")
+	require.NotEqual(t, first.ID, second.ID)
+}
+
+func TestScopesKeepTheSameKeyOfTwoCallersApart(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	ctx := context.Background()
+
+	service, created, err := w.create.HandleFor(ctx, "api:service", newMoviesCmd("k"))
+	require.NoError(t, err)
+	require.True(t, created)
+	manager, created, err := w.create.HandleFor(ctx, "api:manager", newMoviesCmd("k"))
+	require.NoError(t, err)
+	require.True(t, created, "another caller's key is another key")
+	unscoped, created, err := w.create.Handle(ctx, newMoviesCmd("k"))
+	require.NoError(t, err)
+	require.True(t, created)
+
+	require.Equal(t, "api:service:k", service.IdempotencyKey)
+	require.Equal(t, "api:manager:k", manager.IdempotencyKey)
+	require.Equal(t, "k", unscoped.IdempotencyKey)
+	byDefault, _, err := w.create.HandleFor(ctx, "api:service", newMoviesCmd(""))
+	require.NoError(t, err)
+	require.Equal(t, "api:service:"+byDefault.RequestFingerprint, byDefault.IdempotencyKey, "without a key, the fingerprint")
+}
+
+func TestAGivenFingerprintStandsForTheRequest(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	ctx := context.Background()
+	cmd := newMoviesCmd("")
+	cmd.RequestFingerprint = "sha256:as-received"
+	soon := start.Add(2 * time.Minute)
+	cmd.ExpiresAt = &soon
+	first := w.mustCreate(t, cmd)
+
+	// A repeat received a second later computes a later expiry.
+	later := soon.Add(time.Second)
+	cmd.ExpiresAt = &later
+	again, created, err := w.create.Handle(ctx, cmd)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first.ID, again.ID)
+	require.Equal(t, "sha256:as-received", first.RequestFingerprint)
+
+	// Without one, the expiry is part of the request.
+	cmd.RequestFingerprint = ""
+	third, created, err := w.create.Handle(ctx, cmd)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.NotEqual(t, first.ID, third.ID)
+}
+
+func templatesOf(t *testing.T) *templating.Renderer {
+	t.Helper()
+	r, err := templating.New(templates.FS)
+	require.NoError(t, err)
+	return r
 }

@@ -19,6 +19,9 @@ const (
 	CodeNotFound ErrorCode = "not_found"
 	// CodeConflict is a request the posting's state does not allow.
 	CodeConflict ErrorCode = "conflict"
+	// CodeKeyReused is a request whose idempotency key already made a
+	// posting for a different request; Error.Field is idempotency_key.
+	CodeKeyReused ErrorCode = "key_reused"
 )
 
 // Error is a use-case error with a message that is safe to show callers.

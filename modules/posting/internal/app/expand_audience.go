@@ -64,14 +64,25 @@ type ExpandAudienceHandler struct {
 	clock     clock.Clock
 	pageSize  int
 	maxAhead  int
+	limits    ContextLimits
 	log       *slog.Logger
+}
+
+// ExpandAudienceOption configures an ExpandAudienceHandler.
+type ExpandAudienceOption func(*ExpandAudienceHandler)
+
+// WithContextLimits bounds the resolved template context and stores a large
+// one once instead of copying it into every batch (default: the limits'
+// defaults, every context copied).
+func WithContextLimits(l ContextLimits) ExpandAudienceOption {
+	return func(h *ExpandAudienceHandler) { h.limits = l.withDefaults() }
 }
 
 // NewExpandAudienceHandler returns the handler; every dependency is
 // required, a pageSize below 1 means DefaultPageSize and a maxAhead below
 // 1 means DefaultMaxAhead.
 func NewExpandAudienceHandler(store domain.Store, tx TxRunner, directory Directory, fetcher JSONFetcher, commands CommandSender,
-	events EventPublisher, clk clock.Clock, pageSize, maxAhead int, logger *slog.Logger,
+	events EventPublisher, clk clock.Clock, pageSize, maxAhead int, logger *slog.Logger, opts ...ExpandAudienceOption,
 ) (*ExpandAudienceHandler, error) {
 	if store == nil || tx == nil || directory == nil || fetcher == nil || commands == nil || events == nil || clk == nil || logger == nil {
 		return nil, errors.New("new expand audience handler: nil dependency")
@@ -82,10 +93,14 @@ func NewExpandAudienceHandler(store domain.Store, tx TxRunner, directory Directo
 	if maxAhead < 1 {
 		maxAhead = DefaultMaxAhead
 	}
-	return &ExpandAudienceHandler{
+	h := &ExpandAudienceHandler{
 		store: store, tx: tx, directory: directory, fetcher: fetcher, commands: commands,
-		events: events, clock: clk, pageSize: pageSize, maxAhead: maxAhead, log: logger,
-	}, nil
+		events: events, clock: clk, pageSize: pageSize, maxAhead: maxAhead, limits: ContextLimits{}.withDefaults(), log: logger,
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // Handle fetches page cmd.Page of the posting's audience, then, in one
@@ -152,6 +167,9 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 		if resolved, err = resolveTemplateContext(ctx, h.fetcher, p.TemplateContext); err != nil {
 			return h.failOrRetry(ctx, log, id, err)
 		}
+		if _, err := h.limits.checkResolvedSize(resolved); err != nil {
+			return h.failOrRetry(ctx, log, id, err)
+		}
 	}
 	page, err := h.directory.Page(ctx, p.Receivers, cmd.Page, h.pageSize)
 	if err != nil {
@@ -182,16 +200,21 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 			return err
 		}
 		if len(recipients) > 0 {
+			tc, ref, err := h.limits.batchContext(ctx, p.ID.String(), p.ResolvedContext, h.clock.Now())
+			if err != nil {
+				return err
+			}
 			if err := h.events.Publish(ctx, posting.AudienceBatchResolved{
-				PostingID:        p.ID.String(),
-				BatchNo:          cmd.Page,
-				NotificationType: p.NotificationType,
-				Priority:         p.Priority,
-				Channels:         p.Channels,
-				Template:         p.Template,
-				TemplateContext:  p.ResolvedContext,
-				ExpiresAt:        p.ExpiresAt,
-				Recipients:       recipients,
+				PostingID:          p.ID.String(),
+				BatchNo:            cmd.Page,
+				NotificationType:   p.NotificationType,
+				Priority:           p.Priority,
+				Channels:           p.Channels,
+				Template:           p.Template,
+				TemplateContext:    tc,
+				TemplateContextRef: ref,
+				ExpiresAt:          p.ExpiresAt,
+				Recipients:         recipients,
 			}); err != nil {
 				return fmt.Errorf("publish audience batch %d: %w", cmd.Page, err)
 			}
@@ -287,6 +310,10 @@ func publicReason(err error) string {
 		cause = fmt.Sprintf("answered HTTP %d", status.Code)
 	default:
 		cause = "request failed"
+	}
+	var tooLarge *errContextTooLarge
+	if errors.As(err, &tooLarge) {
+		return tooLarge.Error()
 	}
 	if ce, ok := isContextFetchError(err); ok {
 		return fmt.Sprintf("could not fetch template context %q: %s", ce.Key, cause)

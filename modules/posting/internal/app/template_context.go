@@ -64,6 +64,9 @@ func resolveTemplateContext(ctx context.Context, f JSONFetcher, given map[string
 			continue
 		}
 		if s, ok := v.(string); ok && isDataURL(f, s) {
+			if budget < 1 {
+				return nil, &contextFetchError{Key: k, Err: errTooManyURLs}
+			}
 			budget--
 			answer, err := fetchJSON(ctx, f, s)
 			if err != nil {

@@ -88,14 +88,19 @@ func (c Counters) finished() int {
 // Posting is one notification job: who (Receivers, walked page by page),
 // what (Template on Channels with a template context) and until when.
 type Posting struct {
-	ID               uuid.UUID
-	IdempotencyKey   string
-	FromEvent        string
-	FromService      string
-	NotificationType string
-	Receivers        string
-	Template         string
-	Channels         []string
+	ID uuid.UUID
+	// IdempotencyKey is the key the posting was made with; it answers with
+	// the posting only until it expires (see Store.Create).
+	IdempotencyKey string
+	// RequestFingerprint is Request.Fingerprint of the request that made
+	// the posting ("" for postings older than fingerprints).
+	RequestFingerprint string
+	FromEvent          string
+	FromService        string
+	NotificationType   string
+	Receivers          string
+	Template           string
+	Channels           []string
 	// TemplateContext is the context as the caller gave it.
 	TemplateContext map[string]any
 	// ResolvedContext is TemplateContext with its URLs fetched; frozen once
@@ -122,17 +127,18 @@ type Posting struct {
 
 // Spec is what a new posting is made of, already validated.
 type Spec struct {
-	IdempotencyKey   string
-	FromEvent        string
-	FromService      string
-	NotificationType string
-	Receivers        string
-	Template         string
-	Channels         []string
-	TemplateContext  map[string]any
-	Priority         posting.Priority
-	ExpiresAt        *time.Time
-	SendAt           *time.Time
+	IdempotencyKey     string
+	RequestFingerprint string
+	FromEvent          string
+	FromService        string
+	NotificationType   string
+	Receivers          string
+	Template           string
+	Channels           []string
+	TemplateContext    map[string]any
+	Priority           posting.Priority
+	ExpiresAt          *time.Time
+	SendAt             *time.Time
 }
 
 // New returns a posting made from spec at now: expired when it is already
@@ -140,22 +146,23 @@ type Spec struct {
 // otherwise.
 func New(id uuid.UUID, spec Spec, now time.Time) Posting {
 	p := Posting{
-		ID:               id,
-		IdempotencyKey:   spec.IdempotencyKey,
-		FromEvent:        spec.FromEvent,
-		FromService:      spec.FromService,
-		NotificationType: spec.NotificationType,
-		Receivers:        spec.Receivers,
-		Template:         spec.Template,
-		Channels:         append([]string(nil), spec.Channels...),
-		TemplateContext:  spec.TemplateContext,
-		Priority:         spec.Priority,
-		ExpiresAt:        utcPtr(spec.ExpiresAt),
-		SendAt:           utcPtr(spec.SendAt),
-		Status:           StatusAccepted,
-		NextPage:         1,
-		CreatedAt:        now,
-		UpdatedAt:        now,
+		ID:                 id,
+		IdempotencyKey:     spec.IdempotencyKey,
+		RequestFingerprint: spec.RequestFingerprint,
+		FromEvent:          spec.FromEvent,
+		FromService:        spec.FromService,
+		NotificationType:   spec.NotificationType,
+		Receivers:          spec.Receivers,
+		Template:           spec.Template,
+		Channels:           append([]string(nil), spec.Channels...),
+		TemplateContext:    spec.TemplateContext,
+		Priority:           spec.Priority,
+		ExpiresAt:          utcPtr(spec.ExpiresAt),
+		SendAt:             utcPtr(spec.SendAt),
+		Status:             StatusAccepted,
+		NextPage:           1,
+		CreatedAt:          now,
+		UpdatedAt:          now,
 	}
 	switch {
 	case p.ExpiredAt(now):

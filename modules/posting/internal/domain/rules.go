@@ -1,12 +1,8 @@
 package domain
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/url"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/notifier/notifier/modules/posting"
@@ -50,15 +46,4 @@ func TemplateFor(template, channel string) string {
 		return template
 	}
 	return channel + "/" + path.Base(template)
-}
-
-// DefaultIdempotencyKey is the key of a posting whose caller gave none: a
-// SHA-256 of its from_event, template, receivers and sorted channels, so
-// that the same request made twice makes one posting.
-func DefaultIdempotencyKey(fromEvent, template, receivers string, channels []string) string {
-	sorted := slices.Clone(channels)
-	slices.Sort(sorted)
-	raw, _ := json.Marshal([]any{fromEvent, template, receivers, sorted}) // strings always marshal
-	sum := sha256.Sum256(raw)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }

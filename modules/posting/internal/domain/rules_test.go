@@ -73,13 +73,67 @@ func TestTemplatesAndTypesFollowTheTemplateName(t *testing.T) {
 	require.Equal(t, "sms/welcome.md", domain.TemplateFor("email/welcome.md", "sms"))
 }
 
-func TestDefaultKeyIgnoresChannelOrderButNotContent(t *testing.T) {
+func TestFingerprintIgnoresFormAndChannelOrderButNotContent(t *testing.T) {
 	t.Parallel()
-	a := domain.DefaultIdempotencyKey("e", "email/welcome.md", "http://auth/api/v1/users/", []string{"email", "sms"})
-	b := domain.DefaultIdempotencyKey("e", "email/welcome.md", "http://auth/api/v1/users/", []string{"sms", "email"})
-	c := domain.DefaultIdempotencyKey("e2", "email/welcome.md", "http://auth/api/v1/users/", []string{"sms", "email"})
-	require.Equal(t, a, b)
-	require.NotEqual(t, a, c)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	phoneCode := func(code string) domain.Request {
+		return domain.Request{
+			FromEvent: "event_id", FromService: "api", Receivers: "http://auth/api/v1/users/?id=u1",
+			Template: "sms/phone_confirmation.md", Channels: []string{"sms", "email"},
+			TemplateContext: map[string]any{"secret_code": code, "nested": map[string]any{"b": 1.0, "a": []any{"x"}}},
+			ExpiresIn:       120 * time.Second, SendAt: &at,
+		}
+	}
+	fp := func(r domain.Request) string {
+		t.Helper()
+		got, err := r.Fingerprint()
+		require.NoError(t, err)
+		return got
+	}
+	base := fp(phoneCode("1234"))
+	require.Regexp(t, `^sha256:[0-9a-f]{64}$`, base)
+
+	same := phoneCode("1234")
+	same.Channels = []string{"email", "sms", "sms"}
+	same.Receivers = "  http://auth/api/v1/users/?id=u1 "
+	moscow := at.In(time.FixedZone("MSK", 3*3600))
+	same.SendAt = &moscow
+	same.TemplateContext = map[string]any{"nested": map[string]any{"a": []any{"x"}, "b": 1}, "secret_code": "1234"}
+	require.Equal(t, base, fp(same), "channel order, spacing, key order, number type and time zone do not count")
+
+	later := at.Add(time.Second)
+	for name, change := range map[string]func(*domain.Request){
+		"another secret code": func(r *domain.Request) { r.TemplateContext["secret_code"] = "5678" },
+		"a nested change":     func(r *domain.Request) { r.TemplateContext["nested"] = map[string]any{"b": 2.0} },
+		"no context":          func(r *domain.Request) { r.TemplateContext = nil },
+		"another event":       func(r *domain.Request) { r.FromEvent = "event_2" },
+		"another sender":      func(r *domain.Request) { r.FromService = "auth" },
+		"another template":    func(r *domain.Request) { r.Template = "sms/welcome.md" },
+		"another receiver":    func(r *domain.Request) { r.Receivers = "http://auth/api/v1/users/?id=u2" },
+		"fewer channels":      func(r *domain.Request) { r.Channels = []string{"sms"} },
+		"a type":              func(r *domain.Request) { r.NotificationType = "promo" },
+		"a priority":          func(r *domain.Request) { r.Priority = "bulk" },
+		"another send_at":     func(r *domain.Request) { r.SendAt = &later },
+		"no send_at":          func(r *domain.Request) { r.SendAt = nil },
+		"another expires_in":  func(r *domain.Request) { r.ExpiresIn = time.Minute },
+		"an expires_at":       func(r *domain.Request) { r.ExpiresIn, r.ExpiresAt = 0, &later },
+	} {
+		r := phoneCode("1234")
+		change(&r)
+		require.NotEqual(t, base, fp(r), name)
+	}
+
+	_, err := domain.Request{TemplateContext: map[string]any{"f": func() {}}}.Fingerprint()
+	require.Error(t, err, "a context that is not JSON")
+}
+
+func TestAPostingWithoutFingerprintMatchesAnyRepeat(t *testing.T) {
+	t.Parallel()
+	p := domain.New([16]byte{1}, domain.Spec{IdempotencyKey: "k", RequestFingerprint: "sha256:a"}, time.Now())
+	require.True(t, p.SameRequest("sha256:a"))
+	require.False(t, p.SameRequest("sha256:b"))
+	p.RequestFingerprint = ""
+	require.True(t, p.SameRequest("sha256:b"), "made before fingerprints were kept")
 }
 
 func TestCursorRoundTrips(t *testing.T) {

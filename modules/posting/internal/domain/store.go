@@ -18,10 +18,16 @@ var ErrNotFound = errors.New("posting not found")
 // Store keeps postings. Implementations are safe for concurrent use, also
 // across processes sharing one database.
 type Store interface {
-	// Create stores p unless a posting with p's IdempotencyKey exists. It
-	// returns the stored posting and true when p was stored, or the existing
-	// posting and false.
-	Create(ctx context.Context, p Posting) (Posting, bool, error)
+	// Create stores p unless another posting holds p's IdempotencyKey. A
+	// key is held by the posting that claimed it until its expiry; one whose
+	// expiry is not after p.CreatedAt is free, and p claims it until
+	// keyExpiresAt. It returns the stored posting and true when p was
+	// stored, or the holder and false. A posting whose key expired stays
+	// readable and listable.
+	Create(ctx context.Context, p Posting, keyExpiresAt time.Time) (Posting, bool, error)
+	// SweepKeys forgets the keys whose expiry is not after now (they are
+	// free already) and returns how many.
+	SweepKeys(ctx context.Context, now time.Time) (int64, error)
 	// Get returns the posting with id, or ErrNotFound.
 	Get(ctx context.Context, id uuid.UUID) (Posting, error)
 	// List returns up to q.Limit postings matching q, newest first (by
@@ -41,6 +47,10 @@ type Store interface {
 	// ListDue returns up to limit scheduled postings whose SendAt is not after
 	// now, the earliest first.
 	ListDue(ctx context.Context, now time.Time, limit int) ([]Posting, error)
+	// CountByStatus returns how many postings are in each status, leaving
+	// out the statuses no posting is in: every posting stored, by whichever
+	// instance.
+	CountByStatus(ctx context.Context) (map[Status]int, error)
 }
 
 // ListQuery filters and pages a listing. Empty filters match everything.

@@ -48,11 +48,13 @@ func NewHTTP(create *app.CreatePostingHandler, get *app.GetPostingHandler, list 
 func (h *HTTP) RegisterRoutes(api huma.API) {
 	tags := []string{"postings"}
 	huma.Register(api, httpapi.Secure(huma.Operation{
-		OperationID:   "create-posting",
-		Method:        http.MethodPost,
-		Path:          "/api/v1/postings",
-		Summary:       "Create a posting",
-		Description:   "Creates a posting (201), or returns the existing one (200) for a repeated idempotency key.",
+		OperationID: "create-posting",
+		Method:      http.MethodPost,
+		Path:        "/api/v1/postings",
+		Summary:     "Create a posting",
+		Description: "Creates a posting (201), or returns the existing one (200) for a repeat of the same request " +
+			"with the same idempotency key (by default, the same body) within posting.idempotency_retention. " +
+			"The same key with a different body is 422. Keys are scoped to the caller's role.",
 		Tags:          tags,
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
@@ -133,13 +135,18 @@ type createPostingBody struct {
 	NotificationType string         `json:"notification_type,omitempty" maxLength:"64" doc:"Category users opt in or out of; default: the template's base name"`
 	Priority         string         `json:"priority,omitempty" enum:"transactional,bulk" doc:"Delivery lane; default: transactional for one user, bulk otherwise"`
 	SendAt           *time.Time     `json:"send_at,omitempty" doc:"When to start sending (RFC 3339); default: now"`
-	IdempotencyKey   string         `json:"idempotency_key,omitempty" maxLength:"256" doc:"Repeats with the same key return the first posting; the Idempotency-Key header wins"`
+	IdempotencyKey   string         `json:"idempotency_key,omitempty" maxLength:"256" doc:"Repeats of the same body with the same key return the first posting; the Idempotency-Key header wins"`
 }
 
 type createPostingInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"256" doc:"Idempotency key; wins over the body's idempotency_key"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"256" doc:"Idempotency key; wins over the body's idempotency_key. Default: the body's fingerprint"`
 	Body           createPostingBody
 }
+
+// keyScope is the scope of the idempotency keys of an API caller with
+// role: "api:<role>", so that callers of different roles never share a
+// posting and API keys never meet the intake's "event:" keys.
+func keyScope(role httpapi.Role) string { return FromServiceAPI + ":" + string(role) }
 
 type createPostingOutput struct {
 	Status   int
@@ -166,6 +173,7 @@ func (h *HTTP) createPosting(ctx context.Context, in *createPostingInput) (*crea
 		cmd.IdempotencyKey = in.IdempotencyKey
 		keyField = "header.Idempotency-Key"
 	}
+	var expiresIn time.Duration
 	if b.ExpiresIn.set() {
 		d, err := b.ExpiresIn.Duration()
 		if err != nil {
@@ -173,12 +181,31 @@ func (h *HTTP) createPosting(ctx context.Context, in *createPostingInput) (*crea
 				Location: "body.expires_in", Message: err.Error(), Value: string(b.ExpiresIn.raw),
 			})
 		}
+		expiresIn = d
 		at := h.clock.Now().Add(d)
 		cmd.ExpiresAt = &at
 	}
-	p, created, err := h.create.Handle(ctx, cmd)
+	// The fingerprint covers the body as sent, expires_in and not the
+	// expires_at it gives now, so that a repeat is the same request.
+	fingerprint, err := domain.Request{
+		FromEvent: cmd.FromEvent, FromService: cmd.FromService, NotificationType: cmd.NotificationType,
+		Receivers: cmd.Receivers, Template: cmd.Template, Channels: cmd.DeliveryType,
+		TemplateContext: cmd.TemplateContext, Priority: string(cmd.Priority), SendAt: cmd.SendAt, ExpiresIn: expiresIn,
+	}.Fingerprint()
+	if err != nil {
+		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+			Location: "body.template_context", Message: "is not a JSON object",
+		})
+	}
+	cmd.RequestFingerprint = fingerprint
+	role, _ := httpapi.RoleFromContext(ctx)
+	p, created, err := h.create.HandleFor(ctx, keyScope(role), cmd)
 	if err != nil {
 		var e *app.Error
+		if errors.As(err, &e) && e.Code == app.CodeKeyReused {
+			return nil, huma.Error422UnprocessableEntity("idempotency key already used with a different request",
+				&huma.ErrorDetail{Location: keyField, Message: e.Message})
+		}
 		if errors.As(err, &e) && e.Field == "idempotency_key" {
 			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: keyField, Message: e.Message})
 		}

@@ -301,7 +301,7 @@ func TestManagerCancelsAPostingOnce(t *testing.T) {
 	var got map[string]any
 	decode(t, resp, &got)
 	require.Equal(t, "cancelled", got["status"])
-	require.Contains(t, f.bus.all(), posting.PostingCancelled{PostingID: created["id"].(string), CancelledAt: start})
+	require.Contains(t, f.bus.all(), posting.PostingCancelled{PostingID: created["id"].(string), CancelledAt: start, Priority: posting.PriorityBulk})
 
 	require.Equal(t, http.StatusConflict, f.api.Post(path).Code)
 	require.Equal(t, http.StatusNotFound, f.api.Post("/api/v1/postings/6f1c9a2e-0000-4000-8000-000000000000/cancel").Code)
@@ -322,4 +322,98 @@ func TestRoutesDeclareTheirRoles(t *testing.T) {
 	require.Len(t, roles, 4)
 	require.EqualValues(t, "manager", roles["cancel-posting"])
 	require.EqualValues(t, "service", roles["create-posting"])
+}
+
+func TestPhoneCodeAskedForAgainWithANewCodeIsANewPosting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	first := f.api.Post("/api/v1/postings", body(t, seedPhoneCode))
+	require.Equal(t, http.StatusCreated, first.Code, first.Body.String())
+	var created map[string]any
+	decode(t, first, &created)
+
+	// The same body a minute later: its expires_in gives a later
+	// expires_at, and it is still the same request.
+	f.clock.Advance(time.Minute)
+	repeat := f.api.Post("/api/v1/postings", strings.NewReader(strings.ReplaceAll(seedPhoneCode, "\n", " ")))
+	require.Equal(t, http.StatusOK, repeat.Code, repeat.Body.String())
+	var repeated map[string]any
+	decode(t, repeat, &repeated)
+	require.Equal(t, created["id"], repeated["id"])
+	require.Equal(t, created["expires_at"], repeated["expires_at"], "the first posting, as it was")
+
+	resent := body(t, seedPhoneCode)
+	resent["template_context"] = map[string]any{"secret_code": "5678"}
+	second := f.api.Post("/api/v1/postings", resent)
+	require.Equal(t, http.StatusCreated, second.Code, "a new code is a new posting: %s", second.Body.String())
+	var other map[string]any
+	decode(t, second, &other)
+	require.NotEqual(t, created["id"], other["id"])
+	require.Len(t, f.bus.all(), 2, "both codes go out")
+}
+
+func TestSameKeyWithAnotherBodyIs422NamingTheKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	resent := body(t, seedPhoneCode)
+	resent["template_context"] = map[string]any{"secret_code": "5678"}
+	withBodyKey := func(b map[string]any) map[string]any { b["idempotency_key"] = "code-anna"; return b }
+
+	for _, tc := range []struct {
+		name     string
+		args     []any
+		again    []any
+		location string
+	}{
+		{"header", []any{"Idempotency-Key: code-1", body(t, seedPhoneCode)}, []any{"Idempotency-Key: code-1", resent}, "header.Idempotency-Key"},
+		{"body", []any{withBodyKey(body(t, seedPhoneCode))}, []any{withBodyKey(resent)}, "body.idempotency_key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, http.StatusCreated, f.api.Post("/api/v1/postings", tc.args...).Code)
+			resp := f.api.Post("/api/v1/postings", tc.again...)
+			require.Equal(t, http.StatusUnprocessableEntity, resp.Code, resp.Body.String())
+			require.Contains(t, resp.Header().Get("Content-Type"), "problem+json")
+			var problem struct {
+				Detail string `json:"detail"`
+				Errors []struct {
+					Location string `json:"location"`
+					Message  string `json:"message"`
+				} `json:"errors"`
+			}
+			decode(t, resp, &problem)
+			require.Equal(t, "idempotency key already used with a different request", problem.Detail)
+			require.Len(t, problem.Errors, 1)
+			require.Equal(t, tc.location, problem.Errors[0].Location)
+			require.Equal(t, http.StatusOK, f.api.Post("/api/v1/postings", tc.args...).Code, "the first body still answers")
+		})
+	}
+	require.Len(t, f.bus.all(), 2, "one walk per key")
+}
+
+func TestMalformedOrOversizedKeysAre422(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	long := strings.Repeat("k", 257)
+	for name, tc := range map[string]struct {
+		args     []any
+		location string
+	}{
+		"header too long": {[]any{"Idempotency-Key: " + long, body(t, seedPhoneCode)}, "header.Idempotency-Key"},
+		"body too long": {[]any{func() map[string]any {
+			b := body(t, seedPhoneCode)
+			b["idempotency_key"] = long
+			return b
+		}()}, "body.idempotency_key"},
+		"body with a NUL": {[]any{func() map[string]any {
+			b := body(t, seedPhoneCode)
+			b["idempotency_key"] = "k\x00"
+			return b
+		}()}, "body.idempotency_key"},
+	} {
+		resp := f.api.Post("/api/v1/postings", tc.args...)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.Code, "%s: %s", name, resp.Body.String())
+		require.Contains(t, resp.Header().Get("Content-Type"), "problem+json", name)
+		require.Contains(t, resp.Body.String(), tc.location, name)
+	}
+	require.Empty(t, f.bus.all())
 }

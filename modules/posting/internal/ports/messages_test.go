@@ -63,6 +63,12 @@ func TestMessagesNoRetryCanFixArePermanentFailures(t *testing.T) {
 	require.NoError(t, createH.Handle(ctx, &posting.CreatePosting{
 		IdempotencyKey: "k", Receivers: "http://auth/api/v1/users/", Template: "email/welcome.md", DeliveryType: []string{"email"},
 	}))
+	err = createH.Handle(ctx, &posting.CreatePosting{
+		IdempotencyKey: "k", Receivers: "http://auth/api/v1/users/", Template: "email/welcome.md", DeliveryType: []string{"email"},
+		TemplateContext: map[string]any{"username": "someone else"},
+	})
+	require.True(t, messaging.IsPermanent(err), "a key used again for a different request: %v", err)
+	require.Len(t, bus.all(), 1, "the reuse sent nothing")
 	cmd := bus.all()[0].(app.ExpandAudience)
 	err = expandH.Handle(ctx, &cmd)
 	require.Error(t, err)

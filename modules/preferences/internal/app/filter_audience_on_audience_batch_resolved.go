@@ -73,14 +73,15 @@ func (h *FilterAudienceOnAudienceBatchResolved) Handle(ctx context.Context, even
 	}
 
 	cmd := delivery.DeliverBatch{
-		PostingID:        batch.PostingID,
-		BatchNo:          batch.BatchNo,
-		Lane:             laneOf(batch.Priority),
-		NotificationType: batch.NotificationType,
-		Template:         batch.Template,
-		TemplateContext:  batch.TemplateContext,
-		ExpiresAt:        batch.ExpiresAt,
-		Items:            []delivery.Item{},
+		PostingID:          batch.PostingID,
+		BatchNo:            batch.BatchNo,
+		Lane:               laneOf(batch.Priority),
+		NotificationType:   batch.NotificationType,
+		Template:           batch.Template,
+		TemplateContext:    batch.TemplateContext,
+		TemplateContextRef: batch.TemplateContextRef,
+		ExpiresAt:          batch.ExpiresAt,
+		Items:              []delivery.Item{},
 	}
 	channels := uniq(batch.Channels)
 	for _, r := range recipients {

@@ -78,6 +78,18 @@ func delivered(cmd delivery.DeliverBatch) []string {
 	return out
 }
 
+func TestAContextStoredOnceTravelsOnByItsReference(t *testing.T) {
+	t.Parallel()
+	f := newFilter(t, configuredDefaults())
+	batch := newMoviesBatch(ann)
+	batch.TemplateContext, batch.TemplateContextRef = nil, "posting:p-1:context"
+
+	cmd := f.handle(t, batch)
+
+	assert.Equal(t, "posting:p-1:context", cmd.TemplateContextRef)
+	assert.Nil(t, cmd.TemplateContext)
+}
+
 func TestUsersWithDefaultPreferencesReceiveTheMailing(t *testing.T) {
 	t.Parallel()
 	f := newFilter(t, configuredDefaults())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/notifier/notifier/modules/preferences"
@@ -40,7 +41,7 @@ func NewPolicy(d Defaults) (*Policy, error) {
 	var errs []error
 	for _, ch := range slices.Sorted(maps.Keys(d.Channels)) {
 		if !IsKnownChannel(ch) {
-			errs = append(errs, fmt.Errorf("preferences.channels: unknown channel %q (supported: %v)", ch, knownChannels))
+			errs = append(errs, fmt.Errorf("preferences.channels: unknown channel %q (supported: %s)", ch, strings.Join(knownChannels, ", ")))
 		}
 	}
 	for _, t := range slices.Sorted(maps.Keys(d.Types)) {
@@ -53,8 +54,10 @@ func NewPolicy(d Defaults) (*Policy, error) {
 			errs = append(errs, fmt.Errorf("preferences.mandatory: malformed notification type %q", t))
 		}
 	}
+	// Each error names its key: no prefix, so that each stays one line of
+	// the configuration's problems.
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("preferences policy: %w", err)
+		return nil, err
 	}
 	mandatory := slices.Clone(d.Mandatory)
 	slices.Sort(mandatory)

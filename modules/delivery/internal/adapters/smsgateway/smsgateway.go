@@ -1,6 +1,7 @@
 // Package smsgateway sends SMS through an HTTP gateway: POST <url> with the
 // JSON body {"to", "text", "idempotency_key"}. A 2xx answer means sent;
-// 408, 429, 5xx and network failures are transient; any other answer is
+// 408 and timeouts (retry class timeout), 429 (throttled), 5xx (server)
+// and network failures (connection) are transient; any other answer is
 // permanent.
 package smsgateway
 
@@ -89,7 +90,12 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 	req.Header.Set("Idempotency-Key", msg.IdempotencyKey)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return app.Transient(networkError(err))
+		class := app.RetryConnection
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.Timeout() {
+			class = app.RetryTimeout
+		}
+		return app.TransientAs(class, networkError(err))
 	}
 	// Drain a little so the connection can be reused; the body is not used.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -98,8 +104,12 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		return nil
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		return app.Transient(fmt.Errorf("sms gateway: status %d", code))
+	case code == http.StatusRequestTimeout:
+		return app.TransientAs(app.RetryTimeout, fmt.Errorf("sms gateway: status %d", code))
+	case code == http.StatusTooManyRequests:
+		return app.TransientAs(app.RetryThrottled, fmt.Errorf("sms gateway: status %d", code))
+	case code >= 500:
+		return app.TransientAs(app.RetryServer, fmt.Errorf("sms gateway: status %d", code))
 	default:
 		return fmt.Errorf("sms gateway: status %d", code)
 	}

@@ -52,18 +52,19 @@ func TestGatewayAnswersAreClassifiedTransientOrPermanent(t *testing.T) {
 		status    int
 		ok        bool
 		transient bool
+		class     app.RetryClass
 	}{
-		{http.StatusOK, true, false},
-		{http.StatusNoContent, true, false},
-		{http.StatusBadRequest, false, false},
-		{http.StatusUnauthorized, false, false},
-		{http.StatusNotFound, false, false},
-		{http.StatusUnprocessableEntity, false, false},
-		{http.StatusRequestTimeout, false, true},
-		{http.StatusTooManyRequests, false, true},
-		{http.StatusInternalServerError, false, true},
-		{http.StatusBadGateway, false, true},
-		{http.StatusServiceUnavailable, false, true},
+		{http.StatusOK, true, false, ""},
+		{http.StatusNoContent, true, false, ""},
+		{http.StatusBadRequest, false, false, ""},
+		{http.StatusUnauthorized, false, false, ""},
+		{http.StatusNotFound, false, false, ""},
+		{http.StatusUnprocessableEntity, false, false, ""},
+		{http.StatusRequestTimeout, false, true, app.RetryTimeout},
+		{http.StatusTooManyRequests, false, true, app.RetryThrottled},
+		{http.StatusInternalServerError, false, true, app.RetryServer},
+		{http.StatusBadGateway, false, true, app.RetryServer},
+		{http.StatusServiceUnavailable, false, true, app.RetryServer},
 	}
 	for _, tc := range cases {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
@@ -83,6 +84,7 @@ func TestGatewayAnswersAreClassifiedTransientOrPermanent(t *testing.T) {
 			}
 			require.Error(t, err)
 			require.Equal(t, tc.transient, app.IsTransient(err))
+			require.Equal(t, tc.class, app.RetryClassOf(err))
 			require.NotContains(t, err.Error(), "+7900", "no phone number in the stored error")
 		})
 	}
@@ -96,6 +98,7 @@ func TestUnreachableOrSlowGatewayIsTransient(t *testing.T) {
 	require.NoError(t, err)
 	err = s.Send(context.Background(), code)
 	require.True(t, app.IsTransient(err), "%v", err)
+	require.Equal(t, app.RetryConnection, app.RetryClassOf(err))
 	require.NotContains(t, err.Error(), "secret", "the URL stays out of the error")
 
 	release := make(chan struct{})
@@ -106,6 +109,7 @@ func TestUnreachableOrSlowGatewayIsTransient(t *testing.T) {
 	require.NoError(t, err)
 	err = s.Send(context.Background(), code)
 	require.True(t, app.IsTransient(err), "%v", err)
+	require.Equal(t, app.RetryTimeout, app.RetryClassOf(err))
 	require.EqualError(t, err, "sms gateway: timeout")
 }
 

@@ -162,7 +162,7 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 		if s.conn == nil {
 			conn, err := s.client.DialToSMTPClientWithContext(ctx)
 			if err != nil {
-				return app.Transient(fmt.Errorf("smtp: connect: %s", dialError(err)))
+				return app.TransientAs(dialClass(err), fmt.Errorf("smtp: connect: %s", dialError(err)))
 			}
 			s.conn, fresh = conn, true
 		}
@@ -225,17 +225,45 @@ var stageText = map[string]string{
 
 // classify turns a failed transaction into a public error, such as
 // "smtp: sending SMTP RCPT TO command: 550 5.1.1": permanent for a 5xx
-// answer, transient for anything else (a 4xx answer, no answer).
+// answer, transient for anything else: a 4xx answer (app.RetryServer), no
+// answer in time (app.RetryTimeout), a connection that failed
+// (app.RetryConnection).
 func classify(te *smtptx.Error) error {
 	stage, ok := stageText[te.Stage]
 	if !ok {
 		stage = te.Stage
 	}
 	err := fmt.Errorf("smtp: %s: %s", stage, te.Reason())
-	if te.Temporary() {
-		return app.Transient(err)
+	if !te.Temporary() {
+		return err
 	}
-	return err
+	switch {
+	case !te.NoReply():
+		return app.TransientAs(app.RetryServer, err)
+	case isTimeout(te.Err):
+		return app.TransientAs(app.RetryTimeout, err)
+	default:
+		return app.TransientAs(app.RetryConnection, err)
+	}
+}
+
+// dialClass is the retry class of a failed connection: a timeout, an SMTP
+// answer to the greeting, EHLO, STARTTLS or AUTH (the server), or the
+// connection itself.
+func dialClass(err error) app.RetryClass {
+	switch code := dialError(err); {
+	case code == "timeout":
+		return app.RetryTimeout
+	case len(code) == 3 && (code[0] == '4' || code[0] == '5'):
+		return app.RetryServer
+	default:
+		return app.RetryConnection
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // dialError keeps a dial failure's cause without the server's text.

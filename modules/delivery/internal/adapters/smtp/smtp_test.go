@@ -316,6 +316,7 @@ func TestRefusedRecipientIsTransientOn4xxAndPermanentOn5xxWithoutTheAddress(t *t
 	err := sender.Send(ctx, message("busy@example.com"))
 	require.Error(t, err)
 	require.True(t, app.IsTransient(err), "%v", err)
+	require.Equal(t, app.RetryServer, app.RetryClassOf(err), "a 4xx is the server's")
 	require.Contains(t, err.Error(), "451 4.3.0")
 	require.NotContains(t, err.Error(), "busy@", "the stored error holds no address")
 
@@ -386,6 +387,7 @@ func TestLostFinalReplyIsTransientAndNotResentOnTheSameCall(t *testing.T) {
 	err := sender.Send(context.Background(), message("a@example.com"))
 	require.Error(t, err)
 	require.True(t, app.IsTransient(err), "%v", err)
+	require.Equal(t, app.RetryConnection, app.RetryClassOf(err))
 	require.Equal(t, "smtp: sending message content: no reply (connection closed)", err.Error())
 	_, _, mails := srv.stats()
 	require.Len(t, mails, 1, "the server got it once; Send does not resend what may have been accepted")
@@ -425,6 +427,34 @@ func TestUnreachableServerIsTransient(t *testing.T) {
 	err = newSender(t, addr).Send(context.Background(), message("a@example.com"))
 	require.Error(t, err)
 	require.True(t, app.IsTransient(err), "%v", err)
+	require.Equal(t, app.RetryConnection, app.RetryClassOf(err))
+}
+
+func TestServerThatNeverGreetsIsATransientTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		defer close(accepted)
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c // held open, silent
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		if c, ok := <-accepted; ok {
+			_ = c.Close()
+		}
+	})
+	s, err := smtp.New(smtp.Config{Addr: ln.Addr().String(), From: "noreply@cinema.example", Timeout: 50 * time.Millisecond},
+		slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+
+	err = s.Send(context.Background(), message("a@example.com"))
+	require.True(t, app.IsTransient(err), "%v", err)
+	require.Equal(t, app.RetryTimeout, app.RetryClassOf(err), "%v", err)
+	require.EqualError(t, err, "smtp: connect: timeout")
 }
 
 func TestInvalidRecipientIsPermanent(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/platform/upstream"
@@ -65,10 +66,14 @@ type page struct {
 // (replacing any the URL carries). The directory answers a page
 // ({"items", "page_number", "page_size", "total"}), which is the last when
 // its items are empty or number*page_size reaches total; or, for a
-// single-user URL, the user object itself, which is the only page.
+// single-user URL, the user object itself, which is the only page. Users
+// without an id are left out.
 //
 // Errors are the upstream client's (see upstream.IsTransient); an answer
-// that is neither a page nor a user wraps upstream.ErrInvalidResponse.
+// that is neither a page nor a user, or a page of more than size users
+// (which would overrun the walk's window), wraps
+// upstream.ErrInvalidResponse; receivers whose query does not parse wrap
+// upstream.ErrInvalidURL.
 func (d *Directory) Page(ctx context.Context, receivers string, number, size int) (app.AudiencePage, error) {
 	pageURL, err := withPaging(receivers, number, size)
 	if err != nil {
@@ -87,6 +92,10 @@ func (d *Directory) Page(ctx context.Context, receivers string, number, size int
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return app.AudiencePage{}, fmt.Errorf("%w: malformed directory page: %v", upstream.ErrInvalidResponse, err)
 		}
+		if len(p.Items) > size {
+			return app.AudiencePage{}, fmt.Errorf("%w: the directory answered %d users for a page of %d",
+				upstream.ErrInvalidResponse, len(p.Items), size)
+		}
 		pageSize := size
 		if p.PageSize > 0 {
 			pageSize = p.PageSize
@@ -96,7 +105,9 @@ func (d *Directory) Page(ctx context.Context, receivers string, number, size int
 			Last:  len(p.Items) == 0 || (p.Total != nil && number*pageSize >= *p.Total),
 		}
 		for _, u := range p.Items {
-			out.Users = append(out.Users, u.toApp())
+			if u.ID != "" {
+				out.Users = append(out.Users, u.toApp())
+			}
 		}
 		return out, nil
 	}
@@ -105,20 +116,32 @@ func (d *Directory) Page(ctx context.Context, receivers string, number, size int
 		if err := json.Unmarshal(raw, &u); err != nil {
 			return app.AudiencePage{}, fmt.Errorf("%w: malformed directory user: %v", upstream.ErrInvalidResponse, err)
 		}
+		if u.ID == "" {
+			return app.AudiencePage{Last: true}, nil
+		}
 		return app.AudiencePage{Users: []app.DirectoryUser{u.toApp()}, Last: true}, nil
 	}
 	return app.AudiencePage{}, fmt.Errorf("%w: the directory answered neither a page nor a user", upstream.ErrInvalidResponse)
 }
 
-// withPaging sets page_number and page_size in the query of receivers.
+// withPaging sets page_number and page_size in the query of receivers,
+// the rest of the URL kept as written (re-encoding it may change it: a
+// colon in a relative path's first segment gets a "./"); the fragment,
+// which is never sent, is dropped. A query that does not parse is refused:
+// its unreadable filters would be dropped, and the directory asked for a
+// broader audience than the posting names.
 func withPaging(receivers string, number, size int) (string, error) {
 	u, err := url.Parse(receivers)
 	if err != nil {
 		return "", fmt.Errorf("%w: receivers", upstream.ErrInvalidURL)
 	}
-	q := u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", fmt.Errorf("%w: receivers query", upstream.ErrInvalidURL)
+	}
 	q.Set("page_number", strconv.Itoa(number))
 	q.Set("page_size", strconv.Itoa(size))
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	beforeFragment, _, _ := strings.Cut(receivers, "#")
+	beforeQuery, _, _ := strings.Cut(beforeFragment, "?")
+	return beforeQuery + "?" + q.Encode(), nil
 }

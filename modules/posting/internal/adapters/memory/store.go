@@ -20,18 +20,24 @@ import (
 type Store struct {
 	mu    sync.Mutex
 	byID  map[uuid.UUID]domain.Posting
-	byKey map[string]uuid.UUID
+	byKey map[string]heldKey
+}
+
+// heldKey is the posting an idempotency key answers with, until expiresAt.
+type heldKey struct {
+	id        uuid.UUID
+	expiresAt time.Time
 }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{byID: map[uuid.UUID]domain.Posting{}, byKey: map[string]uuid.UUID{}}
+	return &Store{byID: map[uuid.UUID]domain.Posting{}, byKey: map[string]heldKey{}}
 }
 
-// Create stores p unless its idempotency key is taken.
-func (s *Store) Create(ctx context.Context, p domain.Posting) (domain.Posting, bool, error) {
+// Create stores p unless its idempotency key is held by another posting.
+func (s *Store) Create(ctx context.Context, p domain.Posting, keyExpiresAt time.Time) (domain.Posting, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.Posting{}, false, err
 	}
@@ -40,15 +46,32 @@ func (s *Store) Create(ctx context.Context, p domain.Posting) (domain.Posting, b
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id, ok := s.byKey[p.IdempotencyKey]; ok {
-		return s.byID[id].Clone(), false, nil
+	if k, ok := s.byKey[p.IdempotencyKey]; ok && k.expiresAt.After(p.CreatedAt) {
+		return s.byID[k.id].Clone(), false, nil
 	}
 	if _, ok := s.byID[p.ID]; ok {
 		return domain.Posting{}, false, errors.New("create posting: id already used")
 	}
 	s.byID[p.ID] = p.Clone()
-	s.byKey[p.IdempotencyKey] = p.ID
+	s.byKey[p.IdempotencyKey] = heldKey{id: p.ID, expiresAt: keyExpiresAt}
 	return p.Clone(), true, nil
+}
+
+// SweepKeys forgets the expired keys.
+func (s *Store) SweepKeys(ctx context.Context, now time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for key, k := range s.byKey {
+		if !k.expiresAt.After(now) {
+			delete(s.byKey, key)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Get returns the posting with id.
@@ -109,7 +132,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 	if err := fn(&work); err != nil {
 		return domain.Posting{}, err
 	}
-	work.ID, work.IdempotencyKey = p.ID, p.IdempotencyKey // identity never changes
+	work.ID, work.IdempotencyKey, work.RequestFingerprint = p.ID, p.IdempotencyKey, p.RequestFingerprint // identity never changes
 	s.byID[id] = work.Clone()
 	return work, nil
 }

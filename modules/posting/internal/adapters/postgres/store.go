@@ -1,5 +1,5 @@
-// Package postgres is the PostgreSQL posting store (table postings,
-// migrations 00002 and 00005). Every statement goes through db.Q, so the store joins
+// Package postgres is the PostgreSQL posting store (tables postings and
+// posting_keys, migrations 00002, 00005 and 00008). Every statement goes through db.Q, so the store joins
 // its caller's unit of work; it passes the same contract suite (storetest)
 // as the in-memory store.
 package postgres
@@ -42,41 +42,78 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 const columns = `id, idempotency_key, from_event, from_service, notification_type, receivers, template,
 	channels, template_context, resolved_context, context_resolved, priority, expires_at, send_at,
 	status, next_page, walk_done, recipients, skipped, sent, failed, expired, cancelled, error,
-	created_at, updated_at, completed_at, walk_paused`
+	created_at, updated_at, completed_at, walk_paused, request_fingerprint`
 
-// Create inserts p unless its idempotency key is taken, in which case it
-// returns the posting that holds the key. A concurrent insert of the same
-// key waits for the first one to commit, then finds its row.
-func (s *Store) Create(ctx context.Context, p domain.Posting) (domain.Posting, bool, error) {
+// Create claims p's idempotency key in posting_keys, then inserts p, in
+// the caller's transaction or in one of its own. The claim inserts the key,
+// or takes over a row whose expiry is not after p.CreatedAt; when the key
+// is held, it returns the holder instead. A concurrent claim of the same
+// key waits for the first one to commit, then finds it held.
+func (s *Store) Create(ctx context.Context, p domain.Posting, keyExpiresAt time.Time) (domain.Posting, bool, error) {
 	if p.IdempotencyKey == "" {
 		return domain.Posting{}, false, errors.New("create posting: empty idempotency key")
-	}
-	q, err := db.Q(ctx, s.pool)
-	if err != nil {
-		return domain.Posting{}, false, fmt.Errorf("create posting: %w", err)
 	}
 	row, err := toRow(p)
 	if err != nil {
 		return domain.Posting{}, false, fmt.Errorf("create posting: %w", err)
 	}
-	created, err := scan(q.QueryRow(ctx, `
-		INSERT INTO postings (`+columns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-		        $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
-		ON CONFLICT (idempotency_key) DO NOTHING
-		RETURNING `+columns,
-		append([]any{p.ID, p.IdempotencyKey}, row...)...))
-	if err == nil {
-		return created, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return domain.Posting{}, false, fmt.Errorf("create posting: %w", err)
-	}
-	existing, err := scan(q.QueryRow(ctx, `SELECT `+columns+` FROM postings WHERE idempotency_key = $1`, p.IdempotencyKey))
+	var (
+		out     domain.Posting
+		created bool
+	)
+	err = db.InTx(ctx, s.pool, func(ctx context.Context) error {
+		q, err := db.Q(ctx, s.pool)
+		if err != nil {
+			return fmt.Errorf("create posting: %w", err)
+		}
+		var holder uuid.UUID
+		err = q.QueryRow(ctx, `
+			INSERT INTO posting_keys AS k (key, posting_id, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (key) DO UPDATE SET posting_id = EXCLUDED.posting_id, expires_at = EXCLUDED.expires_at
+				WHERE k.expires_at <= $4
+			RETURNING posting_id`,
+			p.IdempotencyKey, p.ID, keyExpiresAt, p.CreatedAt).Scan(&holder)
+		if errors.Is(err, pgx.ErrNoRows) {
+			out, err = scan(q.QueryRow(ctx, `SELECT `+columns+` FROM postings
+				WHERE id = (SELECT posting_id FROM posting_keys WHERE key = $1)`, p.IdempotencyKey))
+			if err != nil {
+				return fmt.Errorf("get posting by idempotency key: %w", err)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("claim idempotency key: %w", err)
+		}
+		out, err = scan(q.QueryRow(ctx, `
+			INSERT INTO postings (`+columns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+			        $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
+			RETURNING `+columns,
+			append(append([]any{p.ID, p.IdempotencyKey}, row...), p.RequestFingerprint)...))
+		if err != nil {
+			return fmt.Errorf("create posting: %w", err)
+		}
+		created = true
+		return nil
+	})
 	if err != nil {
-		return domain.Posting{}, false, fmt.Errorf("get posting by idempotency key: %w", err)
+		return domain.Posting{}, false, err
 	}
-	return existing, false, nil
+	return out, created, nil
+}
+
+// SweepKeys deletes the expired rows of posting_keys (the index
+// posting_keys_expires_at).
+func (s *Store) SweepKeys(ctx context.Context, now time.Time) (int64, error) {
+	q, err := db.Q(ctx, s.pool)
+	if err != nil {
+		return 0, fmt.Errorf("sweep idempotency keys: %w", err)
+	}
+	tag, err := q.Exec(ctx, `DELETE FROM posting_keys WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("sweep idempotency keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // Get returns the posting with id, or domain.ErrNotFound.
@@ -167,7 +204,8 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 		if err != nil {
 			return fmt.Errorf("update posting: %w", err)
 		}
-		// The identity (id, idempotency_key) never changes.
+		// The identity (id, idempotency_key, request_fingerprint) never
+		// changes.
 		out, err = scan(q.QueryRow(ctx, `
 			UPDATE postings SET
 				from_event = $3, from_service = $4, notification_type = $5, receivers = $6,
@@ -256,7 +294,7 @@ func (s *Store) query(ctx context.Context, what, sql string, args ...any) ([]dom
 }
 
 // toRow returns p's columns after id and idempotency_key, in the order of
-// columns.
+// columns, up to walk_paused.
 func toRow(p domain.Posting) ([]any, error) {
 	given, err := encodeJSON(p.TemplateContext)
 	if err != nil {
@@ -290,7 +328,7 @@ func scan(row pgx.Row) (domain.Posting, error) {
 	err := row.Scan(&p.ID, &p.IdempotencyKey, &p.FromEvent, &p.FromService, &p.NotificationType, &p.Receivers, &p.Template,
 		&p.Channels, &given, &resolved, &p.ContextResolved, &priority, &p.ExpiresAt, &p.SendAt,
 		&status, &p.NextPage, &p.WalkDone, &recipients, &skipped, &sent, &failed, &expired, &cancel, &p.Error,
-		&p.CreatedAt, &p.UpdatedAt, &p.CompletedAt, &p.WalkPaused)
+		&p.CreatedAt, &p.UpdatedAt, &p.CompletedAt, &p.WalkPaused, &p.RequestFingerprint)
 	if err != nil {
 		return domain.Posting{}, err
 	}

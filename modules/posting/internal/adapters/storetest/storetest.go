@@ -22,6 +22,10 @@ import (
 // whole microseconds, as PostgreSQL keeps them.
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// retention is how long the keys of the postings that create stores are
+// held.
+const retention = 24 * time.Hour
+
 // Run runs the store contract against stores made by newStore, each empty.
 func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	t.Helper()
@@ -32,6 +36,9 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 		{"CreateThenGetReturnsEveryField", testCreateThenGet},
 		{"CreateWithATakenKeyReturnsTheExistingPosting", testCreateIsIdempotent},
 		{"ConcurrentCreatesWithOneKeyStoreOnePosting", testConcurrentCreates},
+		{"AKeyIsHeldUntilItExpiresThenMakesANewPosting", testKeyExpires},
+		{"ConcurrentCreatesWithAnExpiredKeyStoreOnePosting", testConcurrentTakeovers},
+		{"SweepKeysForgetsOnlyExpiredKeys", testSweepKeys},
 		{"GetUnknownIsNotFound", testGetUnknown},
 		{"UpdateWritesWhatTheFunctionChanged", testUpdate},
 		{"UpdateThatFailsWritesNothing", testUpdateFails},
@@ -45,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 		{"ReturnedPostingsShareNothingWithTheStore", testCopies},
 		{"ListIsNewestFirstFilteredAndPaged", testList},
 		{"ListDueReturnsScheduledPostingsWhoseTimeHasCome", testListDue},
+		{"CountByStatusCountsEveryPostingInItsCurrentStatus", testCountByStatus},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +82,7 @@ func spec(key string) domain.Spec {
 
 func create(t *testing.T, s domain.Store, p domain.Posting) domain.Posting {
 	t.Helper()
-	got, created, err := s.Create(context.Background(), p)
+	got, created, err := s.Create(context.Background(), p, p.CreatedAt.Add(retention))
 	require.NoError(t, err)
 	require.True(t, created, "posting %s should be new", p.IdempotencyKey)
 	return got
@@ -107,6 +115,7 @@ func testCreateThenGet(t *testing.T, s domain.Store) {
 	p.Status, p.NextPage, p.Error = domain.StatusFailed, 3, "directory page not found"
 	p.Counters = domain.Counters{Recipients: 6, Skipped: 1, Sent: 2, Failed: 1, Expired: 1, Cancelled: 1}
 	p.UpdatedAt = base.Add(time.Second)
+	p.RequestFingerprint = "sha256:0123"
 
 	created := create(t, s, p)
 	requireSame(t, p, created)
@@ -118,7 +127,7 @@ func testCreateThenGet(t *testing.T, s domain.Store) {
 func testCreateIsIdempotent(t *testing.T, s domain.Store) {
 	first := create(t, s, newPosting("same-key", base))
 	again := newPosting("same-key", base.Add(time.Second))
-	got, created, err := s.Create(context.Background(), again)
+	got, created, err := s.Create(context.Background(), again, again.CreatedAt.Add(retention))
 	require.NoError(t, err)
 	require.False(t, created)
 	require.Equal(t, first.ID, got.ID, "the existing posting comes back")
@@ -133,7 +142,8 @@ func testConcurrentCreates(t *testing.T, s domain.Store) {
 	createdCount := make(chan bool, n)
 	for i := range n {
 		wg.Go(func() {
-			got, created, err := s.Create(context.Background(), newPosting("raced", base.Add(time.Duration(i)*time.Microsecond)))
+			p := newPosting("raced", base.Add(time.Duration(i)*time.Microsecond))
+			got, created, err := s.Create(context.Background(), p, p.CreatedAt.Add(retention))
 			if err == nil {
 				ids <- got.ID
 				createdCount <- created
@@ -155,6 +165,110 @@ func testConcurrentCreates(t *testing.T, s domain.Store) {
 	}
 	require.Len(t, seen, 1, "every caller gets the same posting")
 	require.Equal(t, 1, news, "exactly one caller created it")
+}
+
+func testKeyExpires(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	first := newPosting("resent", base)
+	first.RequestFingerprint = "sha256:first"
+	first = create(t, s, first)
+	expiry := base.Add(retention)
+
+	// Just before the expiry the key answers with its posting.
+	early := newPosting("resent", expiry.Add(-time.Microsecond))
+	got, created, err := s.Create(ctx, early, early.CreatedAt.Add(retention))
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first.ID, got.ID)
+	require.Equal(t, "sha256:first", got.RequestFingerprint, "the holder comes back with its fingerprint")
+
+	// From the expiry on it is free: the same key makes a new posting.
+	second := newPosting("resent", expiry)
+	second.RequestFingerprint = "sha256:second"
+	got, created, err = s.Create(ctx, second, expiry.Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, second.ID, got.ID)
+
+	// The new posting holds it until its own expiry.
+	again := newPosting("resent", expiry.Add(time.Hour-time.Microsecond))
+	got, created, err = s.Create(ctx, again, again.CreatedAt.Add(retention))
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, second.ID, got.ID)
+	require.Equal(t, "sha256:second", got.RequestFingerprint)
+
+	// The first posting stays readable by id and listed.
+	old, err := s.Get(ctx, first.ID)
+	require.NoError(t, err)
+	requireSame(t, first, old)
+	all, err := s.List(ctx, domain.ListQuery{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	require.Equal(t, []uuid.UUID{second.ID, first.ID}, []uuid.UUID{all[0].ID, all[1].ID})
+}
+
+func testConcurrentTakeovers(t *testing.T, s domain.Store) {
+	old := create(t, s, newPosting("raced", base))
+	later := base.Add(retention)
+	const n = 16
+	var wg sync.WaitGroup
+	ids := make(chan uuid.UUID, n)
+	news := make(chan uuid.UUID, n)
+	for i := range n {
+		wg.Go(func() {
+			p := newPosting("raced", later.Add(time.Duration(i)*time.Microsecond))
+			got, created, err := s.Create(context.Background(), p, p.CreatedAt.Add(retention))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids <- got.ID
+			if created {
+				news <- got.ID
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	close(news)
+	seen := map[uuid.UUID]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	require.Len(t, news, 1, "exactly one caller took the expired key over")
+	require.Len(t, seen, 1, "every caller gets the new posting")
+	require.NotContains(t, seen, old.ID)
+}
+
+func testSweepKeys(t *testing.T, s domain.Store) {
+	ctx := context.Background()
+	short := newPosting("short", base)
+	_, _, err := s.Create(ctx, short, base.Add(time.Hour))
+	require.NoError(t, err)
+	long := newPosting("long", base)
+	_, _, err = s.Create(ctx, long, base.Add(2*time.Hour))
+	require.NoError(t, err)
+
+	n, err := s.SweepKeys(ctx, base.Add(time.Hour))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the key that expired at that instant")
+	n, err = s.SweepKeys(ctx, base.Add(time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing left to sweep")
+
+	// A swept posting stays; its key makes a new one, the other key holds.
+	_, err = s.Get(ctx, short.ID)
+	require.NoError(t, err)
+	at := base.Add(time.Hour + time.Second)
+	got, created, err := s.Create(ctx, newPosting("short", at), at.Add(retention))
+	require.NoError(t, err)
+	require.True(t, created)
+	require.NotEqual(t, short.ID, got.ID)
+	got, created, err = s.Create(ctx, newPosting("long", at), at.Add(retention))
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, long.ID, got.ID)
 }
 
 func testGetUnknown(t *testing.T, s domain.Store) {

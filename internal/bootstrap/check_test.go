@@ -1,0 +1,143 @@
+package bootstrap_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/notifier/notifier/internal/bootstrap"
+	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/templates"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+}
+
+// problems returns the problems LoadConfig finds, failing if there are none.
+func problems(t *testing.T, vars map[string]string) []string {
+	t.Helper()
+	_, err := bootstrap.LoadConfig(env(vars))
+	var cerr *config.Error
+	require.ErrorAs(t, err, &cerr)
+	return cerr.Problems
+}
+
+func TestTheDefaultConfigurationPassesEveryCheck(t *testing.T) {
+	_, err := bootstrap.LoadConfig(env(nil))
+	require.NoError(t, err)
+}
+
+func TestTheModulesSettingsAreJudgedWithConfigsOwn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notifier.yaml")
+	writeFile(t, path, `delivery:
+  workers:
+    bulk: 0
+preferences:
+  channels: {fax: true}
+intake:
+  flows:
+    new_episode:
+      notification_type: new_episode
+      template: email/new_episode.md
+      channels: [email]
+      priority: bulk
+      receivers: "http://auth/api/v1/users/?subscribed_series={series}"
+    user_signup:
+      notification_type: welcome
+      template: email/welcome.md
+      channels: [email]
+      receivers: "{user}"
+`)
+	assert.Equal(t, []string{
+		`NOTIFIER_TRANSPORT: unknown transport "kafka" (memory, amqp, sql)`,
+		`delivery.workers.bulk: 0, at least 1 needed`,
+		`preferences.channels: unknown channel "fax" (supported: email, sms)`,
+		`intake.flows.new_episode.receivers: unknown placeholder {series} (allowed: {series_id})`,
+		`intake.flows.new_episode.receivers: must contain {series_id}`,
+		`intake.flows.user_signup: no such event (user_signed_up, new_movies, new_episode, reactions_summary)`,
+	}, problems(t, map[string]string{"NOTIFIER_CONFIG": path, "NOTIFIER_TRANSPORT": "kafka"}))
+}
+
+// copyTemplates copies the built-in templates to a folder and returns it.
+func copyTemplates(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, fs.WalkDir(templates.FS, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(name) == ".go" {
+			return err
+		}
+		raw, err := fs.ReadFile(templates.FS, name)
+		if err != nil {
+			return err
+		}
+		writeFile(t, filepath.Join(dir, name), string(raw))
+		return nil
+	}))
+	return dir
+}
+
+func TestBrokenTemplatesAndFlowsWithoutTheirTemplateAreNamed(t *testing.T) {
+	dir := copyTemplates(t)
+	_, err := bootstrap.LoadConfig(env(map[string]string{"NOTIFIER_TEMPLATES_DIR": dir}))
+	require.NoError(t, err, "a copy of the built-in templates is fine")
+
+	writeFile(t, filepath.Join(dir, "email", "broken.md"), "---\nsubject: Hi\n---\n{% if %}\n")
+	require.NoError(t, os.Remove(filepath.Join(dir, "email", "welcome.md")))
+	got := problems(t, map[string]string{"NOTIFIER_TEMPLATES_DIR": dir})
+	require.Len(t, got, 2, got)
+	assert.Regexp(t, `^NOTIFIER_TEMPLATES_DIR: email/broken\.md:4: `, got[0])
+	assert.Equal(t, `intake.flows.user_signed_up.template: no template "email/welcome.md"`, got[1])
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "layouts", "email.html")))
+	got = problems(t, map[string]string{"NOTIFIER_TEMPLATES_DIR": dir})
+	require.Len(t, got, 1, got)
+	assert.Contains(t, got[0], "NOTIFIER_TEMPLATES_DIR: read layout: ")
+}
+
+type piece struct{}
+
+func quietApp(opts ...fx.Option) *fx.App {
+	return fx.New(append(opts, fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }))...)
+}
+
+func TestCauseIsTheFailingConstructorsErrorWithoutGoNames(t *testing.T) {
+	refused := errors.New("ping database: connection refused")
+	app := quietApp(
+		fx.Provide(func() (*piece, error) { return nil, refused }),
+		fx.Invoke(func(*piece) {}),
+	)
+	err := app.Start(context.Background())
+	require.Error(t, err)
+	assert.Regexp(t, `\.go:\d+|func\d+`, err.Error(), "what fx says names Go functions")
+	assert.Equal(t, refused, bootstrap.Cause(err))
+}
+
+func TestCauseOfAFailedStartHookIsItsError(t *testing.T) {
+	inUse := errors.New("http server: listen tcp 127.0.0.1:8080: bind: address already in use")
+	app := quietApp(fx.Invoke(func(lc fx.Lifecycle) {
+		lc.Append(fx.Hook{OnStart: func(context.Context) error { return inUse }})
+	}))
+	assert.Equal(t, inUse, bootstrap.Cause(app.Start(context.Background())))
+}
+
+func TestCauseOfAGraphThatDoesNotFitHidesItsGoNames(t *testing.T) {
+	app := quietApp(fx.Invoke(func(*piece) {}))
+	err := bootstrap.Cause(app.Start(context.Background()))
+	require.Error(t, err)
+	assert.NotRegexp(t, `\.go:\d+|func\d+|github\.com/|fx\.|dig\.|bootstrap_test`, err.Error())
+	assert.Contains(t, err.Error(), "NOTIFIER_LOG_LEVEL=debug")
+	assert.NoError(t, bootstrap.Cause(nil))
+}

@@ -1,0 +1,192 @@
+// Package metrics is the Prometheus side of the delivery module: it
+// implements app.Metrics with the series operators page on. Every label
+// value is one of a small fixed set (lanes, channels, statuses, retry
+// classes); anything else a batch may carry is counted as "other".
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/notifier/notifier/modules/delivery"
+	"github.com/notifier/notifier/modules/delivery/internal/app"
+	"github.com/notifier/notifier/modules/delivery/internal/domain"
+	"github.com/notifier/notifier/platform/clock"
+)
+
+// other is the label value of anything outside a label's known values.
+const other = "other"
+
+var (
+	lanes    = []string{delivery.LaneTransactional, delivery.LaneBulk}
+	channels = []string{domain.ChannelEmail, domain.ChannelSMS}
+	results  = []string{delivery.StatusSent, delivery.StatusFailed, delivery.StatusExpired,
+		delivery.StatusSkipped, delivery.StatusCancelled}
+)
+
+// AttemptBuckets are the bounds of the attempt duration histogram, in
+// seconds: from a captured message to an SMTP server at its timeout.
+var AttemptBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// Metrics is the app.Metrics of the delivery module on Prometheus.
+type Metrics struct {
+	deliveries *prometheus.CounterVec
+	attempts   *prometheus.HistogramVec
+	retries    *prometheus.CounterVec
+	oldest     *oldestPending
+}
+
+var _ app.Metrics = (*Metrics)(nil)
+
+// New registers the delivery metrics with reg; clk tells the age of the
+// pending deliveries at scrape time. Both are required. It fails when a
+// metric of the same name is registered already.
+func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
+	if reg == nil || clk == nil {
+		return nil, errors.New("new delivery metrics: registerer and clock are required")
+	}
+	m := &Metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifier_deliveries_total",
+			Help: "Deliveries that reached a final status and were reported, by channel, lane and result " +
+				"(sent, failed, expired, skipped, cancelled).",
+		}, []string{"channel", "lane", "result"}),
+		attempts: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "notifier_delivery_attempt_duration_seconds",
+			Help:    "Time one send took, whatever its result (waiting for a shared connection included), by channel.",
+			Buckets: AttemptBuckets,
+		}, []string{"channel"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifier_delivery_retries_total",
+			Help: "Transient send failures that will be tried again after a backoff, by channel and class " +
+				"(timeout, connection, server, throttled, other).",
+		}, []string{"channel", "class"}),
+		oldest: &oldestPending{
+			clock: clk,
+			desc: prometheus.NewDesc("notifier_delivery_oldest_pending_age_seconds",
+				"Age of the oldest batch with deliveries pending in this instance, counted from when the batch "+
+					"was published (broker wait included), by lane; 0 when none.",
+				[]string{"lane"}, nil),
+			batches: map[string]map[uint64]time.Time{},
+		},
+	}
+	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.retries, m.oldest} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register delivery metrics: %w", err)
+		}
+	}
+	// Every series an alert may look at exists from the start, at zero.
+	for _, ch := range channels {
+		for _, lane := range lanes {
+			for _, result := range results {
+				m.deliveries.WithLabelValues(ch, lane, result)
+			}
+		}
+		for _, class := range app.RetryClasses {
+			m.retries.WithLabelValues(ch, string(class))
+		}
+		m.attempts.WithLabelValues(ch)
+	}
+	return m, nil
+}
+
+// Reported implements app.Metrics.
+func (m *Metrics) Reported(lane, channel, status string, n int) {
+	if n <= 0 {
+		return
+	}
+	m.deliveries.WithLabelValues(known(channel, channels), known(lane, lanes), known(status, results)).Add(float64(n))
+}
+
+// Attempted implements app.Metrics.
+func (m *Metrics) Attempted(channel string, elapsed time.Duration) {
+	m.attempts.WithLabelValues(known(channel, channels)).Observe(elapsed.Seconds())
+}
+
+// Retried implements app.Metrics.
+func (m *Metrics) Retried(channel string, class app.RetryClass) {
+	m.retries.WithLabelValues(known(channel, channels), known(string(class), classes())).Inc()
+}
+
+// Pending implements app.Metrics.
+func (m *Metrics) Pending(lane string, since time.Time) func() {
+	return m.oldest.add(known(lane, lanes), since)
+}
+
+func classes() []string {
+	out := make([]string, len(app.RetryClasses))
+	for i, c := range app.RetryClasses {
+		out[i] = string(c)
+	}
+	return out
+}
+
+// known returns v when it is one of values, else "other".
+func known(v string, values []string) string {
+	for _, k := range values {
+		if v == k {
+			return v
+		}
+	}
+	return other
+}
+
+// oldestPending is the gauge of the oldest batch pending per lane, in this
+// process: the batches being delivered (sending, or waiting for a retry)
+// from when they were published.
+type oldestPending struct {
+	clock clock.Clock
+	desc  *prometheus.Desc
+
+	mu      sync.Mutex
+	next    uint64
+	batches map[string]map[uint64]time.Time // lane → batch → published
+}
+
+func (o *oldestPending) add(lane string, since time.Time) func() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.next++
+	id := o.next
+	if o.batches[lane] == nil {
+		o.batches[lane] = map[uint64]time.Time{}
+	}
+	o.batches[lane][id] = since
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			delete(o.batches[lane], id)
+		})
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (o *oldestPending) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+// Collect implements prometheus.Collector: one sample per lane (and for
+// "other" while a batch of an unknown lane is pending).
+func (o *oldestPending) Collect(ch chan<- prometheus.Metric) {
+	now := o.clock.Now()
+	o.mu.Lock()
+	ages := map[string]float64{}
+	for _, lane := range lanes {
+		ages[lane] = 0
+	}
+	for lane, batches := range o.batches {
+		for _, since := range batches {
+			if age := now.Sub(since).Seconds(); age > ages[lane] {
+				ages[lane] = age
+			}
+		}
+	}
+	o.mu.Unlock()
+	for lane, age := range ages {
+		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, age, lane)
+	}
+}
