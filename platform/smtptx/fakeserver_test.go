@@ -29,6 +29,7 @@ type fakeServer struct {
 	batches  [][]string // the commands (and "<content>") of each round trip
 	messages []string   // the accepted messages, dot-stuffing undone
 	wire     []string   // every message as it was on the wire
+	accepted int        // the accepted messages, counted in discard mode too
 	wg       sync.WaitGroup
 }
 
@@ -50,16 +51,45 @@ type fakeConfig struct {
 	// mute stops answering from MAIL on and reads on until the client
 	// hangs up.
 	mute bool
+	// discard records nothing but the count of accepted messages, so that
+	// a benchmark can send for as long as it likes.
+	discard bool
 }
 
 func newFakeServer(t *testing.T, cfg fakeConfig) *fakeServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := startFakeServer(cfg)
 	require.NoError(t, err)
+	t.Cleanup(s.close)
+	return s
+}
+
+// startFakeServer listens on 127.0.0.1:0 and serves until close.
+func startFakeServer(cfg fakeConfig) (*fakeServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	s := &fakeServer{ln: ln, fakeConfig: cfg}
 	s.wg.Go(s.serve)
-	t.Cleanup(func() { _ = ln.Close(); s.wg.Wait() })
-	return s
+	return s, nil
+}
+
+// close stops listening and waits for the sessions, which end when their
+// clients hang up.
+func (s *fakeServer) close() {
+	_ = s.ln.Close()
+	s.wg.Wait()
+}
+
+// record appends line to the list at *to unless the server discards.
+func (s *fakeServer) record(to *[]string, line string) {
+	if s.discard {
+		return
+	}
+	s.mu.Lock()
+	*to = append(*to, line)
+	s.mu.Unlock()
 }
 
 // dial opens a go-mail SMTP client to s that has said EHLO.
@@ -127,7 +157,7 @@ func (s *session) flush() error {
 	if s.w.Buffered() == 0 {
 		return nil
 	}
-	if len(s.batch) > 0 {
+	if len(s.batch) > 0 && !s.srv.discard {
 		s.srv.mu.Lock()
 		s.srv.batches = append(s.srv.batches, s.batch)
 		s.srv.mu.Unlock()
@@ -160,10 +190,10 @@ func (s *session) run(r *bufio.Reader) {
 			return
 		}
 		line = strings.TrimSuffix(line, "\r\n")
-		s.batch = append(s.batch, line)
-		s.srv.mu.Lock()
-		s.srv.commands = append(s.srv.commands, line)
-		s.srv.mu.Unlock()
+		if !s.srv.discard {
+			s.batch = append(s.batch, line)
+		}
+		s.srv.record(&s.srv.commands, line)
 		verb, _, _ := strings.Cut(strings.ToUpper(line), " ")
 		if s.srv.mute && tx > 0 {
 			continue
@@ -255,10 +285,10 @@ func (s *session) run(r *bufio.Reader) {
 // transaction tx, valid when it has a recipient: it records it, replies and
 // reports whether the session goes on (hangUp may end it).
 func (s *session) message(wire, text string, valid bool, tx int) bool {
-	s.batch = append(s.batch, "<content>")
-	s.srv.mu.Lock()
-	s.srv.wire = append(s.srv.wire, wire)
-	s.srv.mu.Unlock()
+	if !s.srv.discard {
+		s.batch = append(s.batch, "<content>")
+	}
+	s.srv.record(&s.srv.wire, wire)
 	switch s.srv.hangUp {
 	case "content":
 		return false
@@ -272,8 +302,9 @@ func (s *session) message(wire, text string, valid bool, tx int) bool {
 	}
 	rep := s.pick("content", tx, usual)
 	if rep[0] == '2' {
+		s.srv.record(&s.srv.messages, text)
 		s.srv.mu.Lock()
-		s.srv.messages = append(s.srv.messages, text)
+		s.srv.accepted++
 		s.srv.mu.Unlock()
 	}
 	s.reply(rep)
