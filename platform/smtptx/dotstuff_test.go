@@ -25,3 +25,44 @@ func TestDotStuffEndsLinesInCRLFDoublesLeadingDotsAndEndsWithALoneDot(t *testing
 		})
 	}
 }
+
+func TestMessageNeedingNoStuffingIsItsOwnContentWithTheFinalDot(t *testing.T) {
+	t.Parallel()
+	// Every message of up to six bytes of CR, LF, a dot and a letter.
+	alphabet := []byte{'\r', '\n', '.', 'a'}
+	msg := make([]byte, 0, 6)
+	var walk func()
+	walk = func() {
+		var w bytes.Buffer
+		dotStuff(&w, msg)
+		if !needsStuffing(msg) {
+			require.Equal(t, string(msg)+".\r\n", w.String(), "%q", msg)
+		}
+		if len(msg) == cap(msg) {
+			return
+		}
+		for _, b := range alphabet {
+			msg = append(msg, b)
+			walk()
+			msg = msg[:len(msg)-1]
+		}
+	}
+	walk()
+	require.False(t, needsStuffing([]byte("Subject: hi\r\n\r\nHello.\r\n")))
+	require.True(t, needsStuffing([]byte("Subject: hi\r\n\r\n.hidden\r\n")))
+	require.True(t, needsStuffing([]byte("Subject: hi\n\nbare line feeds\n")))
+	require.True(t, needsStuffing([]byte("Subject: hi\r\n\r\nno last line end")))
+}
+
+func TestWithCRLFEndsEveryLineInCRLF(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                  "",
+		"a\r\nb\r\n":        "a\r\nb\r\n",
+		"a\nb\n":            "a\r\nb\r\n",
+		"a\r\nb\nc":         "a\r\nb\r\nc",
+		".dots\r\nstay\r\n": ".dots\r\nstay\r\n",
+	} {
+		require.Equal(t, want, string(withCRLF([]byte(in))), "%q", in)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/textproto"
-	"strings"
 )
 
 // Bounds of one reply: RFC 5321 4.5.3.1.5 allows 512 octets a line; real
@@ -30,8 +29,15 @@ var errMalformedReply = textproto.ProtocolError("malformed reply")
 // errMalformedReply: the connection is out of step. An unfinished line at
 // the end of the input is io.ErrUnexpectedEOF.
 func readReply(r *bufio.Reader) (int, string, error) {
-	var text strings.Builder
-	code := 0
+	return readReplyUnless(r, 0)
+}
+
+// readReplyUnless is readReply without the text of a reply of class skip
+// (2 for 2xx): the text of the reply a command expects is never used, and
+// reading it allocates nothing.
+func readReplyUnless(r *bufio.Reader, skip int) (int, string, error) {
+	var text []byte
+	code, keep := 0, false
 	for n := 1; ; n++ {
 		line, err := readReplyLine(r)
 		if err != nil {
@@ -41,47 +47,52 @@ func readReply(r *bufio.Reader) (int, string, error) {
 		if !ok || (code != 0 && c != code) || n > maxReplyLines {
 			return 0, "", errMalformedReply
 		}
-		if code != 0 {
-			text.WriteByte('\n')
+		if code == 0 {
+			code, keep = c, c/100 != skip
+		} else if keep {
+			text = append(text, '\n')
 		}
-		code = c
-		if len(line) > 3 {
-			text.WriteString(line[4:])
+		if keep && len(line) > 3 {
+			text = append(text, line[4:]...)
 		}
 		if last {
-			return code, text.String(), nil
+			return code, string(text), nil
 		}
 	}
 }
 
 // readReplyLine reads one line of at most maxReplyLine bytes and returns it
-// without its CRLF or LF.
-func readReplyLine(r *bufio.Reader) (string, error) {
-	var line []byte
+// without its CRLF or LF. The line is valid until the next read of r.
+func readReplyLine(r *bufio.Reader) ([]byte, error) {
+	var long []byte // a line longer than r's buffer, gathered
 	for {
 		chunk, err := r.ReadSlice('\n')
-		line = append(line, chunk...)
+		line := chunk
+		if long != nil || errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, chunk...)
+			line = long
+		}
 		switch {
 		case len(line) > maxReplyLine:
-			return "", errMalformedReply
+			return nil, errMalformedReply
 		case err == nil:
 			line = line[:len(line)-1]
 			if len(line) > 0 && line[len(line)-1] == '\r' {
 				line = line[:len(line)-1]
 			}
-			return string(line), nil
+			return line, nil
 		case errors.Is(err, bufio.ErrBufferFull):
 		case errors.Is(err, io.EOF) && len(line) > 0:
-			return "", io.ErrUnexpectedEOF
+			return nil, io.ErrUnexpectedEOF
 		default:
-			return "", err
+			return nil, err
 		}
 	}
 }
 
 // parseReplyLine returns the code of a reply line and whether it is the
 // reply's last; ok is false for a line out of the grammar.
-func parseReplyLine(line string) (code int, last, ok bool) {
+func parseReplyLine(line []byte) (code int, last, ok bool) {
 	if len(line) < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' || line[2] < '0' || line[2] > '9' {
 		return 0, false, false
 	}

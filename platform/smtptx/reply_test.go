@@ -43,3 +43,17 @@ func TestRepliesOutOfTheGrammarAreMalformed(t *testing.T) {
 	_, _, err := readReply(bufio.NewReader(strings.NewReader("250 ok")))
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF, "a reply cut off before its line end")
 }
+
+func TestReplyLinesLongerThanTheReadersBufferAreGathered(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 100)
+	r := bufio.NewReaderSize(strings.NewReader("550-"+long+"\r\n550 5.1.1 "+long+"\r\n250 "+long+"\r\n"), 16)
+	code, text, err := readReply(r)
+	require.NoError(t, err)
+	require.Equal(t, 550, code)
+	require.Equal(t, long+"\n5.1.1 "+long, text)
+	code, text, err = readReplyUnless(r, 2)
+	require.NoError(t, err)
+	require.Equal(t, 250, code)
+	require.Empty(t, text, "the text of the reply expected is not kept")
+}

@@ -85,7 +85,7 @@ func validAddress(addr string, null bool) bool {
 	if len(addr) < 2 || addr[0] != '<' || addr[len(addr)-1] != '>' || (len(addr) == 2 && !null) {
 		return false
 	}
-	return !strings.ContainsAny(addr, "\r\n")
+	return strings.IndexByte(addr, '\r') < 0 && strings.IndexByte(addr, '\n') < 0
 }
 
 // transaction is one Send on one connection.
@@ -98,8 +98,8 @@ type transaction struct {
 // replies; after a refusal it cleans up with RSET and returns the first
 // refusal.
 func (t transaction) pipelined(from, to string, content io.WriterTo) *Error {
-	t.writeMail(from)
-	t.writeRcpt(to)
+	t.writeMail(t.text.W, from)
+	writeRcpt(t.text.W, to)
 	_, _ = t.text.W.WriteString("DATA\r\n")
 	if err := t.text.W.Flush(); err != nil {
 		return &Error{Stage: StageMail, Err: err}
@@ -156,12 +156,11 @@ func (t transaction) chunked(from, to string, content io.WriterTo) *Error {
 		return &Error{Stage: StageContent, Err: err}
 	}
 	body := withCRLF(raw.Bytes())
-	mail, rcpt := t.mailCommand(from), "RCPT TO:"+to+"\r\n"
-	wire.Grow(len(mail) + len(rcpt) + 32 + len(body))
-	wire.WriteString(mail)
-	wire.WriteString(rcpt)
+	wire.Grow(len(from) + len(to) + 96 + len(body))
+	t.writeMail(wire, from)
+	writeRcpt(wire, to)
 	wire.WriteString("BDAT ")
-	wire.WriteString(strconv.Itoa(len(body)))
+	wire.Write(strconv.AppendInt(wire.AvailableBuffer(), int64(len(body)), 10))
 	wire.WriteString(" LAST\r\n")
 	wire.Write(body)
 	if _, err := t.text.W.Write(wire.Bytes()); err != nil {
@@ -201,19 +200,7 @@ func (t transaction) chunked(from, to string, content io.WriterTo) *Error {
 // withCRLF returns msg with every line ending in CRLF, as BDAT sends it
 // byte for byte: msg itself when it has no bare LF.
 func withCRLF(msg []byte) []byte {
-	bare := false
-	for i := bytes.IndexByte(msg, '\n'); i >= 0; {
-		if i == 0 || msg[i-1] != '\r' {
-			bare = true
-			break
-		}
-		next := bytes.IndexByte(msg[i+1:], '\n')
-		if next < 0 {
-			break
-		}
-		i += 1 + next
-	}
-	if !bare {
+	if bareLF, _ := lineShape(msg); !bareLF {
 		return msg
 	}
 	out := make([]byte, 0, len(msg)+len(msg)/32)
@@ -249,11 +236,11 @@ func (t transaction) readEnvelope() (refused, gone *Error) {
 // stepwise sends MAIL, RCPT and DATA one at a time, each after the reply
 // to the one before.
 func (t transaction) stepwise(from, to string, content io.WriterTo) *Error {
-	t.writeMail(from)
+	t.writeMail(t.text.W, from)
 	if e := t.roundTrip(StageMail, 2); e != nil {
 		return e
 	}
-	t.writeRcpt(to)
+	writeRcpt(t.text.W, to)
 	if e := t.roundTrip(StageRcpt, 2); e != nil {
 		return e
 	}
@@ -279,21 +266,32 @@ func (t transaction) roundTrip(stage string, class int) *Error {
 
 // content writes the message and its final dot, and reads the final reply.
 //
-// The message is built in memory first and dot-stuffed a line at a time
-// into one buffer that goes out in one write: written through textproto's
-// DotWriter, go-mail's many small writes were stuffed byte by byte and
-// flushed to the socket every 4 KiB, a write syscall each.
+// The message is built in memory first and goes out in one write with its
+// final dot: written through textproto's DotWriter, go-mail's many small
+// writes were stuffed byte by byte and flushed to the socket every 4 KiB, a
+// write syscall each. A message already as DATA wants it (go-mail's are:
+// CRLF line endings, quoted-printable or base64 parts, which start no line
+// with a dot) is sent as built; any other is dot-stuffed a line at a time
+// into a second buffer.
 func (t transaction) content(content io.WriterTo) *Error {
-	raw, wire := buffers.Get().(*bytes.Buffer), buffers.Get().(*bytes.Buffer)
+	raw := buffers.Get().(*bytes.Buffer)
 	defer release(raw)
-	defer release(wire)
 	if _, err := content.WriteTo(raw); err != nil {
 		// Nothing of the message went out, but the server waits for it
 		// after its 354: the connection is stuck in DATA.
 		return &Error{Stage: StageContent, Err: err}
 	}
-	dotStuff(wire, raw.Bytes())
-	if _, err := t.text.W.Write(wire.Bytes()); err != nil {
+	msg := raw.Bytes()
+	if needsStuffing(msg) {
+		wire := buffers.Get().(*bytes.Buffer)
+		defer release(wire)
+		dotStuff(wire, msg)
+		msg = wire.Bytes()
+	} else {
+		raw.WriteString(".\r\n")
+		msg = raw.Bytes()
+	}
+	if _, err := t.text.W.Write(msg); err != nil {
 		return &Error{Stage: StageContent, Err: err}
 	}
 	if err := t.text.W.Flush(); err != nil {
@@ -305,6 +303,34 @@ func (t transaction) content(content io.WriterTo) *Error {
 		e.sent = true
 	}
 	return e
+}
+
+// needsStuffing reports whether msg differs from its content for DATA
+// (dotStuff) by more than the final dot: when a line ends in a bare LF,
+// starts with a dot, or the last line has no CRLF.
+func needsStuffing(msg []byte) bool {
+	bareLF, dot := lineShape(msg)
+	return bareLF || dot || (len(msg) > 0 && !bytes.HasSuffix(msg, []byte("\r\n")))
+}
+
+// lineShape reports whether a line of msg ends in a bare LF (without CR)
+// and whether a line starts with a dot.
+func lineShape(msg []byte) (bareLF, dot bool) {
+	dot = len(msg) > 0 && msg[0] == '.'
+	for i := 0; ; {
+		j := bytes.IndexByte(msg[i:], '\n')
+		if j < 0 {
+			return bareLF, dot
+		}
+		i += j
+		if i == 0 || msg[i-1] != '\r' {
+			bareLF = true
+		}
+		i++
+		if i < len(msg) && msg[i] == '.' {
+			dot = true
+		}
+	}
 }
 
 // buffers holds the buffers of content, made with room for a typical
@@ -344,27 +370,22 @@ func dotStuff(w *bytes.Buffer, msg []byte) {
 	w.WriteString(".\r\n")
 }
 
-// writeMail buffers MAIL FROM with the parameters the server takes.
-func (t transaction) writeMail(from string) {
-	_, _ = t.text.W.WriteString(t.mailCommand(from))
-}
-
-// mailCommand is the MAIL FROM line, with BODY=8BITMIME and SMTPUTF8 when
-// the server offers them.
-func (t transaction) mailCommand(from string) string {
-	cmd := "MAIL FROM:" + from
+// writeMail writes MAIL FROM to w with the parameters the server takes:
+// BODY=8BITMIME and SMTPUTF8 when it offers them.
+func (t transaction) writeMail(w io.StringWriter, from string) {
+	_, _ = w.WriteString("MAIL FROM:")
+	_, _ = w.WriteString(from)
 	if ok, _ := t.c.Extension("8BITMIME"); ok {
-		cmd += " BODY=8BITMIME"
+		_, _ = w.WriteString(" BODY=8BITMIME")
 	}
 	if ok, _ := t.c.Extension("SMTPUTF8"); ok {
-		cmd += " SMTPUTF8"
+		_, _ = w.WriteString(" SMTPUTF8")
 	}
-	return cmd + "\r\n"
+	_, _ = w.WriteString("\r\n")
 }
 
-// writeRcpt buffers RCPT TO.
-func (t transaction) writeRcpt(to string) {
-	w := t.text.W
+// writeRcpt writes RCPT TO to w.
+func writeRcpt(w io.StringWriter, to string) {
 	_, _ = w.WriteString("RCPT TO:")
 	_, _ = w.WriteString(to)
 	_, _ = w.WriteString("\r\n")
@@ -374,7 +395,7 @@ func (t transaction) writeRcpt(to string) {
 // an *Error with the code for another reply, and an *Error without a code
 // when no well-formed reply could be read.
 func (t transaction) read(stage string, class int) *Error {
-	code, msg, err := readReply(t.text.R)
+	code, msg, err := readReplyUnless(t.text.R, class)
 	if err != nil {
 		return &Error{Stage: stage, Err: err}
 	}
@@ -386,7 +407,7 @@ func (t transaction) read(stage string, class int) *Error {
 
 // answer reads one reply of any code; the error is for no reply.
 func (t transaction) answer() error {
-	_, _, err := readReply(t.text.R)
+	_, _, err := readReplyUnless(t.text.R, 0)
 	return err
 }
 
