@@ -343,17 +343,24 @@ func TestMessageTakesTwoRoundTripsWithPipeliningFourWithoutAndNoNoopOrRset(t *te
 			srv := newServer(t, func(srv *server) { srv.plain = plain })
 			sender := newSender(t, srv.addr())
 
-			require.NoError(t, sender.Send(context.Background(), message("alena@example.com")))
-			require.NoError(t, sender.Send(context.Background(), message("boris@example.com")))
+			to := []string{"alena@example.com", "boris@example.com", "vera@example.com"}
+			for _, addr := range to {
+				require.NoError(t, sender.Send(context.Background(), message(addr)))
+			}
 
 			tx := [][]string{{"MAIL", "RCPT", "DATA"}, {"<content>"}} // MAIL, RCPT, DATA in one write
 			if plain {
-				tx = [][]string{{"MAIL"}, {"RCPT"}, {"DATA"}, {"<content>"}}
+				tx = [][]string{{"MAIL"}, {"RCPT"}, {"DATA"}, {"<content>"}} // each command its round trip
 			}
-			want := append(append([][]string{{"EHLO"}}, tx...), tx...)
+			want := [][]string{{"EHLO"}}
+			for range to {
+				want = append(want, tx...)
+			}
 			require.Equal(t, want, srv.rounds(), "no NOOP before and no RSET after a message")
-			_, _, mails := srv.stats()
-			require.Len(t, mails, 2)
+			conns, quits, mails := srv.stats()
+			require.Equal(t, 1, conns, "the connection is kept for every message")
+			require.Zero(t, quits)
+			require.Len(t, mails, len(to))
 		})
 	}
 }
