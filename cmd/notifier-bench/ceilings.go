@@ -18,10 +18,12 @@ import (
 )
 
 // sinkCeiling is how fast the notifier's SMTP client alone fills a discard
-// sink: go-mail builds each message and opens the connections, and
-// smtptx.SendMsg runs each transaction (two round trips, as the sink offers
-// PIPELINING). It is the best this client and this sink do together.
+// sink of one kind: go-mail builds each message and opens the connections,
+// and smtptx.SendMsg runs each transaction (four round trips without
+// extension, two with PIPELINING, one with CHUNKING as well). It is the
+// best this client and this sink do together.
 type sinkCeiling struct {
+	Extensions  sinkKind      `json:"extensions"`
 	Messages    int           `json:"messages"`
 	Connections int           `json:"connections"`
 	Elapsed     time.Duration `json:"elapsed_ns"`
@@ -32,13 +34,14 @@ type sinkCeiling struct {
 	Cores float64 `json:"bench_cores"`
 }
 
-// measureSinkCeiling sends n messages to a fresh discard sink over conns
-// connections, each kept open for all its messages, and times it. It sends
+// measureSinkCeiling sends n messages to a fresh discard sink offering the
+// extensions of kind over conns connections, each kept open for all its
+// messages, and times it. It sends
 // as the notifier's SMTP sender does: a go-mail client dials (EHLO), and
 // smtptx.SendMsg sends each message, built like the notifier's: the
 // new_movies template rendered once, a multipart text + HTML body, a
 // Message-ID and a date.
-func measureSinkCeiling(ctx context.Context, n, conns int) (sinkCeiling, error) {
+func measureSinkCeiling(ctx context.Context, n, conns int, kind sinkKind) (sinkCeiling, error) {
 	renderer, err := templating.New(templates.FS)
 	if err != nil {
 		return sinkCeiling{}, err
@@ -50,7 +53,7 @@ func measureSinkCeiling(ctx context.Context, n, conns int) (sinkCeiling, error) 
 	if err != nil {
 		return sinkCeiling{}, fmt.Errorf("render the sample email: %w", err)
 	}
-	sink, err := startDiscardSink(n)
+	sink, err := startDiscardSink(n, kind)
 	if err != nil {
 		return sinkCeiling{}, err
 	}
@@ -111,7 +114,7 @@ func measureSinkCeiling(ctx context.Context, n, conns int) (sinkCeiling, error) 
 		return sinkCeiling{}, fmt.Errorf("sink ceiling: %w", err)
 	}
 	return sinkCeiling{
-		Messages: n, Connections: conns, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds(), Received: sink.counts(),
+		Extensions: kind, Messages: n, Connections: conns, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds(), Received: sink.counts(),
 		Cores: (cpuAfter - cpuBefore).Seconds() / elapsed.Seconds(),
 	}, nil
 }

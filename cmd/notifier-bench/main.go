@@ -2,12 +2,16 @@
 // out, how long a phone code waits meanwhile, and how much memory it takes,
 // against stubs it serves itself on loopback (a user directory of N
 // synthetic users, the catalogue, a discard SMTP sink, an SMS gateway) and,
-// for the amqp and sql modes, the real PostgreSQL and RabbitMQ. It also
-// measures what bounds the notifier from outside: the sink's own ceiling
-// with the notifier's SMTP client (go-mail + smtptx) and the broker's with amqp091. It prints one table.
+// for the amqp and sql modes, the real PostgreSQL and RabbitMQ. Each mode
+// runs once against each kind of SMTP server the sink plays (no extension;
+// PIPELINING and CHUNKING), with one notifier or several sharing the
+// broker and the database. It also measures what bounds the notifier from
+// outside: each sink kind's own ceiling with the notifier's SMTP client
+// (go-mail + smtptx) and the broker's with amqp091. It prints one table.
 //
 //	go build -o bin/notifier ./cmd/notifier
-//	go run ./cmd/notifier-bench -binary bin/notifier [-recipients 50000] [-modes memory,amqp]
+//	go run ./cmd/notifier-bench -binary bin/notifier [-recipients 50000] [-modes memory,amqp] \
+//	    [-sink-extensions none -sink-extensions pipelining,chunking] [-instances 1]
 //
 // `make bench` does both; see docs/BENCHMARKS.md.
 package main
@@ -43,6 +47,50 @@ type options struct {
 	timeout     time.Duration
 	ceilings    bool
 	cpuProfile  time.Duration
+	sinkKinds   []sinkKind
+	instances   int
+}
+
+// defaultSinkKinds are the SMTP servers a run measures unless told: one
+// that offers no extension (the normal go-mail exchange, Mailpit) and one
+// that offers PIPELINING and CHUNKING (Postfix by default).
+var defaultSinkKinds = []sinkKind{sinkNone, sinkChunking}
+
+// sinkKindsFlag is -sink-extensions: each use names a sink kind, or several
+// separated by ";"; the first use replaces the default.
+type sinkKindsFlag struct {
+	kinds *[]sinkKind
+	set   bool
+}
+
+func (f *sinkKindsFlag) String() string {
+	if f.kinds == nil {
+		return ""
+	}
+	names := make([]string, len(*f.kinds))
+	for i, k := range *f.kinds {
+		names[i] = k.String()
+	}
+	return strings.Join(names, ";")
+}
+
+func (f *sinkKindsFlag) Set(v string) error {
+	if !f.set {
+		*f.kinds, f.set = nil, true
+	}
+	for part := range strings.SplitSeq(v, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		k, err := parseSinkKind(part)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(*f.kinds, k) {
+			*f.kinds = append(*f.kinds, k)
+		}
+	}
+	return nil
 }
 
 // benchGCPercent is the bench's own garbage collector target when GOGC is
@@ -89,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("notifier-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
+	o := options{sinkKinds: slices.Clone(defaultSinkKinds)}
 	var modes string
 	fs.StringVar(&o.binary, "binary", "bin/notifier", "the notifier binary to run (build it first: go build -o bin/notifier ./cmd/notifier)")
 	fs.IntVar(&o.recipients, "recipients", 50000, "users in the mailing")
@@ -101,8 +149,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "also print the results as JSON")
 	fs.StringVar(&o.logDir, "logs", "bin/bench-logs", "where the notifier's log of each mode goes")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up on a mailing that has not completed after this long")
-	fs.BoolVar(&o.ceilings, "ceilings", true, "measure the sink's and the broker's ceilings too")
-	fs.DurationVar(&o.cpuProfile, "cpuprofile", 0, "take a CPU profile of the notifier for this long from the mailing's start (through NOTIFIER_PPROF_ADDR), saved next to its log; 0: none")
+	fs.BoolVar(&o.ceilings, "ceilings", true, "measure each sink kind's and the broker's ceilings too")
+	fs.DurationVar(&o.cpuProfile, "cpuprofile", 0, "take a CPU profile of the notifier (the first instance) for this long from the mailing's start (through NOTIFIER_PPROF_ADDR), saved next to its log; 0: none")
+	fs.Var(&sinkKindsFlag{kinds: &o.sinkKinds}, "sink-extensions",
+		"the SMTP extensions the sink offers: none, pipelining or pipelining,chunking; each mode runs once against each kind named, "+
+			"one a use of the flag (repeat it) or several separated by ';'")
+	fs.IntVar(&o.instances, "instances", 1, "notifier processes in amqp and sql modes, sharing RabbitMQ and PostgreSQL, each on its own HTTP port; the mailing and the phone codes are posted to the first (memory mode runs one)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -132,6 +184,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-codes-every: must be positive")
 	case o.cpuProfile < 0:
 		return o, errors.New("-cpuprofile: must not be negative")
+	case len(o.sinkKinds) == 0:
+		return o, errors.New("-sink-extensions: name at least one of none, pipelining, pipelining,chunking")
+	case o.instances < 1:
+		return o, errors.New("-instances: at least 1")
 	}
 	return o, nil
 }
@@ -153,6 +209,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	}
 	r := &report{
 		Date: time.Now().UTC(), Recipients: o.recipients, SMTPConns: o.smtpConns, CodesEvery: o.codesEvery,
+		SinkKinds: o.sinkKinds, Instances: o.instances,
 		Machine: describeMachine(), Go: goVersion(), Notifier: notifierVersion(o.binary), Binary: o.binary,
 	}
 	needsDB := slices.ContainsFunc(o.modes, func(m string) bool { return m != "memory" })
@@ -190,25 +247,34 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	r.SMTPConnsKey = keyName(key)
 
 	for _, mode := range o.modes {
-		fmt.Fprintf(progress, "notifier-bench: %s: %d recipients…\n", mode, o.recipients)
-		res, err := runMode(ctx, o, mode, configPath, progress)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", mode, err)
+		if mode == "memory" && o.instances > 1 {
+			fmt.Fprintf(progress, "notifier-bench: memory: one instance, not %d (memory mode keeps its state in the process: instances cannot share it)\n", o.instances)
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: interrupted; the notifier is stopped and the run's schema and queues are deleted", mode)
+		for _, kind := range o.sinkKinds {
+			run := mode + ", SMTP " + kind.String()
+			fmt.Fprintf(progress, "notifier-bench: %s: %d recipients…\n", run, o.recipients)
+			res, err := runMode(ctx, o, mode, kind, configPath, progress)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", run, err)
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%s: interrupted; the notifier is stopped and the run's schema and queues are deleted", run)
+			}
+			r.Modes = append(r.Modes, res)
+			fmt.Fprintf(progress, "notifier-bench: %s: %.0f recipients/s (log: %s)\n", run, res.Rate, res.LogPath)
 		}
-		r.Modes = append(r.Modes, res)
-		fmt.Fprintf(progress, "notifier-bench: %s: %.0f recipients/s (log: %s)\n", mode, res.Rate, res.LogPath)
 	}
 
 	if o.ceilings {
-		fmt.Fprintf(progress, "notifier-bench: sink ceiling: %d messages over %d SMTP connections…\n", o.recipients, o.smtpConns)
-		sc, err := measureSinkCeiling(ctx, o.recipients, o.smtpConns)
-		if err != nil {
-			return nil, err
+		for _, kind := range o.sinkKinds {
+			fmt.Fprintf(progress, "notifier-bench: sink ceiling, SMTP %s: %d messages over %d SMTP connections…\n", kind, o.recipients, o.smtpConns)
+			sc, err := measureSinkCeiling(ctx, o.recipients, o.smtpConns, kind)
+			if err != nil {
+				return nil, err
+			}
+			r.Sinks = append(r.Sinks, sc)
 		}
-		r.Sink = &sc
+		r.setSinkRatios()
 		if slices.Contains(o.modes, "amqp") {
 			fmt.Fprintf(progress, "notifier-bench: broker ceiling: %d persistent messages…\n", o.recipients)
 			bc, err := measureBrokerCeiling(ctx, o.amqpURL, uniqueName("nb_ceiling"), o.recipients, 8, 50)
@@ -231,7 +297,8 @@ func notifierVersion(binary string) string {
 	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "notifier"))
 }
 
-// logPath names the log file of one mode's notifier.
-func logPath(dir, mode string, at time.Time) string {
-	return filepath.Join(dir, fmt.Sprintf("%s-%s.log", at.Format("20060102-150405"), mode))
+// logPath names the log file of a notifier: label is the mode, the sink
+// kind and, with several instances, the instance's number.
+func logPath(dir, label string, at time.Time) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.log", at.Format("20060102-150405"), label))
 }

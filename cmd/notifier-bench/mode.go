@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +23,15 @@ var mailingMovies = []any{map[string]any{"title": "Чебурашка", "year": 
 // benchToken is the service token the notifier under test accepts.
 const benchToken = "bench-service-token"
 
-// modeResult is what one mode measured.
+// modeResult is what one mode measured against one kind of SMTP server.
 type modeResult struct {
-	Mode       string `json:"mode"`
-	Recipients int    `json:"recipients"`
+	Mode string `json:"mode"`
+	// SinkExtensions is what the SMTP sink offered.
+	SinkExtensions sinkKind `json:"sink_extensions"`
+	// Instances is how many notifiers ran (one in memory mode, whatever
+	// -instances says).
+	Instances  int `json:"instances"`
+	Recipients int `json:"recipients"`
 	// Settings is the notifier's effective delivery configuration.
 	Settings []string `json:"delivery_settings"`
 
@@ -42,21 +49,37 @@ type modeResult struct {
 	Sink    sinkCounts    `json:"sink"`
 	Gateway gatewayCounts `json:"sms_gateway"`
 	Codes   codeResult    `json:"phone_codes"`
-	PeakRSS int64         `json:"peak_rss_bytes"`
-	CPU     cpuUse        `json:"cpu"`
+	// PeakRSS is the highest of the instances' peak RSS.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// CPU counts the notifiers' CPU summed.
+	CPU cpuUse `json:"cpu"`
+	// SinkCeilingRatio is Rate over the ceiling of a sink of the same kind
+	// (zero when the ceilings were not measured).
+	SinkCeilingRatio float64 `json:"sink_ceiling_ratio,omitempty"`
 	// Load is the machine's one-minute load average when the mailing
 	// started: above zero, something else was running.
 	Load float64 `json:"load_average_at_start"`
 	// RowWrites is the rows each table of the run's schema had inserted,
 	// updated or deleted by the notifier's exit.
 	RowWrites map[string]int64 `json:"postgres_row_writes,omitempty"`
-	Exit      string           `json:"exit"`
-	LogPath   string           `json:"log"`
-	// Profile is the notifier's CPU profile file (-cpuprofile), or why
-	// there is none.
+	// Exit and LogPath are the first instance's; PerInstance has each
+	// one's.
+	Exit        string           `json:"exit"`
+	LogPath     string           `json:"log"`
+	PerInstance []instanceResult `json:"per_instance"`
+	// Profile is the first notifier's CPU profile file (-cpuprofile), or
+	// why there is none.
 	Profile string `json:"cpu_profile,omitempty"`
 
 	Problems []string `json:"problems"`
+}
+
+// instanceResult is one notifier process of a run.
+type instanceResult struct {
+	PeakRSS int64   `json:"peak_rss_bytes"`
+	Cores   float64 `json:"cpu_cores"`
+	Exit    string  `json:"exit"`
+	LogPath string  `json:"log"`
 }
 
 // codeResult is what the phone codes posted during the mailing showed.
@@ -77,7 +100,9 @@ type stubs struct {
 	gateway *smsGateway
 }
 
-func startStubs(n int) (*stubs, error) {
+// startStubs starts the stubs for n users, with a sink offering the
+// extensions of kind.
+func startStubs(n int, kind sinkKind) (*stubs, error) {
 	s := &stubs{gateway: newSMSGateway(time.Now)}
 	data, err := demodirectory.LoadDefault()
 	if err != nil {
@@ -102,7 +127,7 @@ func startStubs(n int) (*stubs, error) {
 	if s.sms, err = serve(s.gateway); err != nil {
 		return nil, errors.Join(err, s.close())
 	}
-	if s.sink, err = startDiscardSink(n); err != nil {
+	if s.sink, err = startDiscardSink(n, kind); err != nil {
 		return nil, errors.Join(err, s.close())
 	}
 	return s, nil
@@ -119,20 +144,24 @@ func (s *stubs) close() error {
 	return errors.Join(errs...)
 }
 
-// runMode runs one mailing of o.recipients on a fresh notifier in mode.
-// configPath, when set, is the configuration file that sets the SMTP
-// connections.
-func runMode(ctx context.Context, o options, mode, configPath string, progress io.Writer) (res modeResult, err error) {
-	res = modeResult{Mode: mode, Recipients: o.recipients}
+// runMode runs one mailing of o.recipients in mode against a sink offering
+// the extensions of kind, on o.instances fresh notifiers sharing the
+// broker and the database (one in memory mode). configPath, when set, is
+// the configuration file that sets the SMTP connections.
+func runMode(ctx context.Context, o options, mode string, kind sinkKind, configPath string, progress io.Writer) (res modeResult, err error) {
+	res = modeResult{Mode: mode, SinkExtensions: kind, Instances: o.instances, Recipients: o.recipients}
+	if mode == "memory" {
+		res.Instances = 1
+	}
 	schema := "" // the run's PostgreSQL schema, outside memory mode
-	st, err := startStubs(o.recipients)
+	st, err := startStubs(o.recipients, kind)
 	if err != nil {
 		return res, err
 	}
 	defer func() { err = errors.Join(err, st.close()) }()
 
 	started := time.Now()
-	res.LogPath = logPath(o.logDir, mode, started)
+	label := mode + "-" + kind.label()
 	env := map[string]string{
 		"NOTIFIER_TRANSPORT":  mode,
 		"NOTIFIER_UPSTREAMS":  "auth=" + st.auth + ",fastapi=" + st.fastapi,
@@ -170,31 +199,53 @@ func runMode(ctx context.Context, o options, mode, configPath string, progress i
 			}
 		}()
 	}
+	if res.Settings, err = deliverySettings(env); err != nil {
+		return res, fmt.Errorf("the notifier's configuration: %w", err)
+	}
 	pprofAddr := ""
 	if o.cpuProfile > 0 {
 		if pprofAddr, err = freeAddr(); err != nil {
 			return res, err
 		}
-		env["NOTIFIER_PPROF_ADDR"] = pprofAddr
-	}
-	if res.Settings, err = deliverySettings(env); err != nil {
-		return res, fmt.Errorf("the notifier's configuration: %w", err)
 	}
 
-	proc, err := startNotifier(ctx, o.binary, env, benchToken, res.LogPath)
-	if err != nil {
-		return res, err
-	}
+	// The instances start one after the other: the first applies the
+	// migrations, which the others then find done.
+	procs := make([]*notifierProcess, 0, res.Instances)
 	stopped := false
 	defer func() {
 		if !stopped {
-			res.Exit = proc.stop()
+			stopAll(procs)
 		}
 	}()
+	for i := range res.Instances {
+		instanceEnv, path := env, logPath(o.logDir, label, started)
+		if res.Instances > 1 {
+			path = logPath(o.logDir, fmt.Sprintf("%s-%d", label, i+1), started)
+		}
+		if i == 0 && pprofAddr != "" {
+			instanceEnv = maps.Clone(env)
+			instanceEnv["NOTIFIER_PPROF_ADDR"] = pprofAddr
+		}
+		proc, err := startNotifier(ctx, o.binary, instanceEnv, benchToken, path)
+		if err != nil {
+			if res.Instances > 1 {
+				err = fmt.Errorf("instance %d: %w", i+1, err)
+			}
+			return res, err
+		}
+		procs = append(procs, proc)
+	}
+	proc := procs[0] // the mailing, the phone codes and the polling go to it
+	res.LogPath = proc.logPath
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		pids[i] = p.pid()
+	}
 
 	runID := strconv.FormatInt(started.UnixNano(), 36)
 	res.Load = loadAverage()
-	before := sampleCPU(proc.pid())
+	before := sampleCPU(pids)
 	t0 := time.Now()
 	p, err := proc.createPosting(ctx, "bench-mailing-"+runID, map[string]any{
 		"receivers":        "http://auth/api/v1/users/?is_active=True",
@@ -222,10 +273,11 @@ func runMode(ctx context.Context, o options, mode, configPath string, progress i
 	proberDone := make(chan struct{})
 	go func() { pr.run(proberCtx, o.codesEvery); close(proberDone) }()
 
-	w := &mailingWatch{proc: proc, id: p.ID, n: o.recipients, t0: t0, sent: st.sink.messages.Load, progress: progress, mode: mode}
+	w := &mailingWatch{procs: procs, id: p.ID, n: o.recipients, t0: t0, sent: st.sink.messages.Load, progress: progress,
+		run: mode + ", SMTP " + kind.String()}
 	final, waitErr := w.wait(ctx, o.timeout)
 	res.Elapsed = time.Since(t0)
-	after := sampleCPU(proc.pid())
+	after := sampleCPU(pids)
 	stopProber()
 	<-proberDone
 	codesWait := 30 * time.Second
@@ -241,12 +293,24 @@ func runMode(ctx context.Context, o options, mode, configPath string, progress i
 		res.FirstEmail, res.LastEmail = first.Sub(t0), last.Sub(t0)
 	}
 	<-profileDone // the notifier must still run to answer it
-	if rss, err := peakRSS(proc.pid()); err == nil {
-		res.PeakRSS = rss
-	} else {
-		res.Problems = append(res.Problems, "peak RSS unknown: "+err.Error())
+	res.PerInstance = make([]instanceResult, len(procs))
+	for i, p := range procs {
+		res.PerInstance[i] = instanceResult{LogPath: p.logPath}
+		if i < len(res.CPU.notifierEach) {
+			res.PerInstance[i].Cores = res.CPU.notifierEach[i]
+		}
+		rss, err := peakRSS(p.pid())
+		if err != nil {
+			res.Problems = append(res.Problems, "peak RSS unknown: "+err.Error())
+			continue
+		}
+		res.PerInstance[i].PeakRSS = rss
+		res.PeakRSS = max(res.PeakRSS, rss)
 	}
-	res.Exit, stopped = proc.stop(), true
+	for i, exit := range stopAll(procs) {
+		res.PerInstance[i].Exit = exit
+	}
+	res.Exit, stopped = res.PerInstance[0].Exit, true
 	if schema != "" {
 		time.Sleep(time.Second) // let the statistics catch up
 		res.RowWrites = schemaWrites(ctx, o.databaseURL, schema)
@@ -256,15 +320,26 @@ func runMode(ctx context.Context, o options, mode, configPath string, progress i
 	return res, nil
 }
 
+// stopAll stops the notifiers at once and returns how each ended.
+func stopAll(procs []*notifierProcess) []string {
+	exits := make([]string, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Go(func() { exits[i] = p.stop() })
+	}
+	wg.Wait()
+	return exits
+}
+
 // mailingWatch follows a mailing until it is final.
 type mailingWatch struct {
-	proc     *notifierProcess
+	procs    []*notifierProcess // the first is asked; none may exit
 	id       string
 	n        int
 	t0       time.Time
 	sent     func() int64 // emails at the sink so far
 	progress io.Writer
-	mode     string
+	run      string // the mode and the sink kind, for the progress lines
 
 	walkDone     time.Duration // when counters.recipients reached n
 	at10, at90   time.Duration // when the sink held 10% and 90% of n
@@ -285,9 +360,9 @@ func (w *mailingWatch) wait(ctx context.Context, timeout time.Duration) (posting
 		}
 		if time.Since(w.lastProgress) >= 10*time.Second {
 			w.lastProgress = time.Now()
-			fmt.Fprintf(w.progress, "notifier-bench: %s: %.0f s: %d of %d emails at the sink\n", w.mode, now.Seconds(), w.sent(), w.n)
+			fmt.Fprintf(w.progress, "notifier-bench: %s: %.0f s: %d of %d emails at the sink\n", w.run, now.Seconds(), w.sent(), w.n)
 		}
-		p, err := w.proc.getPosting(ctx, w.id)
+		p, err := w.procs[0].getPosting(ctx, w.id)
 		if err == nil {
 			last = p
 			if w.walkDone == 0 && p.Counters.Recipients >= w.n {
@@ -301,8 +376,8 @@ func (w *mailingWatch) wait(ctx context.Context, timeout time.Duration) (posting
 		switch {
 		case ctx.Err() != nil:
 			return last, ctx.Err()
-		case w.proc.exited():
-			return last, errors.New("the notifier exited during the mailing")
+		case slices.ContainsFunc(w.procs, (*notifierProcess).exited):
+			return last, errors.New("a notifier exited during the mailing")
 		case time.Now().After(deadline):
 			return last, fmt.Errorf("not completed after %s", timeout)
 		}
@@ -338,6 +413,10 @@ func checkMode(res modeResult, waitErr error) []string {
 	if s.Messages != n || s.Distinct != n || s.Recipients != n {
 		problems = append(problems, fmt.Sprintf("the sink received %d messages for %d recipients (%d distinct, %d not benchmark users), want exactly %d",
 			s.Messages, s.Recipients, s.Distinct, s.Foreign, n))
+	}
+	if s.OutOfTurn > 0 {
+		problems = append(problems, fmt.Sprintf("the sink (SMTP %s) got %d commands or messages before the reply they had to wait for: the notifier pipelined what the server did not offer",
+			s.Extensions, s.OutOfTurn))
 	}
 	if res.Codes.Errors > 0 {
 		problems = append(problems, fmt.Sprintf("%d phone-code POSTs failed", res.Codes.Errors))

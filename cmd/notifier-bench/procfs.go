@@ -83,23 +83,26 @@ func parseStat(raw []byte) (string, time.Duration, error) {
 // cpuSample is the CPU time used so far by the processes the bench watches
 // and by the whole machine.
 type cpuSample struct {
-	at       time.Time
-	notifier time.Duration
-	bench    time.Duration
-	postgres map[int]time.Duration // per pid: backends come and go
-	rabbitmq map[int]time.Duration
-	machine  machineCPU
+	at        time.Time
+	notifiers []time.Duration // in the order of their pids
+	bench     time.Duration
+	postgres  map[int]time.Duration // per pid: backends come and go
+	rabbitmq  map[int]time.Duration
+	machine   machineCPU
 }
 
 // machineCPU is the first line of /proc/stat, in ticks.
 type machineCPU struct{ busy, total int64 }
 
-// sampleCPU reads the CPU used by the notifier (pid), this process, every
-// PostgreSQL process and the RabbitMQ VM (beam.smp).
-func sampleCPU(notifierPID int) cpuSample {
-	s := cpuSample{at: time.Now(), postgres: map[int]time.Duration{}, rabbitmq: map[int]time.Duration{}}
-	if _, cpu, err := procCPU(notifierPID); err == nil {
-		s.notifier = cpu
+// sampleCPU reads the CPU used by the notifiers (their pids), this
+// process, every PostgreSQL process and the RabbitMQ VM (beam.smp).
+func sampleCPU(notifierPIDs []int) cpuSample {
+	s := cpuSample{at: time.Now(), notifiers: make([]time.Duration, len(notifierPIDs)),
+		postgres: map[int]time.Duration{}, rabbitmq: map[int]time.Duration{}}
+	for i, pid := range notifierPIDs {
+		if _, cpu, err := procCPU(pid); err == nil {
+			s.notifiers[i] = cpu
+		}
 	}
 	if _, cpu, err := procCPU(os.Getpid()); err == nil {
 		s.bench = cpu
@@ -182,10 +185,13 @@ func parseMachineCPU(raw []byte) (machineCPU, error) {
 // cpuUse is the CPU used between two samples, in cores (CPU seconds per
 // second of wall time).
 type cpuUse struct {
-	Notifier float64 `json:"notifier_cores"`
-	Postgres float64 `json:"postgres_cores"`
-	RabbitMQ float64 `json:"rabbitmq_cores"`
-	Bench    float64 `json:"bench_cores"`
+	// Notifier is every notifier instance's, summed; notifierEach is each
+	// one's.
+	Notifier     float64 `json:"notifier_cores"`
+	notifierEach []float64
+	Postgres     float64 `json:"postgres_cores"`
+	RabbitMQ     float64 `json:"rabbitmq_cores"`
+	Bench        float64 `json:"bench_cores"`
 	// Others is what the rest of the machine used: the busy cores less
 	// the processes above.
 	Others      float64 `json:"others_cores"`
@@ -207,10 +213,14 @@ func cpuBetween(a, b cpuSample) cpuUse {
 		return d.Seconds() / wall
 	}
 	u := cpuUse{
-		Notifier: (b.notifier - a.notifier).Seconds() / wall,
 		Bench:    (b.bench - a.bench).Seconds() / wall,
 		Postgres: sum(a.postgres, b.postgres),
 		RabbitMQ: sum(a.rabbitmq, b.rabbitmq),
+	}
+	for i := range min(len(a.notifiers), len(b.notifiers)) {
+		cores := (b.notifiers[i] - a.notifiers[i]).Seconds() / wall
+		u.notifierEach = append(u.notifierEach, cores)
+		u.Notifier += cores
 	}
 	if total := b.machine.total - a.machine.total; total > 0 {
 		u.MachineBusy = float64(b.machine.busy-a.machine.busy) / float64(total)

@@ -41,17 +41,20 @@ func TestPeakRSSOfThisProcess(t *testing.T) {
 func TestCPUBetweenSplitsTheMachineBetweenProcesses(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	a := cpuSample{at: at, notifier: time.Second,
+	// Two notifier instances.
+	a := cpuSample{at: at, notifiers: []time.Duration{time.Second, 3 * time.Second},
 		postgres: map[int]time.Duration{10: time.Second, 11: time.Second}, rabbitmq: map[int]time.Duration{20: 0}}
 	// Two seconds later, on two CPUs (400 ticks), 350 ticks busy: 1.75 cores.
-	b := cpuSample{at: at.Add(2 * time.Second), notifier: 2 * time.Second, bench: 500 * time.Millisecond,
+	b := cpuSample{at: at.Add(2 * time.Second), notifiers: []time.Duration{1600 * time.Millisecond, 3400 * time.Millisecond},
+		bench: 500 * time.Millisecond,
 		// 11 exited (left out), 12 started (its whole time counts).
 		postgres: map[int]time.Duration{10: 1500 * time.Millisecond, 12: 500 * time.Millisecond},
 		rabbitmq: map[int]time.Duration{20: 500 * time.Millisecond},
 		machine:  machineCPU{busy: 350, total: 400}}
 
 	u := cpuBetween(a, b)
-	require.InDelta(t, 0.5, u.Notifier, 1e-9)
+	require.InDelta(t, 0.5, u.Notifier, 1e-9, "the instances summed")
+	require.InDeltaSlice(t, []float64{0.3, 0.2}, u.notifierEach, 1e-9)
 	require.InDelta(t, 0.5, u.Postgres, 1e-9)
 	require.InDelta(t, 0.25, u.RabbitMQ, 1e-9)
 	require.InDelta(t, 0.25, u.Bench, 1e-9)

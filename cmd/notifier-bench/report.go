@@ -26,23 +26,44 @@ const (
 	targetRSSAt      = 1_000_000
 )
 
+// The targets of issue 12, with each kind of SMTP server.
+const (
+	targetSinkRatio   = 0.6 // of the ceiling of a sink of the same kind
+	targetAMQPCodeP99 = 150 * time.Millisecond
+)
+
+// codeP99Target is the phone code's p99 target in mode: issue 12's in amqp
+// mode, the fan-out issue's in the others.
+func codeP99Target(mode string) time.Duration {
+	if mode == "amqp" {
+		return targetAMQPCodeP99
+	}
+	return targetCodeP99
+}
+
 // report is everything one bench run measured.
 type report struct {
-	Date         time.Time      `json:"date"`
-	Recipients   int            `json:"recipients"`
-	SMTPConns    int            `json:"smtp_conns"`
-	SMTPConnsKey string         `json:"smtp_conns_setting"`
-	SettingsNote string         `json:"settings_note,omitempty"`
-	CodesEvery   time.Duration  `json:"codes_every_ns"`
-	Machine      machine        `json:"machine"`
-	Go           string         `json:"go"`
-	Notifier     string         `json:"notifier"`
-	Binary       string         `json:"binary"`
-	PostgreSQL   string         `json:"postgresql,omitempty"`
-	RabbitMQ     string         `json:"rabbitmq,omitempty"`
-	Modes        []modeResult   `json:"modes"`
-	Sink         *sinkCeiling   `json:"sink_ceiling,omitempty"`
-	Broker       *brokerCeiling `json:"broker_ceiling,omitempty"`
+	Date         time.Time     `json:"date"`
+	Recipients   int           `json:"recipients"`
+	SMTPConns    int           `json:"smtp_conns"`
+	SMTPConnsKey string        `json:"smtp_conns_setting"`
+	SettingsNote string        `json:"settings_note,omitempty"`
+	CodesEvery   time.Duration `json:"codes_every_ns"`
+	// SinkKinds are the SMTP servers each mode ran against (-sink-extensions).
+	SinkKinds []sinkKind `json:"sink_extensions"`
+	// Instances is -instances: the notifiers of the amqp and sql modes.
+	Instances  int     `json:"instances"`
+	Machine    machine `json:"machine"`
+	Go         string  `json:"go"`
+	Notifier   string  `json:"notifier"`
+	Binary     string  `json:"binary"`
+	PostgreSQL string  `json:"postgresql,omitempty"`
+	RabbitMQ   string  `json:"rabbitmq,omitempty"`
+	// Modes has a run per mode and sink kind, in that order.
+	Modes []modeResult `json:"modes"`
+	// Sinks has a ceiling per sink kind.
+	Sinks  []sinkCeiling  `json:"sink_ceilings,omitempty"`
+	Broker *brokerCeiling `json:"broker_ceiling,omitempty"`
 	// BenchPeakRSS is the bench's own peak memory (stubs and sink included).
 	BenchPeakRSS int64 `json:"bench_peak_rss_bytes"`
 }
@@ -73,6 +94,28 @@ func describeMachine() machine {
 
 func goVersion() string { return runtime.Version() }
 
+// sinkCeiling returns the ceiling of a sink of kind, if measured.
+func (r *report) sinkCeiling(kind sinkKind) (sinkCeiling, bool) {
+	for _, s := range r.Sinks {
+		if s.Extensions == kind {
+			return s, true
+		}
+	}
+	return sinkCeiling{}, false
+}
+
+// setSinkRatios divides each run's rate by the ceiling of its sink kind.
+func (r *report) setSinkRatios() {
+	for i, m := range r.Modes {
+		if s, ok := r.sinkCeiling(m.SinkExtensions); ok && s.Rate > 0 {
+			r.Modes[i].SinkCeilingRatio = m.Rate / s.Rate
+		}
+	}
+}
+
+// name is a run's name in the output: "amqp, SMTP none".
+func (m modeResult) name() string { return m.Mode + ", SMTP " + m.SinkExtensions.String() }
+
 // problems counts what went wrong across the modes.
 func (r *report) problems() int {
 	n := 0
@@ -82,9 +125,9 @@ func (r *report) problems() int {
 	return n
 }
 
-// printTable writes the results as one table: a column per mode, a row
-// per figure, the targets in the last column and each figure that misses
-// one marked MISSED.
+// printTable writes the results as one table: a column per run (mode and
+// SMTP server), a row per figure, the targets in the last column and each
+// figure that misses one marked MISSED.
 func printTable(w io.Writer, r *report) {
 	smtp := fmt.Sprintf("%d SMTP connections (%s=%d)", r.SMTPConns, r.SMTPConnsKey, r.SMTPConns)
 	if r.SMTPConnsKey == "" {
@@ -92,6 +135,15 @@ func printTable(w io.Writer, r *report) {
 	}
 	fmt.Fprintf(w, "notifier-bench %s: %s recipients, %s, a phone code every %s\n",
 		r.Date.Format("2006-01-02 15:04 MST"), thousands(r.Recipients), smtp, r.CodesEvery)
+	kinds := make([]string, len(r.SinkKinds))
+	for i, k := range r.SinkKinds {
+		kinds[i] = k.String()
+	}
+	fmt.Fprintf(w, "SMTP servers (the sink offers): %s", strings.Join(kinds, "; "))
+	if r.Instances > 1 {
+		fmt.Fprintf(w, "; %d notifier instances in amqp and sql modes (one in memory mode)", r.Instances)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "machine: %d CPUs %s, %.1f GiB; %s; notifier %s", r.Machine.CPUs, r.Machine.Model,
 		float64(r.Machine.MemTotal)/(1<<30), r.Go, r.Notifier)
 	if r.PostgreSQL != "" {
@@ -101,8 +153,12 @@ func printTable(w io.Writer, r *report) {
 		fmt.Fprintf(w, "; RabbitMQ %s", r.RabbitMQ)
 	}
 	fmt.Fprintln(w)
+	shown := map[string]bool{}
 	for _, m := range r.Modes {
-		fmt.Fprintf(w, "%s delivery settings: %s\n", m.Mode, strings.Join(m.Settings, " "))
+		if !shown[m.Mode] {
+			shown[m.Mode] = true
+			fmt.Fprintln(w, strings.TrimSpace(m.Mode+" delivery settings: "+strings.Join(m.Settings, " ")))
+		}
 	}
 	if r.SettingsNote != "" {
 		fmt.Fprintf(w, "(%s)\n", r.SettingsNote)
@@ -119,6 +175,10 @@ func printTable(w io.Writer, r *report) {
 		fmt.Fprintf(tw, "%s\n", target)
 	}
 	row("", func(m modeResult) string { return m.Mode }, "target")
+	row("SMTP server offers", func(m modeResult) string { return m.SinkExtensions.String() }, "")
+	if slices.ContainsFunc(r.Modes, func(m modeResult) bool { return m.Instances > 1 }) {
+		row("notifier instances", func(m modeResult) string { return strconv.Itoa(m.Instances) }, "")
+	}
 	row("recipients/s, POST → completed", func(m modeResult) string {
 		s := thousands(int(m.Rate))
 		if t, ok := rateTarget(m.Mode); ok && m.Rate < t {
@@ -126,6 +186,18 @@ func printTable(w io.Writer, r *report) {
 		}
 		return s
 	}, "≥ 50,000 memory, ≥ 8,000 amqp")
+	if len(r.Sinks) > 0 {
+		row("  ÷ the sink ceiling of that server", func(m modeResult) string {
+			if m.SinkCeilingRatio == 0 {
+				return "-"
+			}
+			s := fmt.Sprintf("%.2f", m.SinkCeilingRatio)
+			if m.SinkCeilingRatio < targetSinkRatio {
+				s += " MISSED"
+			}
+			return s
+		}, fmt.Sprintf("≥ %.2f", targetSinkRatio))
+	}
 	row("  steady, 10% → 90% of the emails", func(m modeResult) string { return thousands(int(m.SteadyRate)) }, "")
 	row("elapsed", func(m modeResult) string { return seconds(m.Elapsed) }, "")
 	row("  audience walked (recipients = N)", func(m modeResult) string { return seconds(m.WalkDone) }, "")
@@ -134,19 +206,33 @@ func printTable(w io.Writer, r *report) {
 	row("sent (counters) / at the sink", func(m modeResult) string {
 		return fmt.Sprintf("%s / %s", thousands(m.Posting.Counters.Sent), thousands(int(m.Sink.Messages)))
 	}, "N / N")
-	row("phone code p50 / p99 / max, ms", func(m modeResult) string {
-		l := m.Codes.Latency
-		s := fmt.Sprintf("%s / %s / %s", millis(l.P50), millis(l.P99), millis(l.Max))
-		if l.Count > 0 && l.P99 > targetCodeP99 {
+	row("SMTP at the sink: connections / NOOP+RSET / out of turn", func(m modeResult) string {
+		s := fmt.Sprintf("%d / %d / %d", m.Sink.Connections, m.Sink.Noops+m.Sink.Resets, m.Sink.OutOfTurn)
+		if m.Sink.Noops+m.Sink.Resets > 0 {
 			s += " MISSED"
 		}
 		return s
-	}, "p99 ≤ 250")
+	}, "kept / 0 / 0")
+	row("phone code p50 / p99 / max, ms", func(m modeResult) string {
+		l := m.Codes.Latency
+		s := fmt.Sprintf("%s / %s / %s", millis(l.P50), millis(l.P99), millis(l.Max))
+		if l.Count > 0 && l.P99 > codeP99Target(m.Mode) {
+			s += " MISSED"
+		}
+		return s
+	}, fmt.Sprintf("p99 ≤ %d amqp, ≤ %d others", targetAMQPCodeP99.Milliseconds(), targetCodeP99.Milliseconds()))
 	row("phone codes arrived / posted", func(m modeResult) string {
 		return fmt.Sprintf("%d / %d", m.Codes.Arrived, m.Codes.Posted)
 	}, "")
 	row("peak RSS of the notifier (VmHWM)", func(m modeResult) string {
-		s := fmt.Sprintf("%.0f MB", float64(m.PeakRSS)/(1<<20))
+		var each []string
+		for _, in := range m.PerInstance {
+			each = append(each, fmt.Sprintf("%.0f", float64(in.PeakRSS)/(1<<20)))
+		}
+		if len(each) == 0 {
+			each = append(each, fmt.Sprintf("%.0f", float64(m.PeakRSS)/(1<<20)))
+		}
+		s := strings.Join(each, " / ") + " MB"
 		if m.Recipients >= targetRSSAt && m.PeakRSS > targetPeakRSS {
 			s += " MISSED"
 		}
@@ -171,9 +257,14 @@ func printTable(w io.Writer, r *report) {
 	row("machine busy; load average at start", func(m modeResult) string {
 		return fmt.Sprintf("%.0f%%; %.2f", 100*m.CPU.MachineBusy, m.Load)
 	}, fmt.Sprintf("%d CPUs", r.Machine.CPUs))
-	if s := r.Sink; s != nil {
-		row(fmt.Sprintf("÷ sink ceiling %s/s (%d SMTP conns, %.1f cores)", thousands(int(s.Rate)), s.Connections, s.Cores),
-			func(m modeResult) string { return fmt.Sprintf("%.2f", m.Rate/s.Rate) }, "")
+	if len(r.Sinks) > 0 {
+		row(fmt.Sprintf("sink ceiling of that server, /s (%d SMTP conns)", r.SMTPConns), func(m modeResult) string {
+			s, ok := r.sinkCeiling(m.SinkExtensions)
+			if !ok {
+				return "-"
+			}
+			return fmt.Sprintf("%s (%.1f cores)", thousands(int(s.Rate)), s.Cores)
+		}, "")
 	}
 	if b := r.Broker; b != nil {
 		row(fmt.Sprintf("÷ broker ceiling %s/s in+out (pub %s/s, cons %s/s)", thousands(int(b.Rate)), thousands(int(b.PublishRate)), thousands(int(b.ConsumeRate))),
@@ -191,13 +282,19 @@ func printTable(w io.Writer, r *report) {
 
 	for _, m := range r.Modes {
 		for _, p := range m.Problems {
-			fmt.Fprintf(w, "!! %s: %s\n", m.Mode, p)
+			fmt.Fprintf(w, "!! %s: %s\n", m.name(), p)
 		}
 	}
 	for _, m := range r.Modes {
-		fmt.Fprintf(w, "%s: notifier log %s (%s)\n", m.Mode, m.LogPath, m.Exit)
+		if len(m.PerInstance) > 1 {
+			for i, in := range m.PerInstance {
+				fmt.Fprintf(w, "%s: notifier %d log %s (%s; %.2f cores)\n", m.name(), i+1, in.LogPath, in.Exit, in.Cores)
+			}
+		} else {
+			fmt.Fprintf(w, "%s: notifier log %s (%s)\n", m.name(), m.LogPath, m.Exit)
+		}
 		if m.Profile != "" {
-			fmt.Fprintf(w, "%s: CPU profile %s (go tool pprof -top %s <it>)\n", m.Mode, m.Profile, r.Binary)
+			fmt.Fprintf(w, "%s: CPU profile %s (go tool pprof -top %s <it>)\n", m.name(), m.Profile, r.Binary)
 		}
 	}
 	for _, m := range r.Modes {
@@ -218,7 +315,7 @@ func printTable(w io.Writer, r *report) {
 			for _, table := range slices.Sorted(maps.Keys(grouped)) {
 				parts = append(parts, fmt.Sprintf("%s %.2f", table, float64(grouped[table])/float64(m.Recipients)))
 			}
-			fmt.Fprintf(w, "%s: PostgreSQL rows written per recipient: %s\n", m.Mode, strings.Join(parts, ", "))
+			fmt.Fprintf(w, "%s: PostgreSQL rows written per recipient: %s\n", m.name(), strings.Join(parts, ", "))
 		}
 	}
 	fmt.Fprintf(w, "the bench's own peak RSS: %.0f MB\n", float64(r.BenchPeakRSS)/(1<<20))

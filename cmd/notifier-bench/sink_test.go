@@ -20,7 +20,8 @@ import (
 
 func TestDiscardSinkCountsMessagesDistinctRecipientsAndStrangers(t *testing.T) {
 	t.Parallel()
-	// smtptx pipelines, go-mail's own Send does not: the sink serves both.
+	// smtptx pipelines where it may, go-mail's own Send never does and
+	// adds NOOPs and an RSET: the sink serves both, with each kind.
 	for name, send := range map[string]func(*mail.Client, *gosmtp.Client, *mail.Msg) error{
 		"smtptx": func(_ *mail.Client, conn *gosmtp.Client, m *mail.Msg) error {
 			return smtptx.SendMsg(conn, m, mail.DefaultTimeout)
@@ -29,39 +30,54 @@ func TestDiscardSinkCountsMessagesDistinctRecipientsAndStrangers(t *testing.T) {
 			return client.SendWithSMTPClient(conn, m)
 		},
 	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			sink, err := startDiscardSink(10)
-			require.NoError(t, err)
-			t.Cleanup(sink.close)
-			host, port, err := splitHostPort(sink.addr())
-			require.NoError(t, err)
-			client, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.NoTLS))
-			require.NoError(t, err)
-			conn, err := client.DialToSMTPClientWithContext(context.Background())
-			require.NoError(t, err)
+		for _, kind := range []sinkKind{sinkNone, sinkPipelining, sinkChunking} {
+			t.Run(name+" "+kind.String(), func(t *testing.T) {
+				t.Parallel()
+				sink, err := startDiscardSink(10, kind)
+				require.NoError(t, err)
+				t.Cleanup(sink.close)
+				host, port, err := splitHostPort(sink.addr())
+				require.NoError(t, err)
+				client, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.NoTLS))
+				require.NoError(t, err)
+				conn, err := client.DialToSMTPClientWithContext(context.Background())
+				require.NoError(t, err)
 
-			for _, to := range []string{"u1@bench.example", "u2@bench.example", "u2@bench.example", "anna@example.com"} {
-				m := mail.NewMsg()
-				require.NoError(t, m.From("noreply@cinema.example"))
-				require.NoError(t, m.To(to))
-				m.Subject("Новый фильм")
-				m.SetBodyString(mail.TypeTextPlain, "Здравствуйте!\n.\n..a line that starts with a dot\n")
-				require.NoError(t, send(client, conn, m))
-			}
-			require.NoError(t, client.CloseWithSMTPClient(conn))
+				for _, to := range []string{"u1@bench.example", "u2@bench.example", "u2@bench.example", "anna@example.com"} {
+					m := mail.NewMsg()
+					require.NoError(t, m.From("noreply@cinema.example"))
+					require.NoError(t, m.To(to))
+					m.Subject("Новый фильм")
+					m.SetBodyString(mail.TypeTextPlain, "Здравствуйте!\n.\n..a line that starts with a dot\n")
+					require.NoError(t, send(client, conn, m))
+				}
+				require.NoError(t, client.CloseWithSMTPClient(conn))
 
-			got := sink.counts()
-			require.Equal(t, int64(4), got.Messages)
-			require.Equal(t, int64(4), got.Recipients)
-			require.Equal(t, int64(2), got.Distinct, "u2 twice is one distinct recipient")
-			require.Equal(t, int64(1), got.Foreign)
-			require.Equal(t, int64(1), got.Connections, "the client kept its one connection")
-			require.Positive(t, got.Bytes)
-			first, last, ok := sink.firstAndLast()
-			require.True(t, ok)
-			require.False(t, last.Before(first))
-		})
+				got := sink.counts()
+				require.Equal(t, kind, got.Extensions)
+				require.Equal(t, int64(4), got.Messages)
+				require.Equal(t, int64(4), got.Recipients)
+				require.Equal(t, int64(2), got.Distinct, "u2 twice is one distinct recipient")
+				require.Equal(t, int64(1), got.Foreign)
+				require.Equal(t, int64(1), got.Connections, "the client kept its one connection")
+				require.Positive(t, got.Bytes)
+				require.Zero(t, got.OutOfTurn, "no client pipelines what the sink does not offer")
+				if name == "smtptx" {
+					require.Zero(t, got.Noops+got.Resets, "no NOOP or RSET per message")
+				} else {
+					require.Equal(t, int64(8), got.Noops, "go-mail's Send: two NOOPs before each message")
+					require.Equal(t, int64(4), got.Resets, "and an RSET after it")
+				}
+				wantBDAT := int64(0)
+				if name == "smtptx" && kind.chunking {
+					wantBDAT = 4
+				}
+				require.Equal(t, wantBDAT, got.BDAT)
+				first, last, ok := sink.firstAndLast()
+				require.True(t, ok)
+				require.False(t, last.Before(first))
+			})
+		}
 	}
 }
 
@@ -93,7 +109,7 @@ func (c *scriptedConn) Write(p []byte) (int, error) {
 
 func TestSinkAnswersPipelinedCommandsInOneWriteBeforeItAwaitsTheContent(t *testing.T) {
 	t.Parallel()
-	sink := &discardSink{start: time.Now(), seen: make([]atomic.Uint64, 1)}
+	sink := &discardSink{kind: sinkChunking, start: time.Now(), seen: make([]atomic.Uint64, 1)}
 	conn := &scriptedConn{chunks: []string{
 		"EHLO client\r\n",
 		"MAIL FROM:<noreply@cinema.example> BODY=8BITMIME\r\nRCPT TO:<u1@bench.example>\r\nDATA\r\n",
@@ -124,11 +140,12 @@ func TestSinkAnswersPipelinedCommandsInOneWriteBeforeItAwaitsTheContent(t *testi
 	require.Equal(t, int64(2), got.Messages)
 	require.Equal(t, int64(2), got.Distinct)
 	require.Equal(t, int64(len("Subject: hi\r\n\r\nhello\r\n")+len("Subject: hi\r\n\r\nhello again\r\n")), got.Bytes)
+	require.Zero(t, got.OutOfTurn)
 }
 
 func TestSinkTakesAMessageInBDATChunksPipelinedWithItsCommands(t *testing.T) {
 	t.Parallel()
-	sink := &discardSink{start: time.Now(), seen: make([]atomic.Uint64, 1)}
+	sink := &discardSink{kind: sinkChunking, start: time.Now(), seen: make([]atomic.Uint64, 1)}
 	msg := "Subject: hi\r\n\r\n.hello\r\n"
 	conn := &scriptedConn{chunks: []string{
 		"EHLO client\r\n",
@@ -149,6 +166,81 @@ func TestSinkTakesAMessageInBDATChunksPipelinedWithItsCommands(t *testing.T) {
 	require.Equal(t, int64(2), got.Messages)
 	require.Equal(t, int64(2), got.Distinct)
 	require.Equal(t, int64(2*len(msg)), got.Bytes, "the chunks of a message add up")
+	require.Equal(t, int64(2), got.BDAT)
+	require.Zero(t, got.OutOfTurn)
+}
+
+func TestSinkWithoutExtensionsAnswersEachCommandAndCountsWhatCameOutOfTurn(t *testing.T) {
+	t.Parallel()
+	sink := &discardSink{kind: sinkNone, start: time.Now(), seen: make([]atomic.Uint64, 1)}
+	conn := &scriptedConn{chunks: []string{
+		"EHLO client\r\n",
+		// One command at a time, each after its reply: in turn.
+		"MAIL FROM:<noreply@cinema.example>\r\n", "RCPT TO:<u1@bench.example>\r\n", "DATA\r\n",
+		"Subject: hi\r\n\r\nhello\r\n.\r\n",
+		// Pipelined, and the message with DATA: MAIL, RCPT and DATA
+		// each had a command or the message after them.
+		"MAIL FROM:<noreply@cinema.example>\r\nRCPT TO:<u2@bench.example>\r\nDATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\n",
+		"BDAT 3 LAST\r\n",
+		"QUIT\r\n",
+	}}
+
+	sink.session(conn)
+
+	require.Equal(t, []string{
+		"sink: 220 bench-sink ESMTP\r\n",
+		"sink: 250-bench-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
+		"sink: 250 2.0.0 ok\r\n",
+		"sink: 250 2.1.5 ok\r\n",
+		"sink: 354 go ahead\r\n",
+		"sink: 250 2.0.0 queued\r\n",
+		"sink: 250 2.0.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n250 2.0.0 queued\r\n",
+		"sink: 502 5.5.1 CHUNKING not offered\r\n",
+		"sink: 221 2.0.0 bye\r\n",
+	}, sinkWrites(conn.log))
+	got := sink.counts()
+	require.Equal(t, int64(2), got.Messages, "taken all the same, as a lenient server does")
+	require.Equal(t, int64(3), got.OutOfTurn)
+	require.Zero(t, got.BDAT)
+}
+
+func TestSinkWithPipeliningOnlyTakesAGroupEndingInDataButNotTheMessageWithIt(t *testing.T) {
+	t.Parallel()
+	sink := &discardSink{kind: sinkPipelining, start: time.Now(), seen: make([]atomic.Uint64, 1)}
+	conn := &scriptedConn{chunks: []string{
+		"EHLO client\r\n",
+		"MAIL FROM:<noreply@cinema.example>\r\nRCPT TO:<u1@bench.example>\r\nDATA\r\n",
+		"Subject: hi\r\n\r\nhello\r\n.\r\n",
+		"MAIL FROM:<noreply@cinema.example>\r\nRCPT TO:<u2@bench.example>\r\nDATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\n",
+		"QUIT\r\n",
+	}}
+
+	sink.session(conn)
+
+	require.Equal(t, "sink: 250-bench-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n", sinkWrites(conn.log)[1])
+	got := sink.counts()
+	require.Equal(t, int64(2), got.Messages)
+	require.Equal(t, int64(1), got.OutOfTurn, "the second message came with its DATA, before the 354")
+}
+
+func TestSinkKindsAreNamedAsTheFlagTakesThem(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]sinkKind{
+		"none": sinkNone, " NONE ": sinkNone, "pipelining": sinkPipelining, "PIPELINING": sinkPipelining,
+		"pipelining,chunking": sinkChunking, "chunking, pipelining": sinkChunking,
+	} {
+		got, err := parseSinkKind(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+		again, err := parseSinkKind(got.String())
+		require.NoError(t, err)
+		require.Equal(t, got, again, "String reads back")
+	}
+	for _, in := range []string{"", "chunking", "8bitmime", "none,pipelining", "pipelining;chunking"} {
+		_, err := parseSinkKind(in)
+		require.Error(t, err, in)
+	}
+	require.Equal(t, "pipelining+chunking", sinkChunking.label())
 }
 
 // sinkWrites keeps the sink's writes of a scriptedConn log.
@@ -164,14 +256,27 @@ func sinkWrites(log []string) []string {
 
 func TestSinkCeilingSendsEveryMessageOnceOverItsConnections(t *testing.T) {
 	t.Parallel()
-	got, err := measureSinkCeiling(context.Background(), 30, 3)
-	require.NoError(t, err)
-	require.Equal(t, 30, got.Messages)
-	require.Equal(t, int64(30), got.Received.Messages)
-	require.Equal(t, int64(30), got.Received.Distinct, "u1 … u30 once each")
-	require.Zero(t, got.Received.Foreign)
-	require.Equal(t, int64(3), got.Received.Connections)
-	require.Positive(t, got.Rate)
+	for _, kind := range []sinkKind{sinkNone, sinkPipelining, sinkChunking} {
+		t.Run(kind.String(), func(t *testing.T) {
+			t.Parallel()
+			got, err := measureSinkCeiling(context.Background(), 30, 3, kind)
+			require.NoError(t, err)
+			require.Equal(t, kind, got.Extensions)
+			require.Equal(t, 30, got.Messages)
+			require.Equal(t, int64(30), got.Received.Messages)
+			require.Equal(t, int64(30), got.Received.Distinct, "u1 … u30 once each")
+			require.Zero(t, got.Received.Foreign)
+			require.Equal(t, int64(3), got.Received.Connections)
+			require.Zero(t, got.Received.OutOfTurn)
+			require.Zero(t, got.Received.Noops+got.Received.Resets)
+			if kind.chunking {
+				require.Equal(t, int64(30), got.Received.BDAT, "one BDAT a message")
+			} else {
+				require.Zero(t, got.Received.BDAT)
+			}
+			require.Positive(t, got.Rate)
+		})
+	}
 }
 
 func TestDiscardDataStopsAtTheLoneDotOnly(t *testing.T) {
