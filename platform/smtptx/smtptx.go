@@ -269,10 +269,10 @@ func (t transaction) roundTrip(stage string, class int) *Error {
 // The message is built in memory first and goes out in one write with its
 // final dot: written through textproto's DotWriter, go-mail's many small
 // writes were stuffed byte by byte and flushed to the socket every 4 KiB, a
-// write syscall each. A message already as DATA wants it (go-mail's are:
-// CRLF line endings, quoted-printable or base64 parts, which start no line
-// with a dot) is sent as built; any other is dot-stuffed a line at a time
-// into a second buffer.
+// write syscall each. A message already as DATA wants it (CRLF line
+// endings, no line starting with a dot: go-mail's, unless a line of a part
+// starts with a dot) is sent as built with the final dot appended; any
+// other is dot-stuffed a line at a time into a second buffer.
 func (t transaction) content(content io.WriterTo) *Error {
 	raw := buffers.Get().(*bytes.Buffer)
 	defer release(raw)
