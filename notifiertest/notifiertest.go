@@ -56,6 +56,7 @@ type settings struct {
 	clock     clock.Clock
 	configure []func(*config.Config)
 	logger    *slog.Logger
+	wrap      []message.HandlerMiddleware
 }
 
 // WithUsers replaces the demo directory's users with users (movies, series
@@ -103,6 +104,14 @@ func WithLog(w io.Writer, level string) Option {
 // WithConfig edits the configuration before start.
 func WithConfig(f func(*config.Config)) Option {
 	return func(s *settings) { s.configure = append(s.configure, f) }
+}
+
+// WithHandlerMiddleware wraps every message handler of the Notifier with
+// mw, inside the handler's database transaction (when it has one) and
+// outside deduplication: a fault or a hold the test injects. The message's
+// context tells its lane (lane.From).
+func WithHandlerMiddleware(mw message.HandlerMiddleware) Option {
+	return func(s *settings) { s.wrap = append(s.wrap, mw) }
 }
 
 // Notifier is a running test instance.
@@ -182,6 +191,8 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 			Upstreams: handlers,
 			Version:   "test",
 			OnPoison:  n.recordPoison,
+
+			HandlerMiddlewares: s.wrap,
 		}),
 		fx.Populate(&n.Outbox, &n.publisher, &server),
 	)
@@ -277,12 +288,28 @@ func (n *Notifier) PublishEventWithID(t testing.TB, body, messageID string) {
 	if messageID != "" {
 		msg.Metadata.Set("message_id", messageID)
 	}
+	n.PublishEventMessage(t, msg)
+}
+
+// PublishEventMessage publishes msg on the events exchange as it is.
+func (n *Notifier) PublishEventMessage(t testing.TB, msg *message.Message) {
+	t.Helper()
 	exchange := eventintake.Exchange
 	if len(n.Config.AMQP.Exchanges) > 0 {
 		exchange = n.Config.AMQP.Exchanges[0]
 	}
 	if err := n.publisher.Publish(exchange, msg); err != nil {
 		t.Fatalf("notifiertest: publish event: %v", err)
+	}
+}
+
+// Publish publishes msg on one of the Notifier's own topics (such as
+// "commands.posting.CreatePosting.v1"), as its buses would: a test uses it
+// to put work on a hop directly.
+func (n *Notifier) Publish(t testing.TB, topic string, msg *message.Message) {
+	t.Helper()
+	if err := n.publisher.Publish(topic, msg); err != nil {
+		t.Fatalf("notifiertest: publish on %s: %v", topic, err)
 	}
 }
 

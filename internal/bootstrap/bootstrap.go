@@ -51,6 +51,9 @@ type Options struct {
 	Version string
 	// OnPoison sees every message sent to the poison queue.
 	OnPoison func(*message.Message)
+	// HandlerMiddlewares wrap every message handler inside its unit of
+	// work (messaging.Config.Middlewares): faults and holds a test injects.
+	HandlerMiddlewares []message.HandlerMiddleware
 }
 
 // App returns the whole application as fx options.
@@ -67,7 +70,10 @@ func App(o Options) fx.Option {
 	if o.Config.Database.URL != "" {
 		state = fx.Provide(
 			func(i *infra) *pgxpool.Pool { return i.pool },
-			func(i *infra) db.TxRunner { return db.PoolRunner{Pool: i.pool} },
+			func(i *infra) db.Pools { return i.pools },
+			func(i *infra) db.TxRunner {
+				return db.PoolRunner{Pool: i.pools.Bulk, Transactional: i.pools.Transactional}
+			},
 			newClaims,
 		)
 	}
@@ -80,7 +86,9 @@ func App(o Options) fx.Option {
 			metrics.NewRegistry,
 			func(r *prometheus.Registry) prometheus.Registerer { return r },
 			newInfra,
-			newMessaging,
+			func(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger) (*messaging.Messaging, error) {
+				return newMessaging(cfg, in, c, logger, o.HandlerMiddlewares)
+			},
 			func(m *messaging.Messaging) *cqrs.CommandBus { return m.CommandBus() },
 			func(m *messaging.Messaging) *cqrs.EventBus { return m.EventBus() },
 			func(m *messaging.Messaging) message.Publisher { return m.Publisher() },
@@ -126,12 +134,13 @@ func newClaims(i *infra) (claims, error) {
 	return claims{Store: s, Sweeper: db.Sweeper{What: "expired claim checks", Sweep: s.Sweep}}, nil
 }
 
-func newMessaging(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger) (*messaging.Messaging, error) {
+func newMessaging(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger, mws []message.HandlerMiddleware) (*messaging.Messaging, error) {
 	return messaging.New(messaging.Config{
 		Clock:         c,
 		MaxRetries:    cfg.Messaging.MaxRetries,
 		RetryInterval: cfg.Messaging.RetryInterval,
 		UnitOfWork:    in.unit,
+		Middlewares:   mws,
 	}, in.transport, in.keys, logger)
 }
 
@@ -237,7 +246,7 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 		}
 	})
 	if p.Infra.pool != nil {
-		p.Server.AddReadinessCheck("database", p.Infra.pool.Ping)
+		p.Server.AddReadinessCheck("database", p.Infra.pools.Ping)
 		startJanitor(p.Lifecycle, append(platformSweepers(p.Infra), p.Sweepers...), p.Logger)
 	}
 	if p.Infra.broker != nil {

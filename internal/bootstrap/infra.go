@@ -17,6 +17,7 @@ import (
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/db"
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/messaging/amqptransport"
 	"github.com/notifier/notifier/platform/messaging/pgtransport"
@@ -26,7 +27,8 @@ import (
 // infra is what the configuration picks: where messages travel, where
 // state lives, and how a handler's writes and messages commit together.
 type infra struct {
-	pool      *pgxpool.Pool // nil in memory mode
+	pool      *pgxpool.Pool // nil in memory mode; the bulk lane's and everything else's
+	pools     db.Pools      // pool, and the transactional lane's own
 	transport messaging.Transport
 	keys      messaging.KeyStore
 	unit      message.HandlerMiddleware // nil in memory mode
@@ -52,24 +54,39 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := db.Open(ctx, cfg.Database.URL)
+	pools, err := db.OpenPools(ctx, cfg.Database.URL, cfg.Database.TransactionalConns)
 	if err != nil {
 		return nil, err
 	}
-	lc.Append(fx.Hook{OnStop: func(context.Context) error { pool.Close(); return nil }})
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { pools.Close(); return nil }})
+	pool := pools.Bulk
 	if cfg.Database.AutoMigrate {
 		if err := db.Migrate(ctx, pool, migrations.FS, logger); err != nil {
 			return nil, err
 		}
 	}
 	in := &infra{
-		pool: pool,
-		keys: messaging.NewPostgresKeyStore(pool, cfg.Messaging.DedupRetention),
-		unit: messaging.UnitOfWork(pool),
+		pool:  pool,
+		pools: pools,
+		keys:  messaging.NewPostgresKeyStore(pool, cfg.Messaging.DedupRetention),
+		unit:  messaging.UnitOfWorkOnLanes(pools),
 	}
 	switch cfg.Transport {
 	case config.TransportSQL:
-		in.transport, err = pgtransport.NewSQL(pool, pgtransport.SQLConfig{PollInterval: cfg.SQL.PollInterval, PoisonTTL: cfg.AMQP.PoisonTTL}, wlog)
+		subscribers, err := db.Open(ctx, cfg.Database.URL, func(c *pgxpool.Config) {
+			c.MaxConns = int32(cfg.SQL.SubscriberConns)
+			c.MinConns = 0
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sql subscribers: %w", err)
+		}
+		lc.Append(fx.Hook{OnStop: func(context.Context) error { subscribers.Close(); return nil }})
+		in.transport, err = pgtransport.NewSQL(pool, pgtransport.SQLConfig{
+			PollInterval:      cfg.SQL.PollInterval,
+			PoisonTTL:         cfg.AMQP.PoisonTTL,
+			TransactionalPool: pools.Transactional,
+			SubscriberPool:    subscribers,
+		}, wlog)
 		if err != nil {
 			return nil, err
 		}
@@ -82,11 +99,15 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 			Prefetch:        cfg.AMQP.Prefetch,
 			Concurrency:     cfg.AMQP.HandlerConcurrency,
 			PoisonTTL:       cfg.AMQP.PoisonTTL,
+
+			TransactionalConcurrency:     cfg.AMQP.TransactionalHandlerConcurrency,
+			TransactionalPublishChannels: cfg.AMQP.TransactionalPublishChannels,
 		}, wlog)
 		if err != nil {
 			return nil, fmt.Errorf("connect to rabbitmq: %w", err)
 		}
-		in.outbox, err = pgtransport.NewOutbox(pool, broker.Publisher(), cfg.AMQP.OutboxPollInterval, wlog)
+		in.outbox, err = pgtransport.NewOutbox(pool, broker.Publisher(), cfg.AMQP.OutboxPollInterval, wlog,
+			pgtransport.WithTransactionalLane(pools.For(lane.Transactional), broker.LanePublisher(lane.Transactional)))
 		if err != nil {
 			return nil, errors.Join(err, broker.Close())
 		}

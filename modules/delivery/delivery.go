@@ -93,7 +93,19 @@ type Outcome struct {
 type DeliveryOutcomes struct {
 	PostingID string    `json:"posting_id"`
 	Outcomes  []Outcome `json:"outcomes"`
+	// Lane is the lane of the posting's deliveries; empty (bulk) in
+	// events of versions before it was added.
+	Lane string `json:"lane,omitempty"`
 }
 
 // Name returns the wire name.
 func (DeliveryOutcomes) Name() string { return "delivery.DeliveryOutcomes.v1" }
+
+// RouteKey puts the event on its lane's topic: "transactional" for the
+// transactional lane, "" (bulk) otherwise.
+func (e DeliveryOutcomes) RouteKey() string {
+	if e.Lane == LaneTransactional {
+		return LaneTransactional
+	}
+	return ""
+}

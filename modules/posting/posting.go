@@ -64,6 +64,19 @@ type CreatePosting struct {
 // Name returns the wire name.
 func (CreatePosting) Name() string { return "posting.CreatePosting.v1" }
 
+// RouteKey puts the command on its lane's topic: "transactional" for a
+// transactional posting, "" (bulk) otherwise, a posting without a priority
+// included (its lane is decided once it is created).
+func (c CreatePosting) RouteKey() string { return c.Priority.route() }
+
+// route is the topic route of a posting's messages on lane p.
+func (p Priority) route() string {
+	if p == PriorityTransactional {
+		return string(PriorityTransactional)
+	}
+	return ""
+}
+
 // Recipient is one user of a posting with the contact fields the directory
 // returned.
 type Recipient struct {
@@ -97,6 +110,9 @@ type AudienceBatchResolved struct {
 
 // Name returns the wire name.
 func (AudienceBatchResolved) Name() string { return "posting.AudienceBatchResolved.v1" }
+
+// RouteKey puts the event on its posting's lane.
+func (e AudienceBatchResolved) RouteKey() string { return e.Priority.route() }
 
 // PostingCancelled says a posting was cancelled: nothing of it that is not
 // sent yet may be sent.

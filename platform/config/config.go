@@ -80,6 +80,13 @@ type AMQP struct {
 	// HandlerConcurrency is how many messages each handler processes at
 	// once in one process.
 	HandlerConcurrency int `yaml:"handler_concurrency"`
+	// TransactionalPublishChannels is the size of the channel pool of the
+	// transactional lane's own publisher (a connection of its own), so
+	// that a code never waits for a channel a mailing holds.
+	TransactionalPublishChannels int `yaml:"transactional_publish_channels"`
+	// TransactionalHandlerConcurrency is HandlerConcurrency for the
+	// handlers of the transactional lane.
+	TransactionalHandlerConcurrency int `yaml:"transactional_handler_concurrency"`
 	// OutboxPollInterval is how often the outbox forwarder looks for
 	// committed messages: the latency it adds to each hop when idle.
 	OutboxPollInterval time.Duration `yaml:"outbox_poll_interval"`
@@ -93,11 +100,21 @@ type Database struct {
 	URL string `yaml:"url"`
 	// AutoMigrate applies pending migrations at start.
 	AutoMigrate bool `yaml:"auto_migrate"`
+	// TransactionalConns is how many connections the transactional lane
+	// has of its own, beside the pool the URL describes (pool_max_conns),
+	// which the bulk lane and everything else use.
+	TransactionalConns int `yaml:"transactional_conns"`
 }
 
 // SQL configures the SQL transport.
 type SQL struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// SubscriberConns is the size of the pool the SQL transport's
+	// subscribers poll on. Each holds one of its connections while its
+	// handler runs, so they have a pool apart from the handlers' (which
+	// need connections of their own meanwhile); it must exceed the number
+	// of handlers.
+	SubscriberConns int `yaml:"subscriber_conns"`
 }
 
 // Directory configures how audiences are fetched.

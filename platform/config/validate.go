@@ -133,6 +133,8 @@ func (c Config) validateTransport(p *problems) {
 			{"amqp.publish_channels", c.AMQP.PublishChannels},
 			{"amqp.prefetch", c.AMQP.Prefetch},
 			{"amqp.handler_concurrency", c.AMQP.HandlerConcurrency},
+			{"amqp.transactional_publish_channels", c.AMQP.TransactionalPublishChannels},
+			{"amqp.transactional_handler_concurrency", c.AMQP.TransactionalHandlerConcurrency},
 		} {
 			if s.n < 1 {
 				p.add(s.key, "%d, at least 1 needed", s.n)
@@ -146,6 +148,9 @@ func (c Config) validateTransport(p *problems) {
 			c.validateDatabaseURL(p)
 		}
 		positive(p, "sql.poll_interval", c.SQL.PollInterval)
+		if c.SQL.SubscriberConns < 1 {
+			p.add("sql.subscriber_conns", "%d, at least 1 needed (more than the handlers: 32 by default)", c.SQL.SubscriberConns)
+		}
 	default:
 		p.add("transport", "unknown transport %q (memory, amqp, sql)", c.Transport)
 	}
@@ -169,6 +174,9 @@ func (c Config) validateDatabaseURL(p *problems) {
 	if _, err := pgxpool.ParseConfig(c.Database.URL); err != nil {
 		reason := goFuncPrefix.ReplaceAllString(pgxErrorPrefix.ReplaceAllString(err.Error(), ""), "")
 		p.add("database.url", "not a PostgreSQL URL or key=value string: %s", reason)
+	}
+	if c.Database.TransactionalConns < 1 {
+		p.add("database.transactional_conns", "%d, at least 1 needed (the transactional lane's own connections)", c.Database.TransactionalConns)
 	}
 }
 

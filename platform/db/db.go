@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/notifier/notifier/platform/lane"
 )
 
 // Querier runs statements: a pgx.Tx or a *pgxpool.Pool.
@@ -34,13 +36,19 @@ type Querier interface {
 // deployment's first mailing, a new schema) kept scanning the whole
 // deliveries table to mark one row as it grew (1,700 recipients/s at 50,000
 // instead of 3,300). Planning each time costs a fraction of that.
-func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+//
+// Each of tune, if any, may change the pool's configuration before it
+// connects.
+func Open(ctx context.Context, url string, tune ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	for _, t := range tune {
+		t(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -145,12 +153,80 @@ type TxRunner interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// PoolRunner is the PostgreSQL TxRunner.
-type PoolRunner struct{ Pool *pgxpool.Pool }
+// PoolRunner is the PostgreSQL TxRunner. A new transaction for a context
+// of the transactional lane (lane.With) is begun on Transactional when it
+// is set, so that a code never waits for a connection a mailing holds.
+type PoolRunner struct {
+	Pool          *pgxpool.Pool
+	Transactional *pgxpool.Pool
+}
 
 // InTx implements TxRunner.
 func (r PoolRunner) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	return InTx(ctx, r.Pool, fn)
+	return InTx(ctx, Pools{Bulk: r.Pool, Transactional: r.Transactional}.For(lane.From(ctx)), fn)
+}
+
+// Pools are the connection pools of the lanes (package lane): the
+// transactional lane has a share of connections of its own, so that no
+// amount of bulk work can hold every connection a code waits for.
+type Pools struct {
+	Bulk *pgxpool.Pool
+	// Transactional is nil when the lanes share Bulk.
+	Transactional *pgxpool.Pool
+}
+
+// For returns the pool of lane l.
+func (p Pools) For(l string) *pgxpool.Pool {
+	if l == lane.Transactional && p.Transactional != nil {
+		return p.Transactional
+	}
+	return p.Bulk
+}
+
+// OpenPools opens the pool of each lane on url: the bulk lane's as url
+// says (pgx's pool_max_conns, else its default), the transactional lane's
+// with transactionalConns connections of its own (none: the lanes share
+// the bulk pool).
+func OpenPools(ctx context.Context, url string, transactionalConns int) (Pools, error) {
+	bulk, err := Open(ctx, url)
+	if err != nil {
+		return Pools{}, err
+	}
+	if transactionalConns <= 0 {
+		return Pools{Bulk: bulk}, nil
+	}
+	tx, err := Open(ctx, url, func(c *pgxpool.Config) {
+		c.MaxConns = int32(transactionalConns)
+		c.MinConns = 0
+	})
+	if err != nil {
+		bulk.Close()
+		return Pools{}, fmt.Errorf("transactional lane: %w", err)
+	}
+	return Pools{Bulk: bulk, Transactional: tx}, nil
+}
+
+// Close closes every pool.
+func (p Pools) Close() {
+	if p.Transactional != nil {
+		p.Transactional.Close()
+	}
+	if p.Bulk != nil {
+		p.Bulk.Close()
+	}
+}
+
+// Ping checks that every pool answers.
+func (p Pools) Ping(ctx context.Context) error {
+	if err := p.Bulk.Ping(ctx); err != nil {
+		return err
+	}
+	if p.Transactional != nil {
+		if err := p.Transactional.Ping(ctx); err != nil {
+			return fmt.Errorf("transactional lane: %w", err)
+		}
+	}
+	return nil
 }
 
 // NoTx is the TxRunner of in-memory mode.

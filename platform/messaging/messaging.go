@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/lane"
 )
 
 // PoisonTopic receives every message that cannot be processed, with the
@@ -38,6 +40,10 @@ type Config struct {
 	// outside deduplication), such as the PostgreSQL transaction of
 	// UnitOfWork(pool).
 	UnitOfWork message.HandlerMiddleware
+	// Middlewares wrap every handler inside its unit of work, outside
+	// deduplication, in order (the first outermost): faults and holds a
+	// test injects.
+	Middlewares []message.HandlerMiddleware
 	// Clock stamps every command and event the buses send with its
 	// PublishedAt time; nil means the system clock.
 	Clock clock.Clock
@@ -77,6 +83,13 @@ type Initializer interface {
 	Initialize(topic, handlerName string) error
 }
 
+// LaneSubscriber is implemented by transports that give each lane
+// resources of its own (handler concurrency, connections): the handlers of
+// a lane get their subscribers from it.
+type LaneSubscriber interface {
+	LaneSubscriber(handlerName, lane string) (message.Subscriber, error)
+}
+
 // SkipsDeduplication is implemented by handlers that are idempotent by
 // their own means and must not be deduplicated by message key.
 type SkipsDeduplication interface {
@@ -91,6 +104,14 @@ type RawHandler struct {
 	Handle message.NoPublishHandlerFunc
 	// Key derives the deduplication key; nil means the message UUID.
 	Key KeyFunc
+	// Lane is the lane whose resources the handler uses (package lane);
+	// empty means bulk.
+	Lane string
+	// Accept, when set, picks the messages the handler handles: the others
+	// are acknowledged as they arrive, before any middleware (no
+	// transaction, no deduplication key). Several handlers of one topic
+	// can so share its work out, each on its lane's resources.
+	Accept func(*message.Message) bool
 }
 
 // Messaging owns the router and the buses.
@@ -103,6 +124,8 @@ type Messaging struct {
 	evtProc   *cqrs.EventProcessor
 	dedup     *Dedup
 	logger    *slog.Logger
+	// lanes holds the lane of each subscribed handler, by name.
+	lanes sync.Map
 }
 
 var (
@@ -151,22 +174,20 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	if cfg.UnitOfWork != nil {
 		middlewares = append(middlewares, cfg.UnitOfWork)
 	}
+	middlewares = append(middlewares, cfg.Middlewares...)
 	router.AddMiddleware(append(middlewares, m.dedup.Middleware)...)
 
 	marshaler := Marshaler()
-	stamp := func(msg *message.Message) error {
+	stamp := func(msg *message.Message, v any) error {
 		msg.Metadata.Set(PublishedAtKey, cfg.Clock.Now().UTC().Format(time.RFC3339Nano))
+		msg.Metadata.Set(lane.MetadataKey, lane.Of(routeOf(v)))
 		return nil
 	}
 	m.commands, err = cqrs.NewCommandBusWithConfig(transport.Publisher(), cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
-			route := ""
-			if r, ok := p.Command.(Routed); ok {
-				route = r.RouteKey()
-			}
-			return CommandTopic(p.CommandName, route), nil
+			return CommandTopic(p.CommandName, routeOf(p.Command)), nil
 		},
-		OnSend:    func(p cqrs.CommandBusOnSendParams) error { return stamp(p.Message) },
+		OnSend:    func(p cqrs.CommandBusOnSendParams) error { return stamp(p.Message, p.Command) },
 		Marshaler: marshaler,
 		Logger:    wlog,
 	})
@@ -175,9 +196,9 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	}
 	m.events, err = cqrs.NewEventBusWithConfig(transport.Publisher(), cqrs.EventBusConfig{
 		GeneratePublishTopic: func(p cqrs.GenerateEventPublishTopicParams) (string, error) {
-			return EventTopic(p.EventName), nil
+			return EventTopic(p.EventName, routeOf(p.Event)), nil
 		},
-		OnPublish: func(p cqrs.OnEventSendParams) error { return stamp(p.Message) },
+		OnPublish: func(p cqrs.OnEventSendParams) error { return stamp(p.Message, p.Event) },
 		Marshaler: marshaler,
 		Logger:    wlog,
 	})
@@ -186,13 +207,11 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	}
 	m.cmdProc, err = cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
-			return commandHandlerTopic(p.CommandName, p.CommandHandler), nil
+			return CommandTopic(p.CommandName, handlerRoute(p.CommandHandler)), nil
 		},
 		SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			if err := m.initialize(commandHandlerTopic(p.CommandName, p.Handler), p.HandlerName); err != nil {
-				return nil, err
-			}
-			return transport.Subscriber(p.HandlerName)
+			route := handlerRoute(p.Handler)
+			return m.subscriber(CommandTopic(p.CommandName, route), p.HandlerName, route)
 		},
 		Marshaler: marshaler,
 		Logger:    wlog,
@@ -202,13 +221,11 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	}
 	m.evtProc, err = cqrs.NewEventProcessorWithConfig(router, cqrs.EventProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.EventProcessorGenerateSubscribeTopicParams) (string, error) {
-			return EventTopic(p.EventName), nil
+			return EventTopic(p.EventName, handlerRoute(p.EventHandler)), nil
 		},
 		SubscriberConstructor: func(p cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			if err := m.initialize(EventTopic(p.EventName), p.HandlerName); err != nil {
-				return nil, err
-			}
-			return transport.Subscriber(p.HandlerName)
+			route := handlerRoute(p.EventHandler)
+			return m.subscriber(EventTopic(p.EventName, route), p.HandlerName, route)
 		},
 		// One topic per event type already; this only guards against
 		// a stray message redelivering forever.
@@ -222,12 +239,29 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	return m, nil
 }
 
-func commandHandlerTopic(commandName string, h cqrs.CommandHandler) string {
-	route := ""
-	if r, ok := h.(RouteKeyed); ok {
-		route = r.RouteKey()
+// subscriber declares the handler's queue for topic and returns its
+// subscriber: a subscriber of the handler's lane when the transport gives
+// lanes resources of their own.
+func (m *Messaging) subscriber(topic, handlerName, route string) (message.Subscriber, error) {
+	l := lane.Of(route)
+	m.lanes.Store(handlerName, l)
+	var (
+		sub message.Subscriber
+		err error
+	)
+	// The subscriber first: a transport may make it as it initializes.
+	if ls, ok := m.transport.(LaneSubscriber); ok {
+		sub, err = ls.LaneSubscriber(handlerName, l)
+	} else {
+		sub, err = m.transport.Subscriber(handlerName)
 	}
-	return CommandTopic(commandName, route)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.initialize(topic, handlerName); err != nil {
+		return nil, err
+	}
+	return sub, nil
 }
 
 // initialize declares a handler's queue when the transport needs it.
@@ -242,11 +276,24 @@ func (m *Messaging) initialize(topic, handlerName string) error {
 
 func noKey(string, *message.Message) (string, error) { return "", nil }
 
-// observe counts handled and poisoned messages. It is the outermost
-// middleware, so it sees what the poison queue middleware made of an error.
+// laneOf returns the lane msg is handled on: the transactional lane when
+// its handler consumes the transactional route or the message says it is
+// transactional, else the bulk lane.
+func (m *Messaging) laneOf(handlerName string, msg *message.Message) string {
+	if l, ok := m.lanes.Load(handlerName); ok && l == lane.Transactional {
+		return lane.Transactional
+	}
+	return lane.OfMessage(msg)
+}
+
+// observe counts handled and poisoned messages and puts the message's lane
+// in its context (lane.From), where the unit of work finds it. It is the
+// outermost middleware, so it sees what the poison queue middleware made
+// of an error.
 func (m *Messaging) observe(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		name := message.HandlerNameFromCtx(msg.Context())
+		msg.SetContext(lane.With(msg.Context(), m.laneOf(name, msg)))
 		out, err := h(msg)
 		if err != nil {
 			handledTotal.WithLabelValues(name, "error").Inc()
@@ -292,12 +339,12 @@ func (m *Messaging) AddEventHandler(h cqrs.EventHandler) error {
 
 // AddRawHandler registers a handler of plain messages on a topic.
 func (m *Messaging) AddRawHandler(h RawHandler) error {
-	if err := m.initialize(h.Topic, h.Name); err != nil {
-		return err
-	}
-	sub, err := m.transport.Subscriber(h.Name)
+	sub, err := m.subscriber(h.Topic, h.Name, LaneRoute(lane.Of(h.Lane)))
 	if err != nil {
 		return fmt.Errorf("subscriber for %s: %w", h.Name, err)
+	}
+	if h.Accept != nil {
+		sub = acceptingSubscriber{Subscriber: sub, accept: h.Accept}
 	}
 	if h.Key != nil {
 		m.dedup.SetKeyFunc(h.Name, h.Key)

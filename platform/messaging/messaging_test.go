@@ -62,9 +62,9 @@ func TestHandlerThatFailsOnceStillProcessesTheMessageExactlyOnce(t *testing.T) {
 	// The same message published twice, as a broker redelivery would.
 	msg, err := messaging.Marshaler().Marshal(&pingSent{N: 1})
 	require.NoError(t, err)
-	require.NoError(t, m.Publisher().Publish(messaging.EventTopic("test.PingSent.v1"), msg))
+	require.NoError(t, m.Publisher().Publish(messaging.EventTopic("test.PingSent.v1", ""), msg))
 	require.Eventually(t, func() bool { return processed.Load() == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, m.Publisher().Publish(messaging.EventTopic("test.PingSent.v1"), msg.Copy()))
+	require.NoError(t, m.Publisher().Publish(messaging.EventTopic("test.PingSent.v1", ""), msg.Copy()))
 
 	// A second, different message proves the handler is still consuming,
 	// so the duplicate above has been seen and dropped by then.

@@ -12,14 +12,16 @@ type Named interface {
 	Name() string
 }
 
-// Routed is implemented by commands that travel on one of several topics of
-// the same command type (the delivery lanes): RouteKey picks the topic.
+// Routed is implemented by commands and events that travel on one of
+// several topics of the same type (the lanes, package lane): RouteKey
+// picks the topic. A route named after a lane is that lane; any other
+// (the empty route included) is the bulk lane.
 type Routed interface {
 	RouteKey() string
 }
 
-// RouteKeyed is implemented by command handlers that consume only one route
-// of a Routed command.
+// RouteKeyed is implemented by handlers that consume only one route of a
+// Routed command or event.
 type RouteKeyed interface {
 	RouteKey() string
 }
@@ -48,5 +50,28 @@ func CommandTopic(name, route string) string {
 	return "commands." + name + "." + route
 }
 
-// EventTopic returns the topic of an event: "events.<name>".
-func EventTopic(name string) string { return "events." + name }
+// EventTopic returns the topic of an event: "events.<name>", with
+// ".<route>" appended for routed events.
+func EventTopic(name, route string) string {
+	if route == "" {
+		return "events." + name
+	}
+	return "events." + name + "." + route
+}
+
+// routeOf returns the route of v: its RouteKey when it is Routed, else "".
+func routeOf(v any) string {
+	if r, ok := v.(Routed); ok {
+		return r.RouteKey()
+	}
+	return ""
+}
+
+// handlerRoute returns the route h consumes: its RouteKey when it is
+// RouteKeyed, else "".
+func handlerRoute(h any) string {
+	if r, ok := h.(RouteKeyed); ok {
+		return r.RouteKey()
+	}
+	return ""
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/notifier/notifier/platform/db"
+	"github.com/notifier/notifier/platform/lane"
 )
 
 // PostgresKeyStore is the durable KeyStore shared by every instance. Claim
@@ -75,10 +76,17 @@ func (s *PostgresKeyStore) Sweep(ctx context.Context) (int64, error) {
 // outbox publisher finds the transaction in the message context) commit
 // together when the handler succeeds, and roll back when it fails.
 func UnitOfWork(pool *pgxpool.Pool) message.HandlerMiddleware {
+	return UnitOfWorkOnLanes(db.Pools{Bulk: pool})
+}
+
+// UnitOfWorkOnLanes is UnitOfWork with each message's transaction begun on
+// the pool of its lane (its lane metadata), so that bulk handlers holding
+// every connection of theirs never keep a transactional one waiting.
+func UnitOfWorkOnLanes(pools db.Pools) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			outer := msg.Context()
-			ctx, finish := db.Begin(outer, pool)
+			ctx, finish := db.Begin(outer, pools.For(lane.From(outer)))
 			msg.SetContext(ctx)
 			out, err := h(msg)
 			err = finish(err)

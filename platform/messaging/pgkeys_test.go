@@ -45,7 +45,7 @@ func TestOnPostgresAHandlerThatFailsOnceStillProcessesTheMessageExactlyOnce(t *t
 
 	msg, err := messaging.Marshaler().Marshal(&pingSent{N: 1})
 	require.NoError(t, err)
-	topic := messaging.EventTopic("test.PingSent.v1")
+	topic := messaging.EventTopic("test.PingSent.v1", "")
 	require.NoError(t, m.Publisher().Publish(topic, msg))
 	require.NoError(t, m.Publisher().Publish(topic, msg.Copy()))
 	require.NoError(t, m.EventBus().Publish(context.Background(), &pingSent{N: 2}))

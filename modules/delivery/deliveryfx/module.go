@@ -19,7 +19,9 @@
 // It reads the template contexts stored once by the posting module from
 // the optional claimcheck.Store of the graph. Its store is private to the module: PostgreSQL when the graph holds a
 // *pgxpool.Pool (optional; the composition root provides it when
-// database.url is set), memory otherwise. Its metrics go to the graph's
+// database.url is set), memory otherwise; with db.Pools in the graph
+// (optional) the transactional lane's store writes on that lane's own
+// connections. Its metrics go to the graph's
 // prometheus.Registerer (optional: the application's registry).
 package deliveryfx
 
@@ -49,6 +51,7 @@ import (
 	"github.com/notifier/notifier/platform/claimcheck"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/templating"
 )
@@ -113,7 +116,10 @@ type deps struct {
 	Renderer  *templating.Renderer
 	Outbox    *capture.Outbox
 	Store     app.Store
-	Metrics   app.Metrics
+	// Pools gives the transactional lane a store on connections of its
+	// own (optional: without, both lanes use Store).
+	Pools   db.Pools `optional:"true"`
+	Metrics app.Metrics
 	// Claims holds the template contexts too large to travel in every
 	// batch (optional: without it such a batch goes to the poison queue).
 	Claims claimcheck.Store `optional:"true"`
@@ -193,7 +199,13 @@ func newLanes(d deps) (lanes, error) {
 		if d.Claims != nil {
 			opts = append(opts, app.WithClaims(claims, func(err error) bool { return errors.Is(err, claimcheck.ErrNotFound) }))
 		}
-		h, err := app.NewDeliverBatchHandler(d.Store, d.Renderer, workers, d.Events, d.Clock, policy, laneLogger, opts...)
+		store := d.Store
+		if lane == delivery.LaneTransactional && d.Pools.Transactional != nil {
+			if store, err = postgres.New(d.Pools.Transactional); err != nil {
+				return nil, err
+			}
+		}
+		h, err := app.NewDeliverBatchHandler(store, d.Renderer, workers, d.Events, d.Clock, policy, laneLogger, opts...)
 		if err != nil {
 			return nil, err
 		}

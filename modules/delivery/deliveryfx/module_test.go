@@ -109,11 +109,15 @@ func start(t *testing.T, cfg config.Config, opts ...fx.Option) *system {
 					return err
 				}
 			}
-			if err := m.AddEventHandler(cqrs.NewEventHandler("test.CollectOutcomes", func(_ context.Context, ev *delivery.DeliveryOutcomes) error {
-				s.outcomes.add(ev)
-				return nil
-			})); err != nil {
-				return err
+			// Outcomes travel on their lane: collect both.
+			for _, h := range messaging.EventHandlerOnLanes(cqrs.NewEventHandler("test.CollectOutcomes",
+				func(_ context.Context, ev *delivery.DeliveryOutcomes) error {
+					s.outcomes.add(ev)
+					return nil
+				})) {
+				if err := m.AddEventHandler(h); err != nil {
+					return err
+				}
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})

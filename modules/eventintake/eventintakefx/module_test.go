@@ -54,10 +54,14 @@ func TestModuleContributesTheExchangeHandlerAndTheEventsRoute(t *testing.T) {
 	app := fxtest.New(t, graph(t, defaultConfig(t)), eventintakefx.Module, fx.Populate(&got))
 	app.RequireStart().RequireStop()
 
-	require.Len(t, got.Raw, 1)
-	require.Equal(t, "eventintake.ConsumeEvents", got.Raw[0].Name)
-	require.Equal(t, "notifier.events", got.Raw[0].Topic)
-	require.NotNil(t, got.Raw[0].Key, "events are deduplicated by their event key")
+	require.Len(t, got.Raw, 2, "the exchange's handler of each lane")
+	var names []string
+	for _, h := range got.Raw {
+		names = append(names, h.Name)
+		require.Equal(t, "notifier.events", h.Topic)
+		require.NotNil(t, h.Key, "events are deduplicated by their event key")
+	}
+	require.ElementsMatch(t, []string{"eventintake.ConsumeEvents", "eventintake.ConsumeEvents.transactional"}, names)
 
 	require.Len(t, got.Routes, 1)
 	_, api := humatest.New(t)
@@ -77,7 +81,8 @@ func TestModuleConsumesEveryConfiguredExchange(t *testing.T) {
 	for _, h := range got.Raw {
 		topics = append(topics, h.Topic)
 	}
-	require.ElementsMatch(t, []string{"notifier.events", "legacy.events"}, topics, "value groups come in no set order")
+	require.ElementsMatch(t, []string{"notifier.events", "notifier.events", "legacy.events", "legacy.events"}, topics,
+		"a handler per lane of each; value groups come in no set order")
 	require.Equal(t, []string{"notifier.events", "legacy.events"}, eventintakefx.Exchanges(cfg))
 	cfg.AMQP.Exchanges = nil
 	require.Equal(t, []string{"notifier.events"}, eventintakefx.Exchanges(cfg))

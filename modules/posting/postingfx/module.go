@@ -9,7 +9,8 @@
 // kept once. It contributes its command
 // handlers (posting.CreatePosting, posting.ExpandAudience) to the
 // "command_handlers" group, its event handler
-// (posting.ApplyOutcomesOnDeliveryOutcomes) to "event_handlers", its HTTP
+// (posting.ApplyOutcomesOnDeliveryOutcomes) to "event_handlers", each once
+// per lane (the transactional copy named "<name>.transactional"), its HTTP
 // routes to "routes", the sweeper of its expired idempotency keys to
 // "sweepers", and runs the scheduler of send_at postings while the
 // application runs. With a prometheus.Registerer in the graph (optional),
@@ -39,6 +40,7 @@ import (
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/metrics"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
@@ -62,9 +64,9 @@ var Module = fx.Module("posting",
 		newScheduler,
 	),
 	fx.Provide(
-		fx.Annotate(ports.NewCreatePostingCommandHandler, fx.ResultTags(`group:"command_handlers"`)),
-		fx.Annotate(ports.NewExpandAudienceCommandHandler, fx.ResultTags(`group:"command_handlers"`)),
-		fx.Annotate(ports.NewApplyOutcomesEventHandler, fx.ResultTags(`group:"event_handlers"`)),
+		fx.Annotate(onLanes(ports.NewCreatePostingCommandHandler), fx.ResultTags(`group:"command_handlers,flatten"`)),
+		fx.Annotate(onLanes(ports.NewExpandAudienceCommandHandler), fx.ResultTags(`group:"command_handlers,flatten"`)),
+		fx.Annotate(eventsOnLanes(ports.NewApplyOutcomesEventHandler), fx.ResultTags(`group:"event_handlers,flatten"`)),
 		fx.Annotate(newHTTP, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`)),
 		fx.Annotate(newKeySweeper, fx.ResultTags(`group:"sweepers"`)),
 	),
@@ -73,6 +75,30 @@ var Module = fx.Module("posting",
 )
 
 func moduleLogger(l *slog.Logger) *slog.Logger { return l.With("module", "posting") }
+
+// onLanes turns the constructor of a command handler into one of the
+// handler on each lane (messaging.CommandHandlerOnLanes): a code's
+// commands never queue behind a mailing's.
+func onLanes[U any](newHandler func(U) (cqrs.CommandHandler, error)) func(U) ([]cqrs.CommandHandler, error) {
+	return func(uc U) ([]cqrs.CommandHandler, error) {
+		h, err := newHandler(uc)
+		if err != nil {
+			return nil, err
+		}
+		return messaging.CommandHandlerOnLanes(h), nil
+	}
+}
+
+// eventsOnLanes is onLanes for an event handler.
+func eventsOnLanes[U any](newHandler func(U) (cqrs.EventHandler, error)) func(U) ([]cqrs.EventHandler, error) {
+	return func(uc U) ([]cqrs.EventHandler, error) {
+		h, err := newHandler(uc)
+		if err != nil {
+			return nil, err
+		}
+		return messaging.EventHandlerOnLanes(h), nil
+	}
+}
 
 // storeParams lets the composition root leave the pool out (memory mode).
 type storeParams struct {

@@ -139,8 +139,13 @@ func (h *harness) run(t *testing.T, logger *slog.Logger, state ...fx.Option) {
 		fx.Options(state...),
 		postingfx.Module,
 		fx.Invoke(func(c contributions) error {
-			require.Len(t, c.Commands, 2)
-			require.Len(t, c.Events, 1)
+			require.ElementsMatch(t, []string{
+				"posting.CreatePosting", "posting.CreatePosting.transactional",
+				"posting.ExpandAudience", "posting.ExpandAudience.transactional",
+			}, handlerNames(c.Commands), "each command handler once per lane")
+			require.ElementsMatch(t, []string{
+				"posting.ApplyOutcomesOnDeliveryOutcomes", "posting.ApplyOutcomesOnDeliveryOutcomes.transactional",
+			}, handlerNames(c.Events))
 			require.Len(t, c.Routes, 1)
 			h.sweepers = c.Sweepers
 			for _, r := range c.Routes {
@@ -156,13 +161,19 @@ func (h *harness) run(t *testing.T, logger *slog.Logger, state ...fx.Option) {
 					return err
 				}
 			}
-			return h.bus.AddEventHandler(cqrs.NewEventHandler("test.CollectBatches",
+			// Batches travel on their posting's lane: collect both.
+			for _, eh := range messaging.EventHandlerOnLanes(cqrs.NewEventHandler("test.CollectBatches",
 				func(_ context.Context, e *posting.AudienceBatchResolved) error {
 					h.mu.Lock()
 					defer h.mu.Unlock()
 					h.batches = append(h.batches, *e)
 					return nil
-				}))
+				})) {
+				if err := h.bus.AddEventHandler(eh); err != nil {
+					return err
+				}
+			}
+			return nil
 		}),
 	)
 	app.RequireStart()
@@ -317,4 +328,12 @@ func TestTheJanitorForgetsExpiredPostingKeysAndTheKeyMakesANewPosting(t *testing
 			require.Len(t, h.listByEvent(t, "e-3"), 2, "the first posting stays")
 		})
 	}
+}
+
+func handlerNames[H interface{ HandlerName() string }](hs []H) []string {
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.HandlerName()
+	}
+	return names
 }

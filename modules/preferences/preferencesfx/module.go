@@ -20,6 +20,7 @@ import (
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/messaging"
 )
 
 // Module is the preferences module. It needs config.Config, *slog.Logger,
@@ -34,7 +35,7 @@ var Module = fx.Module("preferences",
 		newUpdatePreferences,
 	),
 	fx.Provide(
-		fx.Annotate(newFilterAudience, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`)),
+		fx.Annotate(newFilterAudienceOnLanes, fx.ResultTags(`group:"event_handlers,flatten"`)),
 		fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`)),
 	),
 )
@@ -84,6 +85,17 @@ func newFilterAudience(store app.Store, policy *domain.Policy, commands *cqrs.Co
 		logger = logger.With("module", "preferences")
 	}
 	return app.NewFilterAudienceOnAudienceBatchResolved(store, policy, sender, logger)
+}
+
+// newFilterAudienceOnLanes gives each lane its own filter
+// (messaging.EventHandlerOnLanes), so that a code's batch never waits
+// behind a mailing's.
+func newFilterAudienceOnLanes(store app.Store, policy *domain.Policy, commands *cqrs.CommandBus, logger *slog.Logger) ([]cqrs.EventHandler, error) {
+	h, err := newFilterAudience(store, policy, commands, logger)
+	if err != nil {
+		return nil, err
+	}
+	return messaging.EventHandlerOnLanes(h), nil
 }
 
 func newRoutes(get *app.GetPreferencesHandler, update *app.UpdatePreferencesHandler) (*ports.HTTP, error) {

@@ -73,8 +73,10 @@ func filtersABatchByPreferencesSetOverHTTP(t *testing.T, pool *pgxpool.Pool) {
 		fx.Provide(func() clock.Clock { return clk }),
 		preferencesfx.Module,
 		fx.Invoke(fx.Annotate(func(handlers []cqrs.EventHandler, routes []httpapi.Routes) error {
-			require.Len(t, handlers, 1)
-			assert.Equal(t, "preferences.FilterAudienceOnAudienceBatchResolved", handlers[0].HandlerName())
+			require.Len(t, handlers, 2, "one filter per lane")
+			assert.ElementsMatch(t, []string{
+				"preferences.FilterAudienceOnAudienceBatchResolved", "preferences.FilterAudienceOnAudienceBatchResolved.transactional",
+			}, []string{handlers[0].HandlerName(), handlers[1].HandlerName()}, "value groups come in no set order")
 			require.Len(t, routes, 1)
 			for _, r := range routes {
 				r.RegisterRoutes(api)

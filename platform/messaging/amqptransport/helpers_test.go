@@ -34,7 +34,7 @@ type recordPing struct {
 func (recordPing) Name() string { return "amqptest.RecordPing.v1" }
 
 var (
-	pingTopic   = messaging.EventTopic(pingSent{}.Name())
+	pingTopic   = messaging.EventTopic(pingSent{}.Name(), "")
 	recordTopic = messaging.CommandTopic(recordPing{}.Name(), "")
 )
 

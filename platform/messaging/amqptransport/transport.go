@@ -3,6 +3,12 @@
 // replace watermill-amqp's, whose reconnection loses pooled channels
 // (publisher) and races on the connection state (subscriber).
 //
+// Lanes (package lane): the transactional lane's handlers have their own
+// concurrency (LaneSubscriber) and its messages their own publishing
+// connection and channels (LanePublisher), so that a mailing holds nothing
+// a code waits for; the consume connection is shared, each subscription on
+// a channel of its own.
+//
 // Topology: every topic is a durable fanout exchange named after it, and
 // every handler consumes from its own durable queue "<topic>_<handler>"
 // bound to that exchange. An event therefore reaches each of its handlers
@@ -38,6 +44,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/messaging"
 )
 
@@ -57,6 +64,8 @@ const (
 	DefaultPublishTimeout           = 30 * time.Second
 	DefaultCloseTimeout             = 30 * time.Second
 	DefaultPoisonTTL                = messaging.DefaultPoisonTTL
+	// DefaultTransactionalPublishChannels: codes come one at a time.
+	DefaultTransactionalPublishChannels = 2
 )
 
 // DefaultExternal is the exchange the event intake consumes when
@@ -102,6 +111,13 @@ type Config struct {
 	// queues bound to it, a whole number of milliseconds; poisoned
 	// messages can hold personal data. Zero means DefaultPoisonTTL.
 	PoisonTTL time.Duration
+	// TransactionalPublishChannels is the size of the channel pool of the
+	// transactional lane's publisher (LanePublisher), which has a
+	// connection of its own. Zero means DefaultTransactionalPublishChannels.
+	TransactionalPublishChannels int
+	// TransactionalConcurrency is Concurrency for the handlers of the
+	// transactional lane (LaneSubscriber). Zero means Concurrency.
+	TransactionalConcurrency int
 }
 
 func (c *Config) setDefaults() error {
@@ -115,8 +131,11 @@ func (c *Config) setDefaults() error {
 	if c.Prefetch < 0 {
 		errs = append(errs, fmt.Errorf("prefetch %d: must not be negative", c.Prefetch))
 	}
-	if c.Concurrency < 0 {
-		errs = append(errs, fmt.Errorf("concurrency %d: must not be negative", c.Concurrency))
+	if c.Concurrency < 0 || c.TransactionalConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("concurrency %d, transactional %d: must not be negative", c.Concurrency, c.TransactionalConcurrency))
+	}
+	if c.TransactionalPublishChannels < 0 {
+		errs = append(errs, fmt.Errorf("transactional publish channels %d: must not be negative", c.TransactionalPublishChannels))
 	}
 	if c.ReconnectInitialInterval < 0 || c.ReconnectMaxInterval < 0 || c.PublishTimeout < 0 || c.CloseTimeout < 0 {
 		errs = append(errs, errors.New("reconnect intervals, publish and close timeouts must not be negative"))
@@ -138,6 +157,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency
+	}
+	if c.TransactionalConcurrency == 0 {
+		c.TransactionalConcurrency = c.Concurrency
+	}
+	if c.TransactionalPublishChannels == 0 {
+		c.TransactionalPublishChannels = DefaultTransactionalPublishChannels
 	}
 	if c.ReconnectInitialInterval == 0 {
 		c.ReconnectInitialInterval = DefaultReconnectInitialInterval
@@ -169,8 +194,11 @@ type Transport struct {
 	logger   watermill.LoggerAdapter
 
 	publisher *publisher
-	consumers *redialer
-	consuming consuming // what its subscribers share
+	// transactional is the transactional lane's publisher, on a
+	// connection of its own.
+	transactional *publisher
+	consumers     *redialer
+	consuming     consuming // what its subscribers share
 
 	// reported holds the poison queues reported as kept without the
 	// TTL, so that each is reported once.
@@ -208,6 +236,11 @@ func New(cfg Config, logger watermill.LoggerAdapter) (*Transport, error) {
 		newRedialer("publish", t.dialer("publish"), backoff, logger), t.ExchangeName, declareExchange, t.expiration)
 	if err := t.publisher.Ping(); err != nil {
 		return nil, errors.Join(fmt.Errorf("connect publisher: %w", err), t.consumers.close())
+	}
+	t.transactional = newPublisher(cfg.TransactionalPublishChannels, cfg.PublishTimeout,
+		newRedialer("publish-transactional", t.dialer("publish-transactional"), backoff, logger), t.ExchangeName, declareExchange, t.expiration)
+	if err := t.transactional.Ping(); err != nil {
+		return nil, errors.Join(fmt.Errorf("connect transactional publisher: %w", err), t.publisher.Close(), t.consumers.close())
 	}
 	return t, nil
 }
@@ -320,11 +353,38 @@ func (t *Transport) QueueName(topic, handlerName string) string {
 // reached.
 func (t *Transport) Publisher() message.Publisher { return t.publisher }
 
+// LanePublisher returns the publisher of lane l: for the transactional
+// lane one on a connection and channels of its own
+// (Config.TransactionalPublishChannels), so that its messages never wait
+// for a channel, or for the broker's flow control of a connection, that
+// bulk publishing holds; Publisher for any other.
+func (t *Transport) LanePublisher(l string) message.Publisher {
+	if l == lane.Transactional {
+		return t.transactional
+	}
+	return t.publisher
+}
+
 // Subscriber implements messaging.Transport: the subscriber of the handler
 // named handlerName, consuming each topic from the handler's own queue,
 // which it declares and binds on Subscribe. It also implements
 // message.SubscribeInitializer.
 func (t *Transport) Subscriber(handlerName string) (message.Subscriber, error) {
+	return t.subscriber(handlerName, t.consuming)
+}
+
+// LaneSubscriber implements messaging.LaneSubscriber: Subscriber, handing
+// over Config.TransactionalConcurrency messages at once for a handler of
+// the transactional lane.
+func (t *Transport) LaneSubscriber(handlerName, l string) (message.Subscriber, error) {
+	c := t.consuming
+	if l == lane.Transactional {
+		c.concurrency = t.cfg.TransactionalConcurrency
+	}
+	return t.subscriber(handlerName, c)
+}
+
+func (t *Transport) subscriber(handlerName string, c consuming) (message.Subscriber, error) {
 	if handlerName == "" {
 		return nil, errors.New("subscriber: empty handler name")
 	}
@@ -333,7 +393,7 @@ func (t *Transport) Subscriber(handlerName string) (message.Subscriber, error) {
 	if t.closed {
 		return nil, fmt.Errorf("subscriber %s: %w", handlerName, errClosed)
 	}
-	sub := newSubscriber(handlerName, t.consuming)
+	sub := newSubscriber(handlerName, c)
 	t.subscribers = append(t.subscribers, sub)
 	return sub, nil
 }
@@ -358,6 +418,9 @@ func (t *Transport) Ping(ctx context.Context) error {
 		var errs []error
 		if err := t.publisher.Ping(); err != nil {
 			errs = append(errs, fmt.Errorf("publish connection: %w", err))
+		}
+		if err := t.transactional.Ping(); err != nil {
+			errs = append(errs, fmt.Errorf("transactional publish connection: %w", err))
 		}
 		if err := t.consumers.ping(); err != nil {
 			errs = append(errs, fmt.Errorf("consume connection: %w", err))
@@ -396,6 +459,6 @@ func (t *Transport) Close() error {
 		wg.Go(func() { errs[i] = sub.Close() })
 	}
 	wg.Wait()
-	errs = append(errs, t.consumers.close(), t.publisher.Close())
+	errs = append(errs, t.consumers.close(), t.publisher.Close(), t.transactional.Close())
 	return errors.Join(errs...)
 }

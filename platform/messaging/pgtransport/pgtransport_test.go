@@ -3,6 +3,7 @@ package pgtransport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/platform/db"
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/messaging/pgtransport"
 )
@@ -157,4 +159,49 @@ func TestOutboxForwardsOnlyCommittedMessagesAndDeletesThem(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the direct message did not arrive")
 	}
+}
+
+// stuckPublisher never returns from Publish until released: a broker
+// connection that a mailing's backlog keeps busy.
+type stuckPublisher struct{ release chan struct{} }
+
+func (p stuckPublisher) Publish(string, ...*message.Message) error { <-p.release; return nil }
+func (stuckPublisher) Close() error                                { return nil }
+
+func TestTheTransactionalLaneOfTheOutboxForwardsWhileTheBulkLaneIsStuck(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	stuck := stuckPublisher{release: make(chan struct{})}
+	codes := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	received, err := codes.Subscribe(context.Background(), "commands.test.transactional")
+	require.NoError(t, err)
+	outbox, err := pgtransport.NewOutbox(pool, stuck, 10*time.Millisecond, nil, pgtransport.WithTransactionalLane(pool, codes))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = outbox.Run(ctx) }()
+	<-outbox.Running()
+	t.Cleanup(func() { cancel(); close(stuck.release); _ = outbox.Stop() })
+
+	publish := func(topic, l, payload string) {
+		uow, finish := db.Begin(context.Background(), pool)
+		msg := message.NewMessage(watermill.NewUUID(), []byte(payload))
+		msg.Metadata.Set(lane.MetadataKey, l)
+		msg.SetContext(uow)
+		require.NoError(t, outbox.Publish(topic, msg))
+		require.NoError(t, finish(nil))
+	}
+	for i := range 50 {
+		publish("commands.test", lane.Bulk, fmt.Sprintf(`"page %d"`, i))
+	}
+	publish("commands.test.transactional", lane.Transactional, `"code"`)
+	select {
+	case msg := <-received:
+		require.Equal(t, `"code"`, string(msg.Payload))
+		msg.Ack()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the code waited behind the mailing in the outbox")
+	}
+	var bulk int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM wm_notifier_outbox`).Scan(&bulk))
+	require.Equal(t, 50, bulk, "the bulk rows are still waiting for their broker")
 }

@@ -1,9 +1,11 @@
 package pgtransport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/messaging"
 )
 
@@ -22,22 +25,47 @@ type SQLConfig struct {
 	// PoisonTTL is how long a row of the poison topic is kept (see
 	// ExpirePoisoned). Zero means messaging.DefaultPoisonTTL.
 	PoisonTTL time.Duration
+	// TransactionalPool, when set, is where the handlers of the
+	// transactional lane (LaneSubscriber) poll and acknowledge, so that
+	// bulk handlers holding every connection of the main pool never keep a
+	// code waiting.
+	TransactionalPool *pgxpool.Pool
+	// SubscriberPool, when set, is where every subscriber polls and holds
+	// its transaction while its handler runs, apart from the pools of the
+	// handlers' own work: sharing one, as many subscribers as it has
+	// connections, each waiting for another connection for its handler,
+	// stop every handler for good. It needs more connections than there
+	// are handlers.
+	SubscriberPool *pgxpool.Pool
 }
 
 // SQL is the messaging transport on PostgreSQL: one table per topic,
 // one consumer group (with its offset) per handler. A message published
 // inside a unit of work is inserted in that transaction, so it exists only
 // if the state change that caused it commits.
+//
+// watermill-sql's tables with consumer groups hand a message over only
+// once every transaction older than it has ended (transaction_id <
+// pg_snapshot_xmin): a handler in the middle of a long transaction, such as
+// a bulk batch sending its emails, holds back every message committed
+// after it began, on every topic (the horizon is the whole server's). The
+// topics of the transactional lane (named "<topic>.transactional", one
+// handler each) are therefore queues instead (watermill-sql's
+// PostgreSQLQueueSchema): a message is handed over as soon as it is
+// committed, and deleted once handled.
 type SQL struct {
 	pool   *pgxpool.Pool
 	cfg    SQLConfig
 	logger watermill.LoggerAdapter
 	schema wsql.DefaultPostgreSQLSchema
 	offset wsql.DefaultPostgreSQLOffsetsAdapter
+	queue  skipLockedQueue
 	direct *wsql.Publisher
 
 	mu   sync.Mutex
 	subs map[string]*wsql.Subscriber
+	// pools holds the pool of each handler's lane.
+	pools map[string]*pgxpool.Pool
 	// groups lists, by topic, the handlers (consumer groups) subscribed
 	// to it, for Prune.
 	groups map[string][]string
@@ -66,7 +94,9 @@ func NewSQL(pool *pgxpool.Pool, cfg SQLConfig, logger watermill.LoggerAdapter) (
 		logger: logger,
 		schema: wsql.DefaultPostgreSQLSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea},
 		offset: wsql.DefaultPostgreSQLOffsetsAdapter{GenerateMessagesOffsetsTableName: offsetsTable},
+		queue:  skipLockedQueue{wsql.PostgreSQLQueueSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea}},
 		subs:   map[string]*wsql.Subscriber{},
+		pools:  map[string]*pgxpool.Pool{},
 		groups: map[string][]string{},
 	}
 	direct, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{SchemaAdapter: t.schema, AutoInitializeSchema: true}, logger)
@@ -88,12 +118,19 @@ func (p sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
 	if err != nil {
 		return err
 	}
-	if !inTx {
+	if !inTx && !isQueue(topic) {
 		return p.t.direct.Publish(topic, msgs...)
+	}
+	var schema wsql.SchemaAdapter = p.t.schema
+	if isQueue(topic) {
+		schema = p.t.queue
+	}
+	if !inTx {
+		exec = wsql.BeginnerFromPgx(p.t.pool)
 	}
 	// The topic's table exists: every subscribed topic is initialized at
 	// start (creating tables inside this transaction is not allowed).
-	pub, err := wsql.NewPublisher(exec, wsql.PublisherConfig{SchemaAdapter: p.t.schema}, p.t.logger)
+	pub, err := wsql.NewPublisher(exec, wsql.PublisherConfig{SchemaAdapter: schema}, p.t.logger)
 	if err != nil {
 		return err
 	}
@@ -102,14 +139,82 @@ func (p sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
 
 func (sqlPublisher) Close() error { return nil }
 
+// skipLockedQueue is watermill-sql's queue schema whose consumers skip the
+// rows another consumer holds instead of waiting for them: with several
+// instances, a poll never keeps a connection waiting on another instance's
+// message in flight (waits that, with every connection of a pool taken
+// by them, could stop the instance holding the lock from finishing).
+type skipLockedQueue struct{ wsql.PostgreSQLQueueSchema }
+
+func (s skipLockedQueue) SelectQuery(p wsql.SelectQueryParams) (wsql.Query, error) {
+	q, err := s.PostgreSQLQueueSchema.SelectQuery(p)
+	if err != nil {
+		return q, err
+	}
+	q.Query += " SKIP LOCKED"
+	return q, nil
+}
+
+// isQueue reports whether topic is a queue: a topic of the transactional
+// lane (its name ends with ".transactional"), which one handler consumes.
+func isQueue(topic string) bool { return strings.HasSuffix(topic, "."+lane.Transactional) }
+
 // Subscriber implements messaging.Transport: the handler's consumer group.
 func (t *SQL) Subscriber(handlerName string) (message.Subscriber, error) {
+	return t.LaneSubscriber(handlerName, lane.Bulk)
+}
+
+// LaneSubscriber implements messaging.LaneSubscriber: Subscriber on
+// SQLConfig.SubscriberPool, else, for a handler of the transactional lane,
+// on SQLConfig.TransactionalPool (when set). A topic of the transactional
+// lane is consumed as a queue (see SQL).
+func (t *SQL) LaneSubscriber(handlerName, l string) (message.Subscriber, error) {
+	pool := t.pool
+	switch {
+	case t.cfg.SubscriberPool != nil:
+		pool = t.cfg.SubscriberPool
+	case l == lane.Transactional && t.cfg.TransactionalPool != nil:
+		pool = t.cfg.TransactionalPool
+	}
+	t.mu.Lock()
+	t.pools[handlerName] = pool
+	t.mu.Unlock()
+	return &sqlSubscriber{t: t, handler: handlerName}, nil
+}
+
+// sqlSubscriber is the subscriber of one handler; its watermill-sql
+// subscriber, made on first use, depends on the topic (a queue or not).
+type sqlSubscriber struct {
+	t       *SQL
+	handler string
+}
+
+func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	sub, err := s.t.subscriber(s.handler, topic)
+	if err != nil {
+		return nil, err
+	}
+	return sub.Subscribe(ctx, topic)
+}
+
+func (s *sqlSubscriber) SubscribeInitialize(topic string) error {
+	return s.t.Initialize(topic, s.handler)
+}
+
+// Close does nothing: the transport closes the subscribers it made.
+func (s *sqlSubscriber) Close() error { return nil }
+
+func (t *SQL) subscriber(handlerName, topic string) (*wsql.Subscriber, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s, ok := t.subs[handlerName]; ok {
 		return s, nil
 	}
-	s, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(t.pool), wsql.SubscriberConfig{
+	pool := t.pools[handlerName]
+	if pool == nil {
+		pool = t.pool
+	}
+	cfg := wsql.SubscriberConfig{
 		ConsumerGroup:    handlerName,
 		PollInterval:     t.cfg.PollInterval,
 		ResendInterval:   t.cfg.PollInterval,
@@ -117,7 +222,13 @@ func (t *SQL) Subscriber(handlerName string) (message.Subscriber, error) {
 		SchemaAdapter:    t.schema,
 		OffsetsAdapter:   t.offset,
 		InitializeSchema: true,
-	}, t.logger)
+	}
+	if isQueue(topic) {
+		cfg.ConsumerGroup = "" // a queue has one consumer: its handler
+		cfg.SchemaAdapter = t.queue
+		cfg.OffsetsAdapter = wsql.PostgreSQLQueueOffsetsAdapter{DeleteOnAck: true, GenerateMessagesTableName: messagesTable}
+	}
+	s, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), cfg, t.logger)
 	if err != nil {
 		return nil, fmt.Errorf("sql subscriber %s: %w", handlerName, err)
 	}
@@ -126,14 +237,19 @@ func (t *SQL) Subscriber(handlerName string) (message.Subscriber, error) {
 }
 
 // Initialize implements messaging.Initializer: it creates the topic's
-// tables, so a message published in a transaction finds them.
+// tables, so a message published in a transaction finds them. The
+// handler's subscriber must have been made by LaneSubscriber first, or it
+// is the bulk lane's.
 func (t *SQL) Initialize(topic, handlerName string) error {
-	s, err := t.Subscriber(handlerName)
+	s, err := t.subscriber(handlerName, topic)
 	if err != nil {
 		return err
 	}
-	if err := s.(*wsql.Subscriber).SubscribeInitialize(topic); err != nil {
+	if err := s.SubscribeInitialize(topic); err != nil {
 		return err
+	}
+	if isQueue(topic) {
+		return nil // its rows are deleted once handled: nothing to prune
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -70,10 +70,11 @@ func (h *CancelDeliveriesOnPostingCancelled) Handle(ctx context.Context, ev post
 	if err != nil {
 		return fmt.Errorf("cancel deliveries: %w", err)
 	}
-	counts, err := reportOutcomes(ctx, h.store, h.events, ReportScope{PostingID: ev.PostingID, Chunk: cancelOutcomesPerEvent})
+	lane := delivery.DeliverBatch{Lane: string(ev.Priority)}.RouteKey()
+	counts, err := reportOutcomes(ctx, h.store, h.events, ReportScope{PostingID: ev.PostingID, Chunk: cancelOutcomesPerEvent}, lane)
 	h.logger.InfoContext(ctx, "deliveries cancelled", "posting_id", ev.PostingID, "cancelled", n, "reported", counts.byStatus())
 	if err == nil {
-		counts.count(h.metrics, delivery.DeliverBatch{Lane: string(ev.Priority)}.RouteKey())
+		counts.count(h.metrics, lane)
 	}
 	return err
 }

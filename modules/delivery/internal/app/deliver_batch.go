@@ -235,7 +235,7 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	// Report even when ctx ended: what became final is reported now rather
 	// than at the redelivery.
 	counts, reportErr := reportOutcomes(context.WithoutCancel(ctx), h.store, h.events,
-		ReportScope{PostingID: cmd.PostingID, Keys: keys})
+		ReportScope{PostingID: cmd.PostingID, Keys: keys}, lane)
 	h.logger.InfoContext(ctx, "delivery batch processed",
 		"posting_id", cmd.PostingID, "batch_no", cmd.BatchNo,
 		"pending", len(pending), "reported", counts.byStatus())

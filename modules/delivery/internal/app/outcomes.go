@@ -12,11 +12,12 @@ import (
 // DeliveryOutcomes events (one per chunk of the scope) and marks them
 // reported, through Store.Report: a row is reported once, and a row whose
 // event could not be published stays unreported for the next try. It
-// returns the rows reported, counted by status and channel.
-func reportOutcomes(ctx context.Context, store Store, events EventPublisher, scope ReportScope) (reported, error) {
+// returns the rows reported, counted by status and channel. The events
+// travel on lane, the lane of the posting.
+func reportOutcomes(ctx context.Context, store Store, events EventPublisher, scope ReportScope, lane string) (reported, error) {
 	counts := reported{}
 	_, err := store.Report(ctx, scope, func(ctx context.Context, rows []domain.Delivery) error {
-		ev := &delivery.DeliveryOutcomes{PostingID: scope.PostingID, Outcomes: make([]delivery.Outcome, len(rows))}
+		ev := &delivery.DeliveryOutcomes{PostingID: scope.PostingID, Lane: lane, Outcomes: make([]delivery.Outcome, len(rows))}
 		for i, r := range rows {
 			ev.Outcomes[i] = r.Outcome()
 		}

@@ -43,6 +43,9 @@ func (*AnnounceEpisodeOnNewEpisode) HandlerName() string { return AnnounceEpisod
 // EventType implements EventHandler.
 func (*AnnounceEpisodeOnNewEpisode) EventType() string { return eventintake.EventNewEpisode }
 
+// Priority implements EventHandler.
+func (h *AnnounceEpisodeOnNewEpisode) Priority() posting.Priority { return h.flow.priority }
+
 // Handle implements EventHandler.
 func (h *AnnounceEpisodeOnNewEpisode) Handle(ctx context.Context, key string, ev domain.Event) error {
 	d, err := detailsOf[domain.NewEpisode](AnnounceEpisodeOnNewEpisodeName, ev)

@@ -43,6 +43,9 @@ func (*AnnounceMoviesOnNewMovies) HandlerName() string { return AnnounceMoviesOn
 // EventType implements EventHandler.
 func (*AnnounceMoviesOnNewMovies) EventType() string { return eventintake.EventNewMovies }
 
+// Priority implements EventHandler.
+func (h *AnnounceMoviesOnNewMovies) Priority() posting.Priority { return h.flow.priority }
+
 // Handle implements EventHandler.
 func (h *AnnounceMoviesOnNewMovies) Handle(ctx context.Context, key string, ev domain.Event) error {
 	d, err := detailsOf[domain.NewMovies](AnnounceMoviesOnNewMoviesName, ev)

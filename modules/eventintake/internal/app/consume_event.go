@@ -7,7 +7,9 @@ import (
 	"log/slog"
 
 	"github.com/notifier/notifier/modules/eventintake/internal/domain"
+	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/messaging"
 )
 
@@ -64,6 +66,24 @@ func NewEventHandlers(flows map[string]config.Flow, commands CommandSender) ([]E
 		return nil, err
 	}
 	return []EventHandler{welcome, movies, episode, reactions}, nil
+}
+
+// Lane returns the lane of the event in payload: the transactional lane
+// for a well-formed event whose flow asks for transactional postings (the
+// transactional intake handles it at once, whatever the backlog of
+// mailings' events), the bulk lane for any other, bad input included.
+func (c *ConsumeEvent) Lane(payload []byte) string {
+	if domain.CheckSize(payload, c.maxBody) != nil {
+		return lane.Bulk
+	}
+	ev, err := domain.DecodeEvent(payload)
+	if err != nil {
+		return lane.Bulk
+	}
+	if h, ok := c.handlers[ev.Type]; ok && h.Priority() == posting.PriorityTransactional {
+		return lane.Transactional
+	}
+	return lane.Bulk
 }
 
 // Key returns the event key of payload, which arrived with messageID (see

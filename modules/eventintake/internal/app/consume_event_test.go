@@ -15,6 +15,7 @@ import (
 	"github.com/notifier/notifier/modules/eventintake/internal/domain"
 	"github.com/notifier/notifier/modules/eventintake/internal/intaketest"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/messaging"
 )
 
@@ -191,4 +192,27 @@ func TestAnEventOfExactlyTheCapIsHandled(t *testing.T) {
 	require.NoError(t, c.Handle(context.Background(), padded, ""))
 	require.Len(t, sender.sent(), 1)
 	require.Equal(t, domain.EventKey(padded, ""), c.Key(padded, ""))
+}
+
+func TestTheLaneOfAnEventIsItsFlowsAndBadInputIsBulk(t *testing.T) {
+	t.Parallel()
+	handlers, err := app.NewEventHandlers(defaultFlows(t), &recordingSender{})
+	require.NoError(t, err)
+	consume, err := app.NewConsumeEvent(slog.New(slog.DiscardHandler), 1<<20, handlers...)
+	require.NoError(t, err)
+
+	require.Equal(t, lane.Transactional, consume.Lane(intaketest.Event(t, "user_signed_up")), "a welcome")
+	for _, bulk := range []string{"new_movies", "new_episode", "reactions_summary"} {
+		require.Equal(t, lane.Bulk, consume.Lane(intaketest.Event(t, bulk)), bulk)
+	}
+	for name, bad := range map[string]string{
+		"malformed":    `{"event": "user_signed_up"`,
+		"unknown type": `{"from_service": "auth", "event": "user_deleted", "details": {}}`,
+		"not an event": `[]`,
+	} {
+		require.Equal(t, lane.Bulk, consume.Lane([]byte(bad)), "%s: left to the bulk intake, which poisons it", name)
+	}
+	small, err := app.NewConsumeEvent(slog.New(slog.DiscardHandler), 16, handlers...)
+	require.NoError(t, err)
+	require.Equal(t, lane.Bulk, small.Lane(intaketest.Event(t, "user_signed_up")), "over the body cap: not even read")
 }

@@ -26,6 +26,8 @@ type EventHandler interface {
 	HandlerName() string
 	// EventType is the event type the handler handles.
 	EventType() string
+	// Priority is the lane of the postings it asks for.
+	Priority() posting.Priority
 	// Handle sends the CreatePosting commands for ev, whose event key is
 	// key. An error marked messaging.Permanent is not worth retrying; any
 	// other error is.

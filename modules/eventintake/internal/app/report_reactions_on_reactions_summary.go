@@ -49,6 +49,9 @@ func (*ReportReactionsOnReactionsSummary) EventType() string {
 	return eventintake.EventReactionsSummary
 }
 
+// Priority implements EventHandler.
+func (h *ReportReactionsOnReactionsSummary) Priority() posting.Priority { return h.flow.priority }
+
 // Handle implements EventHandler.
 func (h *ReportReactionsOnReactionsSummary) Handle(ctx context.Context, key string, ev domain.Event) error {
 	d, err := detailsOf[domain.ReactionsSummary](ReportReactionsOnReactionsSummaryName, ev)

@@ -41,6 +41,9 @@ func (*WelcomeOnUserSignedUp) HandlerName() string { return WelcomeOnUserSignedU
 // EventType implements EventHandler.
 func (*WelcomeOnUserSignedUp) EventType() string { return eventintake.EventUserSignedUp }
 
+// Priority implements EventHandler.
+func (h *WelcomeOnUserSignedUp) Priority() posting.Priority { return h.flow.priority }
+
 // Handle implements EventHandler.
 func (h *WelcomeOnUserSignedUp) Handle(ctx context.Context, key string, ev domain.Event) error {
 	d, err := detailsOf[domain.UserSignedUp](WelcomeOnUserSignedUpName, ev)

@@ -24,6 +24,7 @@ import (
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/messaging"
 )
 
@@ -83,13 +84,16 @@ func startIntake(t *testing.T, exchanges ...string) *intake {
 	for _, h := range raw {
 		require.NoError(t, m.AddRawHandler(h))
 	}
-	require.NoError(t, m.AddCommandHandler(cqrs.NewCommandHandler("test.RecordPostings",
+	// Postings travel on their lane: record both.
+	for _, h := range messaging.CommandHandlerOnLanes(cqrs.NewCommandHandler("test.RecordPostings",
 		func(_ context.Context, cmd *posting.CreatePosting) error {
 			in.mu.Lock()
 			defer in.mu.Unlock()
 			in.postings = append(in.postings, *cmd)
 			return nil
-		})))
+		})) {
+		require.NoError(t, m.AddCommandHandler(h))
+	}
 	require.NoError(t, m.AddPoisonObserver("test.ObservePoison", func(msg *message.Message) {
 		in.mu.Lock()
 		defer in.mu.Unlock()
@@ -123,6 +127,21 @@ func (in *intake) sent() []posting.CreatePosting {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return append([]posting.CreatePosting(nil), in.postings...)
+}
+
+// distinct returns the postings asked for: the commands sent, one per
+// idempotency key (the intake of each lane asks for a transactional
+// event's postings).
+func (in *intake) distinct() []posting.CreatePosting {
+	var out []posting.CreatePosting
+	seen := map[string]bool{}
+	for _, cmd := range in.sent() {
+		if !seen[cmd.IdempotencyKey] {
+			seen[cmd.IdempotencyKey] = true
+			out = append(out, cmd)
+		}
+	}
+	return out
 }
 
 func (in *intake) poison() []*message.Message {
@@ -161,11 +180,13 @@ func TestTheSameEventPublishedTwiceMakesItsPostingsOnce(t *testing.T) {
 
 	in.publish(t, eventintake.Exchange, signup, "")
 	in.publish(t, eventintake.Exchange, signup, "")
-	// Once the duplicate is dropped, nothing more can come of it.
-	require.Eventually(t, func() bool { return in.keys.droppedEvents() == 1 && len(in.sent()) == 1 },
+	// Once the duplicate is dropped by the intake of each lane, nothing
+	// more can come of it. Both lanes ask for the welcome posting, with one
+	// idempotency key: it is made once.
+	require.Eventually(t, func() bool { return in.keys.droppedEvents() == 2 && len(in.sent()) == 2 },
 		5*time.Second, time.Millisecond)
 
-	cmds := in.sent()
+	cmds := in.distinct()
 	require.Len(t, cmds, 1)
 	require.Equal(t, posting.TypeWelcome, cmds[0].NotificationType)
 	require.Equal(t, intaketest.UserURL, cmds[0].Receivers)
@@ -212,7 +233,9 @@ func TestABadEventEndsOnThePoisonQueueWithItsReason(t *testing.T) {
 
 	// The intake keeps going after poison.
 	in.publish(t, eventintake.Exchange, intaketest.Event(t, "user_signed_up"), "")
-	require.Eventually(t, func() bool { return len(in.sent()) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(in.sent()) == 2 }, 5*time.Second, time.Millisecond)
+	require.Len(t, in.distinct(), 1)
+	require.Len(t, in.poison(), 3, "what is wrong with an event is poisoned once, by the bulk intake")
 }
 
 func TestAnEventOverTheBodyCapGoesToThePoisonQueueOnceNamingTheCapAndTheIntakeGoesOn(t *testing.T) {
@@ -225,7 +248,7 @@ func TestAnEventOverTheBodyCapGoesToThePoisonQueueOnceNamingTheCapAndTheIntakeGo
 	in.publish(t, eventintake.Exchange, big, "big-1")
 	require.Eventually(t, func() bool { return len(in.poison()) == 1 }, 5*time.Second, time.Millisecond)
 	in.publish(t, eventintake.Exchange, intaketest.Event(t, "user_signed_up"), "small-1")
-	require.Eventually(t, func() bool { return len(in.sent()) == 1 }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return len(in.distinct()) == 1 }, 5*time.Second, time.Millisecond,
 		"the consumer goes on with the next event")
 
 	poisoned := in.poison()[0]
@@ -243,9 +266,9 @@ func TestEachConfiguredExchangeIsConsumed(t *testing.T) {
 
 	in.publish(t, "notifier.events", intaketest.Event(t, "user_signed_up"), "")
 	in.publish(t, "legacy.events", intaketest.Event(t, "new_movies"), "")
-	require.Eventually(t, func() bool { return len(in.sent()) == 2 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(in.distinct()) == 2 }, 5*time.Second, time.Millisecond)
 	var types []string
-	for _, cmd := range in.sent() {
+	for _, cmd := range in.distinct() {
 		types = append(types, cmd.NotificationType)
 	}
 	require.ElementsMatch(t, []string{posting.TypeWelcome, posting.TypeNewMovies}, types)
@@ -257,15 +280,20 @@ func TestRawHandlersAreNamedPerExchangeOnlyWhenThereAreSeveral(t *testing.T) {
 
 	one, err := ports.RawHandlers([]string{"notifier.events"}, consumer)
 	require.NoError(t, err)
-	require.Len(t, one, 1)
+	require.Len(t, one, 2, "one per lane")
 	require.Equal(t, "eventintake.ConsumeEvents", one[0].Name)
 	require.Equal(t, "notifier.events", one[0].Topic)
+	require.Nil(t, one[0].Accept, "the bulk intake takes every event")
+	require.Equal(t, "eventintake.ConsumeEvents.transactional", one[1].Name)
+	require.Equal(t, "notifier.events", one[1].Topic)
+	require.Equal(t, lane.Transactional, one[1].Lane)
 
 	two, err := ports.RawHandlers([]string{"a.events", "b.events"}, consumer)
 	require.NoError(t, err)
 	require.Equal(t, "eventintake.ConsumeEvents.a.events", two[0].Name)
-	require.Equal(t, "eventintake.ConsumeEvents.b.events", two[1].Name)
-	require.Equal(t, "b.events", two[1].Topic)
+	require.Equal(t, "eventintake.ConsumeEvents.a.events.transactional", two[1].Name)
+	require.Equal(t, "eventintake.ConsumeEvents.b.events", two[2].Name)
+	require.Equal(t, "b.events", two[2].Topic)
 
 	_, err = ports.RawHandlers(nil, consumer)
 	require.Error(t, err)
@@ -322,3 +350,5 @@ func (f consumerFunc) Handle(ctx context.Context, payload []byte, messageID stri
 func (consumerFunc) Key(payload []byte, messageID string) string {
 	return domain.EventKey(payload, messageID)
 }
+
+func (consumerFunc) Lane([]byte) string { return lane.Bulk }

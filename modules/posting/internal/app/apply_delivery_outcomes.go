@@ -146,7 +146,7 @@ func (h *ApplyDeliveryOutcomesHandler) resume(ctx context.Context, counted domai
 		h.log.InfoContext(ctx, "posting expired while its walk was paused", "posting_id", p.ID)
 		return p, false, nil
 	}
-	if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: p.NextPage}); err != nil {
+	if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: p.NextPage, Priority: p.Priority}); err != nil {
 		return p, false, fmt.Errorf("send expand audience page %d: %w", p.NextPage, err)
 	}
 	return p, true, nil

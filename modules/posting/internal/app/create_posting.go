@@ -17,6 +17,7 @@ import (
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/lane"
 )
 
 // DefaultIdempotencyRetention is how long an idempotency key answers with
@@ -131,7 +132,9 @@ func (h *CreatePostingHandler) HandleFor(ctx context.Context, scope string, cmd 
 		spec.IdempotencyKey = scope + ":" + spec.IdempotencyKey
 	}
 	now := h.clock.Now()
-	err = h.tx.InTx(ctx, func(ctx context.Context) error {
+	// A code is written on its lane's own database connections (unless
+	// the caller's unit of work is already open, on its message's lane).
+	err = h.tx.InTx(lane.With(ctx, string(spec.Priority)), func(ctx context.Context) error {
 		p, created, err = h.store.Create(ctx, domain.New(uuid.New(), spec, now), now.Add(h.retention))
 		if err != nil {
 			return fmt.Errorf("create posting: %w", err)
@@ -143,7 +146,7 @@ func (h *CreatePostingHandler) HandleFor(ctx context.Context, scope string, cmd 
 		if !created || p.Status != domain.StatusAccepted {
 			return nil
 		}
-		if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: 1}); err != nil {
+		if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: 1, Priority: p.Priority}); err != nil {
 			return fmt.Errorf("send expand audience: %w", err)
 		}
 		return nil

@@ -28,7 +28,7 @@ func TestNewMailingIsAcceptedWithDefaultsAndStartsItsAudienceWalk(t *testing.T) 
 	require.Equal(t, "new_movies", p.NotificationType, "defaults to the template's base name")
 	require.Equal(t, posting.PriorityBulk, p.Priority, "a group goes on the bulk lane")
 	require.Equal(t, 1, p.NextPage)
-	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1}}, w.commands.expandCommands())
+	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1, Priority: p.Priority}}, w.commands.expandCommands())
 	require.Equal(t, "posting.ExpandAudience.v1", app.ExpandAudience{}.Name())
 }
 

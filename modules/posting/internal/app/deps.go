@@ -1,6 +1,10 @@
 package app
 
-import "context"
+import (
+	"context"
+
+	"github.com/notifier/notifier/modules/posting"
+)
 
 // CommandSender sends commands on the command bus (*cqrs.CommandBus).
 type CommandSender interface {
@@ -19,10 +23,18 @@ type EventPublisher interface {
 type ExpandAudience struct {
 	PostingID string `json:"posting_id"`
 	Page      int    `json:"page"`
+	// Priority is the posting's lane; empty (bulk) in commands of
+	// versions before it was added.
+	Priority posting.Priority `json:"priority,omitempty"`
 }
 
 // Name returns the wire name.
 func (ExpandAudience) Name() string { return "posting.ExpandAudience.v1" }
+
+// RouteKey puts the command on its posting's lane.
+func (c ExpandAudience) RouteKey() string {
+	return posting.CreatePosting{Priority: c.Priority}.RouteKey()
+}
 
 // TxRunner runs fn in one transaction that the store writes and the
 // messages sent with the context it passes join, so that they take effect

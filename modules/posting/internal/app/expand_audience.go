@@ -222,7 +222,7 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 		if p.WalkDone || p.WalkPaused || p.Status.Terminal() {
 			return nil
 		}
-		if err := h.commands.Send(ctx, ExpandAudience{PostingID: cmd.PostingID, Page: cmd.Page + 1}); err != nil {
+		if err := h.commands.Send(ctx, ExpandAudience{PostingID: cmd.PostingID, Page: cmd.Page + 1, Priority: p.Priority}); err != nil {
 			return fmt.Errorf("send expand audience page %d: %w", cmd.Page+1, err)
 		}
 		return nil
@@ -255,7 +255,7 @@ func (h *ExpandAudienceHandler) resumeAfter(ctx context.Context, log *slog.Logge
 		return nil
 	}
 	log.DebugContext(ctx, "audience page already recorded; asking for the next one again", "next_page", p.NextPage)
-	if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: p.NextPage}); err != nil {
+	if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: p.NextPage, Priority: p.Priority}); err != nil {
 		return fmt.Errorf("send expand audience page %d: %w", p.NextPage, err)
 	}
 	return nil

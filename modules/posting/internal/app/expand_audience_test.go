@@ -25,7 +25,7 @@ func TestMailingToADirectoryOf1234UsersIsPublishedInThreePagesWithEveryUserOnce(
 	// The first page, on its own: the cursor is persisted before the next
 	// page is asked for.
 	first := w.commands.take()
-	require.Equal(t, []any{app.ExpandAudience{PostingID: p.ID.String(), Page: 1}}, first)
+	require.Equal(t, []any{app.ExpandAudience{PostingID: p.ID.String(), Page: 1, Priority: p.Priority}}, first)
 	require.NoError(t, w.expand.Handle(ctx, app.ExpandAudience{PostingID: p.ID.String(), Page: 1}))
 	afterOne := w.get(t, p.ID)
 	require.Equal(t, 2, afterOne.NextPage)
@@ -114,7 +114,7 @@ func TestRedeliveredLastRecordedPageAsksAgainForTheNextOneOnly(t *testing.T) {
 	require.NoError(t, w.expand.Handle(ctx, page1))
 
 	require.Len(t, w.events.batches(), 1, "page 1 is not published again")
-	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 2}}, w.commands.expandCommands())
+	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 2, Priority: p.Priority}}, w.commands.expandCommands())
 	w.walk(t)
 	require.Len(t, w.events.batches(), 3)
 }

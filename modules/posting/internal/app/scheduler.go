@@ -81,7 +81,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 func (s *Scheduler) release(ctx context.Context, id uuid.UUID, now time.Time) error {
 	released := false
 	err := s.tx.InTx(ctx, func(ctx context.Context) error {
-		_, err := s.store.Update(ctx, id, func(p *domain.Posting) error {
+		p, err := s.store.Update(ctx, id, func(p *domain.Posting) error {
 			if !p.Release(now) {
 				return errStop
 			}
@@ -93,7 +93,7 @@ func (s *Scheduler) release(ctx context.Context, id uuid.UUID, now time.Time) er
 		if err != nil {
 			return fmt.Errorf("claim scheduled posting: %w", err)
 		}
-		if err := s.commands.Send(ctx, ExpandAudience{PostingID: id.String(), Page: 1}); err != nil {
+		if err := s.commands.Send(ctx, ExpandAudience{PostingID: id.String(), Page: 1, Priority: p.Priority}); err != nil {
 			return fmt.Errorf("send expand audience: %w", err)
 		}
 		released = true

@@ -30,7 +30,7 @@ func TestScheduledMailingStartsWhenItsSendAtComes(t *testing.T) {
 
 	w.clock.Advance(time.Second)
 	require.NoError(t, w.sched.Tick(ctx))
-	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1}}, w.commands.expandCommands())
+	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1, Priority: p.Priority}}, w.commands.expandCommands())
 	require.Equal(t, domain.StatusAccepted, w.get(t, p.ID).Status)
 
 	require.NoError(t, w.sched.Tick(ctx))

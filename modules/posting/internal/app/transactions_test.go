@@ -40,7 +40,7 @@ func TestPostingIsNotStoredWithoutItsFirstPageCommand(t *testing.T) {
 	_, created, err = w.create.Handle(ctx, newMoviesCmd("k"))
 	require.NoError(t, err)
 	require.False(t, created)
-	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1}}, w.commands.expandCommands())
+	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1, Priority: p.Priority}}, w.commands.expandCommands())
 }
 
 func TestCancellationIsNotStoredWithoutItsEvent(t *testing.T) {
@@ -80,7 +80,7 @@ func TestAudiencePageIsRecordedOnlyWithItsBatchAndTheNextPageCommand(t *testing.
 
 	require.NoError(t, w.expand.Handle(ctx, page1)) // the redelivery
 	require.Len(t, w.events.batches(), 1)
-	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 2}}, w.commands.expandCommands())
+	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 2, Priority: p.Priority}}, w.commands.expandCommands())
 	w.walk(t)
 	seen := map[string]int{}
 	for _, b := range w.events.batches() {
@@ -135,7 +135,7 @@ func TestScheduledPostingIsReleasedOnlyWithItsFirstPageCommand(t *testing.T) {
 
 	require.NoError(t, w.sched.Tick(ctx))
 	require.Equal(t, domain.StatusAccepted, w.get(t, p.ID).Status)
-	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1}}, w.commands.expandCommands())
+	require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 1, Priority: p.Priority}}, w.commands.expandCommands())
 }
 
 func TestOutcomesAppliedConcurrentlyAreEachCountedOnce(t *testing.T) {

@@ -91,7 +91,7 @@ func TestWalkAsksForPagesOnlyAsOutcomesArrive(t *testing.T) {
 		require.True(t, w.get(t, p.ID).WalkPaused)
 
 		w.deliver(t, id, w.events.batches()[1])
-		require.Equal(t, []app.ExpandAudience{{PostingID: id, Page: 4}}, w.commands.expandCommands(),
+		require.Equal(t, []app.ExpandAudience{{PostingID: id, Page: 4, Priority: p.Priority}}, w.commands.expandCommands(),
 			"100 outstanding: the walk resumes with the next page")
 		require.False(t, w.get(t, p.ID).WalkPaused)
 
@@ -178,7 +178,7 @@ func TestOnlyOneOfConcurrentOutcomeHandlersResumesTheWalk(t *testing.T) {
 		}
 		wg.Wait()
 
-		require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 4}}, w.commands.expandCommands())
+		require.Equal(t, []app.ExpandAudience{{PostingID: p.ID.String(), Page: 4, Priority: p.Priority}}, w.commands.expandCommands())
 		got := w.get(t, p.ID)
 		require.False(t, got.WalkPaused)
 		require.Equal(t, 300, got.Counters.Sent)
