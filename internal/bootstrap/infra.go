@@ -107,7 +107,8 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 			return nil, fmt.Errorf("connect to rabbitmq: %w", err)
 		}
 		in.outbox, err = pgtransport.NewOutbox(pool, broker.Publisher(), cfg.AMQP.OutboxPollInterval, wlog,
-			pgtransport.WithTransactionalLane(pools.For(lane.Transactional), broker.LanePublisher(lane.Transactional)))
+			pgtransport.WithTransactionalLane(pools.For(lane.Transactional), broker.LanePublisher(lane.Transactional),
+				cfg.AMQP.TransactionalOutboxPollInterval))
 		if err != nil {
 			return nil, errors.Join(err, broker.Close())
 		}

@@ -90,6 +90,10 @@ type AMQP struct {
 	// OutboxPollInterval is how often the outbox forwarder looks for
 	// committed messages: the latency it adds to each hop when idle.
 	OutboxPollInterval time.Duration `yaml:"outbox_poll_interval"`
+	// TransactionalOutboxPollInterval is OutboxPollInterval for the
+	// transactional lane's outbox table, mostly empty: a code waits for it
+	// at every hop.
+	TransactionalOutboxPollInterval time.Duration `yaml:"transactional_outbox_poll_interval"`
 	// PoisonTTL is how long the poison queue keeps a message (its
 	// x-message-ttl): poisoned messages can hold emails and phone numbers.
 	PoisonTTL time.Duration `yaml:"poison_ttl"`

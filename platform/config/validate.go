@@ -141,6 +141,7 @@ func (c Config) validateTransport(p *problems) {
 			}
 		}
 		positive(p, "amqp.outbox_poll_interval", c.AMQP.OutboxPollInterval)
+		positive(p, "amqp.transactional_outbox_poll_interval", c.AMQP.TransactionalOutboxPollInterval)
 	case TransportSQL:
 		if c.Database.URL == "" {
 			p.missing("database.url", "required with transport sql")

@@ -58,10 +58,13 @@ type OutboxOption func(*Outbox) error
 
 // WithTransactionalLane gives the transactional lane a table
 // (TransactionalOutboxTopic) and a forwarder of its own, reading on pool
-// and publishing to broker.
-func WithTransactionalLane(pool *pgxpool.Pool, broker message.Publisher) OutboxOption {
+// every pollInterval (the Outbox's when zero) and publishing to broker.
+func WithTransactionalLane(pool *pgxpool.Pool, broker message.Publisher, pollInterval time.Duration) OutboxOption {
 	return func(o *Outbox) error {
-		l, err := o.newLane(lane.Transactional, TransactionalOutboxTopic, pool, broker)
+		if pollInterval <= 0 {
+			pollInterval = o.poll
+		}
+		l, err := o.newLane(lane.Transactional, TransactionalOutboxTopic, pool, broker, pollInterval)
 		if err != nil {
 			return err
 		}
@@ -81,7 +84,7 @@ func NewOutbox(pool *pgxpool.Pool, broker message.Publisher, pollInterval time.D
 		pollInterval = 20 * time.Millisecond
 	}
 	o := &Outbox{lanes: map[string]*outboxLane{}, logger: logger, poll: pollInterval, running: make(chan struct{})}
-	bulk, err := o.newLane(lane.Bulk, OutboxTopic, pool, broker)
+	bulk, err := o.newLane(lane.Bulk, OutboxTopic, pool, broker, pollInterval)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +97,7 @@ func NewOutbox(pool *pgxpool.Pool, broker message.Publisher, pollInterval time.D
 	return o, nil
 }
 
-func (o *Outbox) newLane(name, topic string, pool *pgxpool.Pool, broker message.Publisher) (*outboxLane, error) {
+func (o *Outbox) newLane(name, topic string, pool *pgxpool.Pool, broker message.Publisher, poll time.Duration) (*outboxLane, error) {
 	if pool == nil || broker == nil {
 		return nil, fmt.Errorf("outbox %s: pool and broker publisher are required", name)
 	}
@@ -106,8 +109,8 @@ func (o *Outbox) newLane(name, topic string, pool *pgxpool.Pool, broker message.
 		schema: wsql.PostgreSQLQueueSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea},
 	}
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
-		PollInterval:     o.poll,
-		ResendInterval:   o.poll,
+		PollInterval:     poll,
+		ResendInterval:   poll,
 		SchemaAdapter:    l.schema,
 		OffsetsAdapter:   wsql.PostgreSQLQueueOffsetsAdapter{DeleteOnAck: true, GenerateMessagesTableName: messagesTable},
 		InitializeSchema: true,

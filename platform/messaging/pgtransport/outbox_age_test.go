@@ -23,7 +23,7 @@ func TestOutboxAgeIsTheOldestUnforwardedMessageOfEachLaneAndZeroWhenEmpty(t *tes
 	t.Parallel()
 	pool := testenv.Postgres(t)
 	broker := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
-	outbox, err := pgtransport.NewOutbox(pool, broker, 10*time.Millisecond, nil, pgtransport.WithTransactionalLane(pool, broker))
+	outbox, err := pgtransport.NewOutbox(pool, broker, 10*time.Millisecond, nil, pgtransport.WithTransactionalLane(pool, broker, 0))
 	require.NoError(t, err)
 	fake := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	gauge, err := pgtransport.NewOutboxAgeGauge(outbox, metrics.CachedGaugeOptions{TTL: time.Second, Clock: fake})

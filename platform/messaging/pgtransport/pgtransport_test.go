@@ -175,7 +175,7 @@ func TestTheTransactionalLaneOfTheOutboxForwardsWhileTheBulkLaneIsStuck(t *testi
 	codes := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
 	received, err := codes.Subscribe(context.Background(), "commands.test.transactional")
 	require.NoError(t, err)
-	outbox, err := pgtransport.NewOutbox(pool, stuck, 10*time.Millisecond, nil, pgtransport.WithTransactionalLane(pool, codes))
+	outbox, err := pgtransport.NewOutbox(pool, stuck, 10*time.Millisecond, nil, pgtransport.WithTransactionalLane(pool, codes, 5*time.Millisecond))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _ = outbox.Run(ctx) }()
