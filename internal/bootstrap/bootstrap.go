@@ -69,7 +69,7 @@ func App(o Options) fx.Option {
 	)
 	if o.Config.Database.URL != "" {
 		state = fx.Provide(
-			func(i *infra) *pgxpool.Pool { return i.pool },
+			func(i *infra) *pgxpool.Pool { return i.pools.Bulk },
 			func(i *infra) db.Pools { return i.pools },
 			func(i *infra) db.TxRunner {
 				return db.PoolRunner{Pool: i.pools.Bulk, Transactional: i.pools.Transactional}
@@ -127,7 +127,7 @@ type claims struct {
 }
 
 func newClaims(i *infra) (claims, error) {
-	s, err := claimcheck.NewPostgres(i.pool)
+	s, err := claimcheck.NewPostgres(i.pools.Bulk)
 	if err != nil {
 		return claims{}, err
 	}
@@ -245,7 +245,7 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 			return errors.New("router not running")
 		}
 	})
-	if p.Infra.pool != nil {
+	if p.Infra.pools.Bulk != nil {
 		p.Server.AddReadinessCheck("database", p.Infra.pools.Ping)
 		startJanitor(p.Lifecycle, append(platformSweepers(p.Infra), p.Sweepers...), p.Logger)
 	}

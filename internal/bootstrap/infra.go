@@ -9,7 +9,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
@@ -27,8 +26,7 @@ import (
 // infra is what the configuration picks: where messages travel, where
 // state lives, and how a handler's writes and messages commit together.
 type infra struct {
-	pool      *pgxpool.Pool // nil in memory mode; the bulk lane's and everything else's
-	pools     db.Pools      // pool, and the transactional lane's own
+	pools     db.Pools // empty in memory mode; Bulk serves everything but the transactional lane
 	transport messaging.Transport
 	keys      messaging.KeyStore
 	unit      message.HandlerMiddleware // nil in memory mode
@@ -66,17 +64,13 @@ func newInfra(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Lo
 		}
 	}
 	in := &infra{
-		pool:  pool,
 		pools: pools,
 		keys:  messaging.NewPostgresKeyStore(pool, cfg.Messaging.DedupRetention),
 		unit:  messaging.UnitOfWorkOnLanes(pools),
 	}
 	switch cfg.Transport {
 	case config.TransportSQL:
-		subscribers, err := db.Open(ctx, cfg.Database.URL, func(c *pgxpool.Config) {
-			c.MaxConns = int32(cfg.SQL.SubscriberConns)
-			c.MinConns = 0
-		})
+		subscribers, err := db.Open(ctx, cfg.Database.URL, db.MaxConns(cfg.SQL.SubscriberConns))
 		if err != nil {
 			return nil, fmt.Errorf("sql subscribers: %w", err)
 		}

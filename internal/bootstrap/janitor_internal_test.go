@@ -37,15 +37,15 @@ func TestTheJanitorDeletesPoisonedMessagesOlderThanTheConfiguredTTLInTheSQLTrans
 	for _, body := range []string{`{"email":"old@example.com"}`, `{"email":"recent@example.com"}`} {
 		require.NoError(t, in.transport.Publisher().Publish(messaging.PoisonTopic, message.NewMessage(watermill.NewUUID(), []byte(body))))
 	}
-	testenv.MustExec(t, in.pool, `UPDATE "wm_notifier_poison" SET created_at = created_at - interval '2 hours'
+	testenv.MustExec(t, in.pools.Bulk, `UPDATE "wm_notifier_poison" SET created_at = created_at - interval '2 hours'
 		WHERE convert_from(payload, 'UTF8') LIKE '%old@%'`)
-	testenv.MustExec(t, in.pool, `UPDATE "wm_notifier_poison" SET created_at = created_at - interval '30 minutes'
+	testenv.MustExec(t, in.pools.Bulk, `UPDATE "wm_notifier_poison" SET created_at = created_at - interval '30 minutes'
 		WHERE convert_from(payload, 'UTF8') LIKE '%recent@%'`)
 
 	sweep(context.Background(), platformSweepers(in), logger)
 
 	var left []string
-	rows, err := in.pool.Query(context.Background(), `SELECT convert_from(payload, 'UTF8') FROM "wm_notifier_poison"`)
+	rows, err := in.pools.Bulk.Query(context.Background(), `SELECT convert_from(payload, 'UTF8') FROM "wm_notifier_poison"`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var s string

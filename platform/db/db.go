@@ -195,15 +195,21 @@ func OpenPools(ctx context.Context, url string, transactionalConns int) (Pools, 
 	if transactionalConns <= 0 {
 		return Pools{Bulk: bulk}, nil
 	}
-	tx, err := Open(ctx, url, func(c *pgxpool.Config) {
-		c.MaxConns = int32(transactionalConns)
-		c.MinConns = 0
-	})
+	tx, err := Open(ctx, url, MaxConns(transactionalConns))
 	if err != nil {
 		bulk.Close()
 		return Pools{}, fmt.Errorf("transactional lane: %w", err)
 	}
 	return Pools{Bulk: bulk, Transactional: tx}, nil
+}
+
+// MaxConns is an Open option: a pool of n connections at most, none
+// kept open while idle.
+func MaxConns(n int) func(*pgxpool.Config) {
+	return func(c *pgxpool.Config) {
+		c.MaxConns = int32(n)
+		c.MinConns = 0
+	}
 }
 
 // Close closes every pool.
