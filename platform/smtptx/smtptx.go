@@ -147,15 +147,21 @@ func (t transaction) pipelined(from, to string, content io.WriterTo) *Error {
 // the message is then sent twice, with the same Message-ID, as when the
 // final reply of a DATA transaction is lost and the delivery is retried.
 func (t transaction) chunked(from, to string, content io.WriterTo) *Error {
-	raw, wire := buffers.Get().(*bytes.Buffer), buffers.Get().(*bytes.Buffer)
-	defer release(raw)
+	wire := buffers.Get().(*bytes.Buffer)
 	defer release(wire)
-	if _, err := content.WriteTo(raw); err != nil {
-		// Nothing went out; the connection is dropped all the same, as
-		// after a failed content in the other transactions.
-		return &Error{Stage: StageContent, Err: err}
+	var body []byte
+	if b, ok := content.(*Built); ok {
+		body = withCRLF(b.Bytes())
+	} else {
+		raw := buffers.Get().(*bytes.Buffer)
+		defer release(raw)
+		if _, err := content.WriteTo(raw); err != nil {
+			// Nothing went out; the connection is dropped all the same, as
+			// after a failed content in the other transactions.
+			return &Error{Stage: StageContent, Err: err}
+		}
+		body = withCRLF(raw.Bytes())
 	}
-	body := withCRLF(raw.Bytes())
 	wire.Grow(len(from) + len(to) + 96 + len(body))
 	t.writeMail(wire, from)
 	writeRcpt(wire, to)
@@ -274,22 +280,30 @@ func (t transaction) roundTrip(stage string, class int) *Error {
 // starts with a dot) is sent as built with the final dot appended; any
 // other is dot-stuffed a line at a time into a second buffer.
 func (t transaction) content(content io.WriterTo) *Error {
-	raw := buffers.Get().(*bytes.Buffer)
-	defer release(raw)
-	if _, err := content.WriteTo(raw); err != nil {
-		// Nothing of the message went out, but the server waits for it
-		// after its 354: the connection is stuck in DATA.
-		return &Error{Stage: StageContent, Err: err}
+	// whole is the message and its final dot; the message is whole[:size].
+	var whole []byte
+	var size int
+	var plain bool
+	if b, ok := content.(*Built); ok {
+		whole, size, plain = b.buf.Bytes(), b.size, b.plain
+	} else {
+		raw := buffers.Get().(*bytes.Buffer)
+		defer release(raw)
+		if _, err := content.WriteTo(raw); err != nil {
+			// Nothing of the message went out, but the server waits for it
+			// after its 354: the connection is stuck in DATA.
+			return &Error{Stage: StageContent, Err: err}
+		}
+		size, plain = raw.Len(), !needsStuffing(raw.Bytes())
+		raw.WriteString(".\r\n")
+		whole = raw.Bytes()
 	}
-	msg := raw.Bytes()
-	if needsStuffing(msg) {
+	msg := whole
+	if !plain {
 		wire := buffers.Get().(*bytes.Buffer)
 		defer release(wire)
-		dotStuff(wire, msg)
+		dotStuff(wire, whole[:size])
 		msg = wire.Bytes()
-	} else {
-		raw.WriteString(".\r\n")
-		msg = raw.Bytes()
 	}
 	if _, err := t.text.W.Write(msg); err != nil {
 		return &Error{Stage: StageContent, Err: err}

@@ -34,6 +34,23 @@ type Sender interface {
 	Send(ctx context.Context, msg Message) error
 }
 
+// Preparer is a Sender that can do the part of a send that needs no
+// connection apart (an SMTP sender builds the MIME message), so that a
+// worker sharing a pool of connections holds one only for the exchange.
+// Prepare's errors are permanent; SendPrepared sends what Prepare of any
+// sender of the same configuration returned, as Send would have.
+type Preparer interface {
+	Sender
+	Prepare(msg Message) (Prepared, error)
+	SendPrepared(ctx context.Context, p Prepared) error
+}
+
+// Prepared is a message a Preparer built; Release gives back what it holds
+// once it is sent (or will not be), and it is not used again.
+type Prepared interface {
+	Release()
+}
+
 // Senders maps a channel ("email", "sms") to its Sender.
 type Senders map[string]Sender
 

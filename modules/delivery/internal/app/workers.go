@@ -104,6 +104,7 @@ func NewWorkers(n int, newSenders NewSenders, logger *slog.Logger, opts ...Worke
 		shared := make(Senders, len(w.channels))
 		for _, ch := range w.channels {
 			pool := &pooledSender{free: make(chan Sender, len(w.sets))}
+			pool.preparer = preparerOf(w.sets, ch)
 			for _, set := range w.sets {
 				pool.free <- set[ch]
 			}
@@ -119,10 +120,40 @@ func NewWorkers(n int, newSenders NewSenders, logger *slog.Logger, opts ...Worke
 // pooledSender sends through the first of its senders that is free.
 type pooledSender struct {
 	free chan Sender
+	// preparer, when every sender is a Preparer, prepares each message
+	// before a sender is taken.
+	preparer Preparer
+}
+
+// preparerOf returns the sender of channel ch of the first set when the
+// senders of ch in every set are Preparers, else nil.
+func preparerOf(sets []Senders, ch string) Preparer {
+	for _, set := range sets {
+		if _, ok := set[ch].(Preparer); !ok {
+			return nil
+		}
+	}
+	return sets[0][ch].(Preparer)
 }
 
 // Send implements Sender: it waits for a free sender, or for ctx to end.
+// A message for Preparers is prepared first, before a sender is taken, so
+// that the connection is held only for the exchange.
 func (p *pooledSender) Send(ctx context.Context, msg Message) error {
+	if p.preparer != nil {
+		prepared, err := p.preparer.Prepare(msg)
+		if err != nil {
+			return err
+		}
+		defer prepared.Release()
+		select {
+		case s := <-p.free:
+			defer func() { p.free <- s }()
+			return s.(Preparer).SendPrepared(ctx, prepared)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	select {
 	case s := <-p.free:
 		defer func() { p.free <- s }()

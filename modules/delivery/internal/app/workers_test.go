@@ -574,3 +574,77 @@ func TestWorkersStoppedBeforeStartingCloseTheirSendersAndTakeNoBatch(t *testing.
 	workers.Start() // too late: does nothing
 	require.ErrorIs(t, handler.Handle(context.Background(), emailBatch("p1", users(1)...)), app.ErrWorkersStopped)
 }
+
+// preparing is a Preparer over a gate: Prepare counts the messages built,
+// SendPrepared goes through the gate, and every prepared message must be
+// released once.
+type preparing struct {
+	*gate
+	mu                  sync.Mutex
+	prepared, released  int
+	preparedOutsideSend bool
+}
+
+type preparedMsg struct {
+	p   *preparing
+	msg app.Message
+}
+
+func (m *preparedMsg) Release() {
+	m.p.mu.Lock()
+	m.p.released++
+	m.p.mu.Unlock()
+}
+
+func (p *preparing) Prepare(msg app.Message) (app.Prepared, error) {
+	if msg.To == "bad" {
+		return nil, errors.New("cannot build")
+	}
+	p.mu.Lock()
+	p.prepared++
+	p.mu.Unlock()
+	return &preparedMsg{p: p, msg: msg}, nil
+}
+
+func (p *preparing) SendPrepared(ctx context.Context, pm app.Prepared) error {
+	return p.gate.Send(ctx, pm.(*preparedMsg).msg)
+}
+
+func (p *preparing) counts() (prepared, released int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.prepared, p.released
+}
+
+// Workers sharing connections build each message before they take one: a
+// worker whose message is ready waits for the connection, it does not hold
+// it while it builds.
+func TestWorkersSharingConnectionsBuildTheirMessagesBeforeTakingOne(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, concurrentPolicy)
+	g := newGate()
+	sender := &preparing{gate: g}
+	workers, err := app.NewWorkers(4, func() (app.Senders, error) {
+		return app.Senders{"email": sender}, nil
+	}, discard(), app.WithConnections(1))
+	require.NoError(t, err)
+	workers.Start()
+	t.Cleanup(func() { _ = workers.Stop(context.Background()) })
+	handler := handlerOn(t, h, workers)
+
+	done := handleAsync(handler, context.Background(), emailBatch("p1", users(8)...))
+	g.waitInFlight(t, 1)
+	require.Eventually(t, func() bool { n, _ := sender.counts(); return n == 4 }, 10*time.Second, time.Millisecond,
+		"all four workers built their message while the one connection is held by the first")
+	in, _, _ := g.state()
+	require.Equal(t, 1, in, "one send at a time on the one connection")
+
+	g.open()
+	require.NoError(t, result(t, done))
+	_, maxIn, sent := g.state()
+	require.Equal(t, 1, maxIn)
+	require.Len(t, sent, 8)
+	prepared, released := sender.counts()
+	require.Equal(t, 8, prepared)
+	require.Equal(t, 8, released, "every built message is released")
+}

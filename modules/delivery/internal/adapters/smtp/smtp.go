@@ -148,9 +148,52 @@ func splitAddr(addr string, defaultPort int) (string, int, error) {
 // duplicate is recognisable. A failure that leaves the connection unusable
 // (no answer, 421) closes it; the next Send connects anew.
 func (s *Sender) Send(ctx context.Context, msg app.Message) error {
-	m, err := s.build(msg)
+	p, err := s.Prepare(msg)
 	if err != nil {
 		return err
+	}
+	defer p.Release()
+	return s.SendPrepared(ctx, p)
+}
+
+// prepared is a message Prepare built: its envelope and its MIME content.
+type prepared struct {
+	id, from, to string
+	content      *smtptx.Built
+}
+
+// Release implements app.Prepared.
+func (p *prepared) Release() { p.content.Release() }
+
+// Prepare implements app.Preparer: it builds the MIME message (the work of
+// a send that needs no connection), so that a worker sharing connections
+// holds one only for the exchange. Its errors are permanent.
+func (s *Sender) Prepare(msg app.Message) (app.Prepared, error) {
+	m, err := s.build(msg)
+	if err != nil {
+		return nil, err
+	}
+	from, err := m.GetSender(false)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: invalid sender address: %w", err)
+	}
+	rcpts, err := m.GetRecipients()
+	if err != nil || len(rcpts) != 1 {
+		return nil, errors.New("smtp: invalid recipient address")
+	}
+	content, err := smtptx.Build(m)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: build the message: %w", err)
+	}
+	return &prepared{id: msg.ID, from: from, to: rcpts[0], content: content}, nil
+}
+
+// SendPrepared implements app.Preparer: it sends a message this or another
+// Sender of the same configuration prepared, as Send does.
+func (s *Sender) SendPrepared(ctx context.Context, pm app.Prepared) error {
+	p, ok := pm.(*prepared)
+	if !ok || p.content == nil {
+		return errors.New("smtp: not a message prepared for smtp")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,7 +209,7 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 			}
 			s.conn, fresh = conn, true
 		}
-		err := smtptx.SendMsg(s.conn, m, s.timeout)
+		err := smtptx.Send(s.conn, p.from, p.to, p.content, s.timeout)
 		if err == nil {
 			return nil
 		}
@@ -180,7 +223,7 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 		}
 		if te.MaybeAccepted() {
 			s.logger.WarnContext(ctx, "smtp reply to a sent message lost; it may have been delivered, and a retry may deliver it twice",
-				"message_id", msg.ID, "error", te.Reason())
+				"message_id", p.id, "error", te.Reason())
 		}
 		if te.Stale() && !fresh && try == 1 {
 			continue

@@ -498,3 +498,31 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 	_, err := smtp.New(smtp.Config{Addr: "mail.example.com", From: "a@example.com", TLS: smtp.TLSStartTLS}, logger)
 	require.NoError(t, err, "a host without a port takes the default port of its TLS mode")
 }
+
+// A message one Sender prepared (built before a shared connection is taken)
+// goes out on another Sender of the pool as Send would have sent it.
+func TestAMessagePreparedByOneSenderGoesOutOnAnotherAsSendWould(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	builder, other := newSender(t, srv.addr()), newSender(t, srv.addr())
+
+	p, err := builder.Prepare(message("alena@example.com"))
+	require.NoError(t, err)
+	require.NoError(t, other.SendPrepared(context.Background(), p))
+	p.Release()
+	require.NoError(t, builder.Send(context.Background(), message("alena@example.com")))
+
+	conns, _, mails := srv.stats()
+	require.Equal(t, 2, conns, "each sender its own connection")
+	require.Len(t, mails, 2)
+	prepared, sent := parse(t, mails[0].data), parse(t, mails[1].data)
+	require.Equal(t, "alena@example.com", mails[0].to)
+	require.Equal(t, sent.subject, prepared.subject)
+	require.Equal(t, sent.messageID, prepared.messageID)
+	require.Equal(t, sent.parts, prepared.parts)
+
+	_, err = builder.Prepare(message("not an address"))
+	require.Error(t, err)
+	require.False(t, app.IsTransient(err), "a message that cannot be built never will be")
+	require.Error(t, other.SendPrepared(context.Background(), nil), "only what an SMTP sender prepared")
+}
