@@ -33,6 +33,7 @@ var Module = fx.Module("preferences",
 		newStore,
 		newGetPreferences,
 		newUpdatePreferences,
+		newPatchPreferences,
 	),
 	fx.Provide(
 		fx.Annotate(newFilterAudienceOnLanes, fx.ResultTags(`group:"event_handlers,flatten"`)),
@@ -76,6 +77,10 @@ func newUpdatePreferences(store app.Store, policy *domain.Policy, clk clock.Cloc
 	return app.NewUpdatePreferencesHandler(store, policy, clk)
 }
 
+func newPatchPreferences(store app.Store, policy *domain.Policy, clk clock.Clock) (*app.PatchPreferencesHandler, error) {
+	return app.NewPatchPreferencesHandler(store, policy, clk)
+}
+
 func newFilterAudience(store app.Store, policy *domain.Policy, commands *cqrs.CommandBus, logger *slog.Logger) (*app.FilterAudienceOnAudienceBatchResolved, error) {
 	var sender app.CommandSender
 	if commands != nil { // a nil *cqrs.CommandBus must stay a nil interface
@@ -98,6 +103,6 @@ func newFilterAudienceOnLanes(store app.Store, policy *domain.Policy, commands *
 	return messaging.EventHandlerOnLanes(h), nil
 }
 
-func newRoutes(get *app.GetPreferencesHandler, update *app.UpdatePreferencesHandler) (*ports.HTTP, error) {
-	return ports.NewHTTP(get, update)
+func newRoutes(get *app.GetPreferencesHandler, update *app.UpdatePreferencesHandler, patch *app.PatchPreferencesHandler) (*ports.HTTP, error) {
+	return ports.NewHTTP(get, update, patch)
 }

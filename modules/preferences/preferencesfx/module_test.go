@@ -21,7 +21,6 @@ import (
 	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/posting"
-	"github.com/notifier/notifier/modules/preferences"
 	"github.com/notifier/notifier/modules/preferences/preferencesfx"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
@@ -135,7 +134,7 @@ func filtersABatchByPreferencesSetOverHTTP(t *testing.T, pool *pgxpool.Pool) {
 	assert.Equal(t, "p-1", got.PostingID)
 	require.Len(t, got.Items, 1)
 	assert.Equal(t, "ann", got.Items[0].Recipient.UserID)
-	assert.Equal(t, []delivery.SkippedItem{{UserID: "bob", Channel: "email", Reason: preferences.ReasonTypeOptOut}}, got.Skipped)
+	assert.Equal(t, []delivery.SkippedItem{{UserID: "bob", Channel: "email", Reason: "opted out: types.new_movies"}}, got.Skipped)
 }
 
 func TestModuleRefusesToStartWithBadPreferenceDefaults(t *testing.T) {

@@ -25,6 +25,12 @@ type Store interface {
 	// (overrides and UpdatedAt) with prefs; nothing of the previous value
 	// is kept.
 	Put(ctx context.Context, prefs domain.UserPreferences) error
+	// Update atomically reads the stored preferences of userID (zero but
+	// for UserID when there are none), passes them to change and stores
+	// what it returns, which it also returns; concurrent updates of one
+	// user take turns, so none is lost. When change fails, nothing is
+	// stored and its error is returned (wrapped).
+	Update(ctx context.Context, userID string, change func(domain.UserPreferences) (domain.UserPreferences, error)) (domain.UserPreferences, error)
 }
 
 // CommandSender sends a command to its handler (a *cqrs.CommandBus).

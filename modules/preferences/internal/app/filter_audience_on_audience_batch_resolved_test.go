@@ -121,7 +121,8 @@ func TestDefaultsFromConfigDecideForUsersWithoutOverrides(t *testing.T) {
 	cmd := f.handle(t, newMoviesBatch(ann, bob))
 
 	assert.Equal(t, []string{"bob/email"}, delivered(cmd), "only bob opted in")
-	assert.Equal(t, []delivery.SkippedItem{{UserID: "ann", Channel: "email", Reason: preferences.ReasonTypeOptOut}}, cmd.Skipped)
+	assert.Equal(t, []delivery.SkippedItem{{UserID: "ann", Channel: "email", Reason: "off by default: types.new_movies"}}, cmd.Skipped,
+		"the reason names the switch, and that it is the default's")
 }
 
 func TestChannelAndTypeOptOutsAreSkippedWithTheirReason(t *testing.T) {
@@ -135,8 +136,8 @@ func TestChannelAndTypeOptOutsAreSkippedWithTheirReason(t *testing.T) {
 
 	assert.Equal(t, []string{"carol/email"}, delivered(cmd))
 	assert.Equal(t, []delivery.SkippedItem{
-		{UserID: "ann", Channel: "email", Reason: preferences.ReasonChannelOptOut},
-		{UserID: "bob", Channel: "email", Reason: preferences.ReasonTypeOptOut},
+		{UserID: "ann", Channel: "email", Reason: "opted out: channels.email"},
+		{UserID: "bob", Channel: "email", Reason: "opted out: types.new_movies"},
 	}, cmd.Skipped)
 }
 
@@ -150,7 +151,7 @@ func TestOptOutOfOneChannelKeepsTheOther(t *testing.T) {
 	cmd := f.handle(t, batch)
 
 	assert.Equal(t, []string{"ann/email"}, delivered(cmd))
-	assert.Equal(t, []delivery.SkippedItem{{UserID: "ann", Channel: "sms", Reason: preferences.ReasonChannelOptOut}}, cmd.Skipped)
+	assert.Equal(t, []delivery.SkippedItem{{UserID: "ann", Channel: "sms", Reason: "opted out: channels.sms"}}, cmd.Skipped)
 }
 
 func TestMandatoryTypesAreDeliveredDespiteOptOuts(t *testing.T) {
@@ -378,4 +379,25 @@ func TestFilterHandlerRejectsNilDependencies(t *testing.T) {
 	assert.Error(t, err)
 	_, err = app.NewFilterAudienceOnAudienceBatchResolved(newCountingStore(), p, &recordingBus{}, nil)
 	assert.Error(t, err)
+}
+
+func TestATypeSwitchedOffOnOneChannelIsSkippedThereAndDeliveredOnTheOther(t *testing.T) {
+	t.Parallel()
+	f := newFilter(t, configuredDefaults())
+	require.NoError(t, f.store.Put(context.Background(), domain.UserPreferences{
+		UserID: "ann",
+		Overrides: domain.Overrides{
+			Channels: map[string]bool{"sms": true},
+			PerType:  map[string]map[string]bool{"new_movies": {"email": false, "sms": true}},
+		},
+	}))
+	batch := newMoviesBatch(ann, bob)
+	batch.Channels = []string{"email", "sms"}
+
+	cmd := f.handle(t, batch)
+
+	assert.Contains(t, delivered(cmd), "ann/sms")
+	assert.NotContains(t, delivered(cmd), "ann/email")
+	assert.Contains(t, delivered(cmd), "bob/email")
+	assert.Contains(t, cmd.Skipped, delivery.SkippedItem{UserID: "ann", Channel: "email", Reason: "opted out: per_type.new_movies.email"})
 }

@@ -19,6 +19,7 @@ type prefsFixture struct {
 	clock  *clock.Fake
 	get    *app.GetPreferencesHandler
 	update *app.UpdatePreferencesHandler
+	patch  *app.PatchPreferencesHandler
 }
 
 var start = time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)
@@ -31,6 +32,8 @@ func newPrefs(t *testing.T) *prefsFixture {
 	f.get, err = app.NewGetPreferencesHandler(f.store, policy)
 	require.NoError(t, err)
 	f.update, err = app.NewUpdatePreferencesHandler(f.store, policy, f.clock)
+	require.NoError(t, err)
+	f.patch, err = app.NewPatchPreferencesHandler(f.store, policy, f.clock)
 	require.NoError(t, err)
 	return f
 }

@@ -17,6 +17,7 @@ type UpdatePreferences struct {
 	UserID   string
 	Channels map[string]bool
 	Types    map[string]bool
+	PerType  map[string]map[string]bool
 }
 
 // PreferencesPutter replaces one user's stored preferences.
@@ -45,7 +46,8 @@ func NewUpdatePreferencesHandler(store PreferencesPutter, policy *domain.Policy,
 // *domain.InvalidInputError naming every malformed field (user id, unknown
 // channel, malformed type name) and stores nothing then.
 func (h *UpdatePreferencesHandler) Handle(ctx context.Context, cmd UpdatePreferences) (domain.View, error) {
-	overrides := domain.Overrides{Channels: cmd.Channels, Types: cmd.Types}.Clone()
+	overrides := domain.Overrides{Channels: cmd.Channels, Types: cmd.Types, PerType: cmd.PerType}.Clone()
+	overrides.Compact()
 	if errs := slices.Concat(domain.ValidateUserID(cmd.UserID), domain.ValidateOverrides(overrides)); len(errs) > 0 {
 		return domain.View{}, &domain.InvalidInputError{Fields: errs}
 	}

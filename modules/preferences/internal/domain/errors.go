@@ -46,7 +46,8 @@ func ValidateUserID(id string) []FieldError {
 }
 
 // ValidateOverrides returns every problem with o, in a stable order: a
-// channel that is not supported, a type name that is not well-formed.
+// channel that is not supported, a type name that is not well-formed, in
+// channels, types and per_type.
 func ValidateOverrides(o Overrides) []FieldError {
 	var errs []FieldError
 	for _, ch := range slices.Sorted(maps.Keys(o.Channels)) {
@@ -65,6 +66,25 @@ func ValidateOverrides(o Overrides) []FieldError {
 				Message: "notification type must match ^[a-z][a-z0-9_]{0,63}$",
 				Value:   t,
 			})
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(o.PerType)) {
+		if !ValidTypeName(t) {
+			errs = append(errs, FieldError{
+				Field:   "per_type." + t,
+				Message: "notification type must match ^[a-z][a-z0-9_]{0,63}$",
+				Value:   t,
+			})
+			continue
+		}
+		for _, ch := range slices.Sorted(maps.Keys(o.PerType[t])) {
+			if !IsKnownChannel(ch) {
+				errs = append(errs, FieldError{
+					Field:   "per_type." + t + "." + ch,
+					Message: fmt.Sprintf("unknown channel (supported: %s)", strings.Join(knownChannels, ", ")),
+					Value:   ch,
+				})
+			}
 		}
 	}
 	return errs

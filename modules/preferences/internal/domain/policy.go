@@ -82,16 +82,22 @@ func (p *Policy) MandatoryTypes() []string { return slices.Clone(p.mandatory) }
 // non-mandatory notifications on channel: the override, else the default.
 // An unsupported channel is never enabled.
 func (p *Policy) ChannelEnabled(o Overrides, channel string) bool {
+	on, _ := p.channel(o, channel)
+	return on
+}
+
+// channel is ChannelEnabled, and whether the user's own switch decided it.
+func (p *Policy) channel(o Overrides, channel string) (on, byUser bool) {
 	if !IsKnownChannel(channel) {
-		return false
+		return false, false
 	}
 	if on, ok := o.Channels[channel]; ok {
-		return on
+		return on, true
 	}
 	if on, ok := p.channels[channel]; ok {
-		return on
+		return on, false
 	}
-	return true
+	return true, false
 }
 
 // TypeEnabled reports whether the user with overrides o receives
@@ -101,29 +107,42 @@ func (p *Policy) TypeEnabled(o Overrides, typ string) bool {
 	if p.Mandatory(typ) {
 		return true
 	}
+	on, _ := p.typ(o, typ)
+	return on
+}
+
+// typ is TypeEnabled for a type that is not mandatory, and whether the
+// user's own switch decided it.
+func (p *Policy) typ(o Overrides, typ string) (on, byUser bool) {
 	if on, ok := o.Types[typ]; ok {
-		return on
+		return on, true
 	}
 	if on, ok := p.types[typ]; ok {
-		return on
+		return on, false
 	}
-	return p.defaultTypeEnabled
+	return p.defaultTypeEnabled, false
 }
 
 // Decide says whether a notification of type typ goes to a user with
 // overrides o and contact c on channel. It returns "" to deliver, else the
-// skip reason (one of the preferences.Reason* constants). Mandatory types
-// ignore every opt-out but, like every type, need an address.
+// skip reason: preferences.OptedOut naming the first switch that is off
+// (the channel's, the type's, then that type's on that channel), or
+// another preferences.Reason*. A delivery goes out when all three are on
+// (the third only when the user set it); a mandatory type ignores every
+// switch but, like every type, needs an address.
 func (p *Policy) Decide(o Overrides, typ, channel string, c Contact) string {
 	if !IsKnownChannel(channel) {
 		return preferences.ReasonUnknownChan
 	}
 	if !p.Mandatory(typ) {
-		if !p.ChannelEnabled(o, channel) {
-			return preferences.ReasonChannelOptOut
+		if on, byUser := p.channel(o, channel); !on {
+			return preferences.OptedOut("channels."+channel, byUser)
 		}
-		if !p.TypeEnabled(o, typ) {
-			return preferences.ReasonTypeOptOut
+		if on, byUser := p.typ(o, typ); !on {
+			return preferences.OptedOut("types."+typ, byUser)
+		}
+		if on, set := o.TypeChannel(typ, channel); set && !on {
+			return preferences.OptedOut("per_type."+typ+"."+channel, true)
 		}
 	}
 	if c.Address(channel) == "" {
@@ -139,7 +158,10 @@ type View struct {
 	Channels map[string]bool
 	// Types holds every configured and mandatory type, and every type the
 	// user overrode.
-	Types     map[string]bool
+	Types map[string]bool
+	// PerType holds the user's own switches of a type on a channel, as
+	// they set them (none is implied by the others).
+	PerType   map[string]map[string]bool
 	Mandatory []string
 	// UpdatedAt is when the user last replaced their overrides; zero if
 	// they never did.
@@ -153,13 +175,17 @@ func (p *Policy) View(prefs UserPreferences) View {
 		UserID:    prefs.UserID,
 		Channels:  make(map[string]bool, len(knownChannels)),
 		Types:     make(map[string]bool, len(p.types)+len(p.mandatory)+len(prefs.Overrides.Types)),
+		PerType:   prefs.Overrides.Clone().PerType,
 		Mandatory: p.MandatoryTypes(),
 		UpdatedAt: prefs.UpdatedAt,
+	}
+	if v.PerType == nil {
+		v.PerType = map[string]map[string]bool{}
 	}
 	for _, ch := range knownChannels {
 		v.Channels[ch] = p.ChannelEnabled(prefs.Overrides, ch)
 	}
-	for _, t := range slices.Concat(slices.Collect(maps.Keys(p.types)), p.mandatory, slices.Collect(maps.Keys(prefs.Overrides.Types))) {
+	for _, t := range slices.Concat(slices.Collect(maps.Keys(p.types)), p.mandatory, slices.Collect(maps.Keys(prefs.Overrides.Types)), slices.Collect(maps.Keys(prefs.Overrides.PerType))) {
 		v.Types[t] = p.TypeEnabled(prefs.Overrides, t)
 	}
 	return v

@@ -82,9 +82,18 @@ func TestDecideSkipsWithTheReasonOfTheOptOut(t *testing.T) {
 		expected string
 	}{
 		{"opted in", domain.Overrides{}, "new_movies", "email", alice, ""},
-		{"channel opt-out", domain.Overrides{Channels: map[string]bool{"email": false}}, "new_movies", "email", alice, preferences.ReasonChannelOptOut},
-		{"type opt-out", domain.Overrides{Types: map[string]bool{"new_movies": false}}, "new_movies", "email", alice, preferences.ReasonTypeOptOut},
-		{"both opted out names the channel", domain.Overrides{Channels: map[string]bool{"email": false}, Types: map[string]bool{"new_movies": false}}, "new_movies", "email", alice, preferences.ReasonChannelOptOut},
+		{"channel opt-out", domain.Overrides{Channels: map[string]bool{"email": false}}, "new_movies", "email", alice, "opted out: channels.email"},
+		{"type opt-out", domain.Overrides{Types: map[string]bool{"new_movies": false}}, "new_movies", "email", alice, "opted out: types.new_movies"},
+		{"both opted out names the channel", domain.Overrides{Channels: map[string]bool{"email": false}, Types: map[string]bool{"new_movies": false}}, "new_movies", "email", alice, "opted out: channels.email"},
+		{"channel off by default", domain.Overrides{}, "new_movies", "sms", alice, "off by default: channels.sms"},
+		{"type off by default", domain.Overrides{}, "reactions", "email", alice, "off by default: types.reactions"},
+		{"type on one channel off", perType("new_movies", "email", false), "new_movies", "email", alice, "opted out: per_type.new_movies.email"},
+		{"type off on another channel only", perType("new_movies", "sms", false), "new_movies", "email", alice, ""},
+		{"type on one channel on", perType("new_movies", "email", true), "new_movies", "email", alice, ""},
+		{"per type on does not beat the channel off", domain.Overrides{Channels: map[string]bool{"sms": false}, PerType: map[string]map[string]bool{"new_movies": {"sms": true}}}, "new_movies", "sms", alice, "opted out: channels.sms"},
+		{"per type on does not beat the type off", domain.Overrides{Types: map[string]bool{"new_movies": false}, PerType: map[string]map[string]bool{"new_movies": {"email": true}}}, "new_movies", "email", alice, "opted out: types.new_movies"},
+		{"per type on does not beat a default off", perType("reactions", "email", true), "reactions", "email", alice, "off by default: types.reactions"},
+		{"mandatory despite a per type opt-out", perType("email_confirmation", "email", false), "email_confirmation", "email", alice, ""},
 		{"no email address", domain.Overrides{}, "new_movies", "email", domain.Contact{Phone: "+15550100"}, preferences.ReasonNoAddress},
 		{"no phone", domain.Overrides{Channels: map[string]bool{"sms": true}}, "new_movies", "sms", domain.Contact{Email: "a@example.com"}, preferences.ReasonNoAddress},
 		{"unknown channel", domain.Overrides{}, "new_movies", "pigeon", alice, preferences.ReasonUnknownChan},
@@ -99,6 +108,10 @@ func TestDecideSkipsWithTheReasonOfTheOptOut(t *testing.T) {
 			assert.Equal(t, tc.expected, p.Decide(tc.o, tc.typ, tc.ch, tc.contact))
 		})
 	}
+}
+
+func perType(typ, ch string, on bool) domain.Overrides {
+	return domain.Overrides{PerType: map[string]map[string]bool{typ: {ch: on}}}
 }
 
 func TestViewShowsEffectiveValuesOfEveryChannelAndKnownType(t *testing.T) {
@@ -119,7 +132,31 @@ func TestViewShowsEffectiveValuesOfEveryChannelAndKnownType(t *testing.T) {
 		"managers_digest": false,
 	}, v.Types)
 	assert.Equal(t, []string{"email_confirmation", "phone_confirmation"}, v.Mandatory)
+	assert.Empty(t, v.PerType)
+	assert.NotNil(t, v.PerType, "an empty object, not null")
 	assert.True(t, v.UpdatedAt.IsZero())
+}
+
+func TestViewShowsTheUsersPerTypeSwitchesAndTheirTypes(t *testing.T) {
+	t.Parallel()
+	p := newPolicy(t, defaults())
+	o := domain.Overrides{PerType: map[string]map[string]bool{"new_movies": {"sms": false}, "promo": {"email": true}}}
+	v := p.View(domain.UserPreferences{UserID: "u1", Overrides: o})
+	assert.Equal(t, map[string]map[string]bool{"new_movies": {"sms": false}, "promo": {"email": true}}, v.PerType)
+	assert.True(t, v.Types["promo"], "a type with a per-type switch is listed with its effective value")
+	v.PerType["new_movies"]["sms"] = true
+	assert.False(t, o.PerType["new_movies"]["sms"], "the view is a copy")
+}
+
+func TestOverridesWithUnknownChannelsOrMalformedTypesInPerTypeAreInvalid(t *testing.T) {
+	t.Parallel()
+	errs := domain.ValidateOverrides(domain.Overrides{PerType: map[string]map[string]bool{
+		"new_movies": {"email": true, "fax": false}, "New Movies": {"email": true},
+	}})
+	require.Len(t, errs, 2)
+	assert.Equal(t, "per_type.New Movies", errs[0].Field)
+	assert.Equal(t, "per_type.new_movies.fax", errs[1].Field)
+	assert.Contains(t, errs[1].Message, "unknown channel")
 }
 
 func TestPolicyRefusesBadDefaults(t *testing.T) {

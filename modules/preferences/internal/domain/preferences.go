@@ -30,11 +30,38 @@ func IsKnownChannel(channel string) bool { return slices.Contains(knownChannels,
 type Overrides struct {
 	Channels map[string]bool
 	Types    map[string]bool
+	// PerType holds switches of one type on one channel
+	// (PerType["new_movies"]["sms"]); one that is absent says nothing: the
+	// channel's and the type's switches decide alone.
+	PerType map[string]map[string]bool
 }
 
 // Clone returns a deep copy of o; nil maps stay nil.
 func (o Overrides) Clone() Overrides {
-	return Overrides{Channels: maps.Clone(o.Channels), Types: maps.Clone(o.Types)}
+	c := Overrides{Channels: maps.Clone(o.Channels), Types: maps.Clone(o.Types)}
+	if o.PerType != nil {
+		c.PerType = make(map[string]map[string]bool, len(o.PerType))
+		for t, chans := range o.PerType {
+			c.PerType[t] = maps.Clone(chans)
+		}
+	}
+	return c
+}
+
+// TypeChannel returns the user's switch of typ on channel, if they set one.
+func (o Overrides) TypeChannel(typ, channel string) (on, set bool) {
+	on, set = o.PerType[typ][channel]
+	return on, set
+}
+
+// Compact drops the types of PerType that hold no switch, so that what is
+// stored and shown has no empty objects.
+func (o *Overrides) Compact() {
+	for t, chans := range o.PerType {
+		if len(chans) == 0 {
+			delete(o.PerType, t)
+		}
+	}
 }
 
 // UserPreferences is what is stored for one user: their overrides and when

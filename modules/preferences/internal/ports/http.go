@@ -1,11 +1,14 @@
 // Package ports is the preferences module's HTTP port:
-// GET and PUT /api/v1/users/{user_id}/preferences.
+// GET, PUT and PATCH /api/v1/users/{user_id}/preferences.
 package ports
 
 import (
 	"context"
 	"errors"
+	"mime"
 	"net/http"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -25,27 +28,38 @@ type PreferencesUpdater interface {
 	Handle(ctx context.Context, cmd app.UpdatePreferences) (domain.View, error)
 }
 
+// PreferencesPatcher handles app.PatchPreferences.
+type PreferencesPatcher interface {
+	Handle(ctx context.Context, cmd app.PatchPreferences) (domain.View, error)
+}
+
 // HTTP serves users' preferences. It implements httpapi.Routes.
 type HTTP struct {
 	get    PreferencesGetter
 	update PreferencesUpdater
+	patch  PreferencesPatcher
 }
 
-// NewHTTP returns the port; both use cases are required.
-func NewHTTP(get PreferencesGetter, update PreferencesUpdater) (*HTTP, error) {
-	if get == nil || update == nil {
-		return nil, errors.New("new preferences http port: get and update use cases are required")
+// NewHTTP returns the port; every use case is required.
+func NewHTTP(get PreferencesGetter, update PreferencesUpdater, patch PreferencesPatcher) (*HTTP, error) {
+	if get == nil || update == nil || patch == nil {
+		return nil, errors.New("new preferences http port: get, update and patch use cases are required")
 	}
-	return &HTTP{get: get, update: update}, nil
+	return &HTTP{get: get, update: update, patch: patch}, nil
 }
+
+// maxPatchBytes bounds a PATCH body: every switch of 256 types on every
+// channel fits many times over.
+const maxPatchBytes = 64 << 10
 
 // PreferencesResource is a user's effective preferences.
 type PreferencesResource struct {
-	UserID    string          `json:"user_id" doc:"The user." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
-	Channels  map[string]bool `json:"channels" doc:"Whether the user receives notifications on each channel: every supported channel (email, sms), the user's choice or else the default." example:"{\"email\":true,\"sms\":false}"`
-	Types     map[string]bool `json:"types" doc:"Whether the user receives each notification type: every configured and mandatory type and every type the user chose, the user's choice or else the default. Mandatory types are always true." example:"{\"new_movies\":false,\"new_episode\":true,\"reactions\":true,\"welcome\":true,\"email_confirmation\":true,\"phone_confirmation\":true}"`
-	Mandatory []string        `json:"mandatory" doc:"The types delivered whatever the user opted out of (channels included), as long as there is an address." example:"[\"email_confirmation\",\"phone_confirmation\"]"`
-	UpdatedAt *time.Time      `json:"updated_at,omitempty" doc:"When the user last replaced their choices; absent if they never did."`
+	UserID    string                     `json:"user_id" doc:"The user." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
+	Channels  map[string]bool            `json:"channels" doc:"Whether the user receives notifications on each channel: every supported channel (email, sms), the user's choice or else the default." example:"{\"email\":true,\"sms\":false}"`
+	Types     map[string]bool            `json:"types" doc:"Whether the user receives each notification type: every configured and mandatory type and every type the user chose, the user's choice or else the default. Mandatory types are always true." example:"{\"new_movies\":false,\"new_episode\":true,\"reactions\":true,\"welcome\":true,\"email_confirmation\":true,\"phone_confirmation\":true}"`
+	PerType   map[string]map[string]bool `json:"per_type" doc:"The user's own switches of a type on one channel (an empty object when none is set): a delivery goes out when the channel, the type and (if set here) that type on that channel are all on, or when the type is mandatory. Keys are type names, then channels." example:"{\"new_movies\":{\"email\":true,\"sms\":false}}"`
+	Mandatory []string                   `json:"mandatory" doc:"The types delivered whatever the user opted out of (channels included), as long as there is an address." example:"[\"email_confirmation\",\"phone_confirmation\"]"`
+	UpdatedAt *time.Time                 `json:"updated_at,omitempty" doc:"When the user last changed their choices; absent if they never did."`
 }
 
 // preferencesOutput is the response of both operations.
@@ -62,11 +76,12 @@ type getPreferencesInput struct {
 // read the resource, change one switch and write it back: user_id must be
 // the path's, and the read-only mandatory and updated_at are ignored.
 type PreferencesChoices struct {
-	UserID    string          `json:"user_id,omitempty" maxLength:"128" doc:"Optional; when present it must be the user of the path." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
-	Channels  map[string]bool `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email and sms. A channel left out follows its default." example:"{\"sms\":false}"`
-	Types     map[string]bool `json:"types,omitempty" maxProperties:"256" doc:"Opt-in per notification type; keys match ^[a-z][a-z0-9_]{0,63}$. A type left out follows its default." example:"{\"new_movies\":false}"`
-	Mandatory []string        `json:"mandatory,omitempty" maxItems:"256" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
-	UpdatedAt *time.Time      `json:"updated_at,omitempty" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
+	UserID    string                     `json:"user_id,omitempty" maxLength:"128" doc:"Optional; when present it must be the user of the path." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
+	Channels  map[string]bool            `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email and sms. A channel left out follows its default." example:"{\"sms\":false}"`
+	Types     map[string]bool            `json:"types,omitempty" maxProperties:"256" doc:"Opt-in per notification type; keys match ^[a-z][a-z0-9_]{0,63}$. A type left out follows its default." example:"{\"new_movies\":false}"`
+	PerType   map[string]map[string]bool `json:"per_type,omitempty" maxProperties:"256" doc:"Opt-in of a type on one channel; keys are type names, then channels (email, sms). A switch left out says nothing: the channel's and the type's decide." example:"{\"new_movies\":{\"sms\":false}}"`
+	Mandatory []string                   `json:"mandatory,omitempty" maxItems:"256" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
+	UpdatedAt *time.Time                 `json:"updated_at,omitempty" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
 }
 
 type putPreferencesInput struct {
@@ -74,10 +89,28 @@ type putPreferencesInput struct {
 	Body   PreferencesChoices
 }
 
+// PreferencesPatch documents the body of PATCH: a JSON merge patch (RFC
+// 7396) of the preferences resource. The handler reads the body itself.
+type PreferencesPatch struct {
+	UserID   string                      `json:"user_id,omitempty" doc:"Optional; when present it must be the user of the path."`
+	Channels map[string]*bool            `json:"channels,omitempty" doc:"Channel switches to change: true, false, or null for the default. null instead of the object clears every channel switch."`
+	Types    map[string]*bool            `json:"types,omitempty" doc:"Type switches to change: true, false, or null for the default."`
+	PerType  map[string]map[string]*bool `json:"per_type,omitempty" doc:"Switches of a type on one channel to change: true, false, or null to remove the switch; a type set to null removes all of its switches."`
+}
+
+type patchPreferencesInput struct {
+	UserID      string `path:"user_id" minLength:"1" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" doc:"The user's id (1 to 128 of A-Z a-z 0-9 _ . : -)." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
+	ContentType string `header:"Content-Type" doc:"application/merge-patch+json (or application/json)."`
+	RawBody     []byte
+}
+
+// patchMediaTypes are the media types PATCH takes.
+var patchMediaTypes = []string{"application/merge-patch+json", "application/json"}
+
 // Resolve checks what the schema cannot express: channel keys are supported
 // channels, type keys are well-formed names.
 func (in *putPreferencesInput) Resolve(huma.Context) []error {
-	fieldErrs := domain.ValidateOverrides(domain.Overrides{Channels: in.Body.Channels, Types: in.Body.Types})
+	fieldErrs := domain.ValidateOverrides(domain.Overrides{Channels: in.Body.Channels, Types: in.Body.Types, PerType: in.Body.PerType})
 	errs := make([]error, 0, len(fieldErrs)+1)
 	if in.Body.UserID != "" && in.Body.UserID != in.UserID {
 		errs = append(errs, &huma.ErrorDetail{Location: "body.user_id", Value: in.Body.UserID,
@@ -106,7 +139,7 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Method:      http.MethodPut,
 		Path:        "/api/v1/users/{user_id}/preferences",
 		Summary:     "Replace a user's notification preferences",
-		Description: "Replaces the user's choices with the body: a channel or type left out returns to its default " +
+		Description: "Replaces the user's choices with the body: a channel, type or per-type switch left out returns to its default " +
 			"(send `{}` to reset everything). The body of a GET is accepted as it is (its `user_id` must be the " +
 			"path's; `mandatory` and `updated_at` are read-only and ignored), so reading, changing one switch and " +
 			"writing back works; note that it then stores every switch it lists as the user's own choice. Notifications are delivered only on a channel and of a type the user " +
@@ -116,6 +149,59 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 			"Answers with the resulting effective preferences.",
 		Tags: []string{"Preferences"},
 	}, httpapi.RoleManager), h.putPreferences)
+
+	patchSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[PreferencesPatch](), true, "")
+	example := map[string]any{"per_type": map[string]any{"new_movies": map[string]any{"sms": false}}}
+	op := httpapi.Secure(huma.Operation{
+		OperationID: "patch-user-preferences",
+		Method:      http.MethodPatch,
+		Path:        "/api/v1/users/{user_id}/preferences",
+		Summary:     "Change some of a user's notification preferences",
+		Description: "Applies a JSON merge patch (RFC 7396) to the user's choices: only the switches it names change; " +
+			"`null` returns a switch to its default (`{\"channels\": null}` clears every channel switch). " +
+			"For example `{\"per_type\": {\"new_movies\": {\"sms\": false}}}` stops new-movie SMS and nothing else. " +
+			"`user_id`, when present, must be the path's; `mandatory` and `updated_at` are ignored. Two patches of one " +
+			"user at the same time both take effect. A body that is not a JSON object is `400`; an unknown member, a " +
+			"switch that is not a boolean or null, an unsupported channel or a malformed type is `422` naming the field, " +
+			"and nothing changes. Answers with the resulting effective preferences.",
+		Tags:             []string{"Preferences"},
+		SkipValidateBody: true,
+		MaxBodyBytes:     maxPatchBytes,
+		RequestBody: &huma.RequestBody{
+			Required: true,
+			Content: map[string]*huma.MediaType{
+				"application/merge-patch+json": {Schema: patchSchema, Example: example},
+				"application/json":             {Schema: patchSchema, Example: example},
+			},
+		},
+		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
+	}, httpapi.RoleManager)
+	huma.Register(api, op, h.patchPreferences)
+	// The RawBody field adds an octet-stream alternative to the spec; the
+	// operation takes JSON only.
+	if p := api.OpenAPI().Paths[op.Path]; p != nil && p.Patch != nil && p.Patch.RequestBody != nil {
+		delete(p.Patch.RequestBody.Content, "application/octet-stream")
+	}
+}
+
+func (h *HTTP) patchPreferences(ctx context.Context, in *patchPreferencesInput) (*preferencesOutput, error) {
+	if in.ContentType != "" {
+		media, _, err := mime.ParseMediaType(in.ContentType)
+		if err != nil || !slices.Contains(patchMediaTypes, media) {
+			return nil, huma.NewError(http.StatusUnsupportedMediaType,
+				"the body must be a JSON merge patch (Content-Type: application/merge-patch+json)")
+		}
+	}
+	v, err := h.patch.Handle(ctx, app.PatchPreferences{UserID: in.UserID, Patch: in.RawBody})
+	if errors.Is(err, app.ErrMalformedPatch) {
+		return nil, huma.Error400BadRequest(err.Error())
+	}
+	if err != nil {
+		// The path's user id passed the schema's pattern before the
+		// handler ran: a user_id the use case names is the body's.
+		return nil, toProblemIn(err, "patch preferences", "body.user_id")
+	}
+	return &preferencesOutput{Body: toResource(v)}, nil
 }
 
 func (h *HTTP) getPreferences(ctx context.Context, in *getPreferencesInput) (*preferencesOutput, error) {
@@ -131,6 +217,7 @@ func (h *HTTP) putPreferences(ctx context.Context, in *putPreferencesInput) (*pr
 		UserID:   in.UserID,
 		Channels: in.Body.Channels,
 		Types:    in.Body.Types,
+		PerType:  in.Body.PerType,
 	})
 	if err != nil {
 		return nil, toProblem(err, "update preferences")
@@ -143,7 +230,11 @@ func toResource(v domain.View) PreferencesResource {
 		UserID:    v.UserID,
 		Channels:  v.Channels,
 		Types:     v.Types,
+		PerType:   v.PerType,
 		Mandatory: v.Mandatory,
+	}
+	if r.PerType == nil {
+		r.PerType = map[string]map[string]bool{}
 	}
 	if r.Mandatory == nil {
 		r.Mandatory = []string{}
@@ -159,11 +250,20 @@ func toResource(v domain.View) PreferencesResource {
 // naming each field; anything else is a 500 whose cause the server logs and
 // hides.
 func toProblem(err error, action string) error {
+	return toProblemIn(err, action, "path.user_id")
+}
+
+// toProblemIn is toProblem with the user_id field located at userIDLoc.
+func toProblemIn(err error, action, userIDLoc string) error {
 	var invalid *domain.InvalidInputError
 	if errors.As(err, &invalid) {
 		details := make([]error, 0, len(invalid.Fields))
 		for _, fe := range invalid.Fields {
-			details = append(details, detail(fe))
+			d := detail(fe)
+			if fe.Field == "user_id" {
+				d.Location = userIDLoc
+			}
+			details = append(details, d)
 		}
 		return huma.Error422UnprocessableEntity("validation failed", details...)
 	}

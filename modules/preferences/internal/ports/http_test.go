@@ -42,7 +42,9 @@ func newAPI(t *testing.T) (humatest.TestAPI, *clock.Fake) {
 	require.NoError(t, err)
 	update, err := app.NewUpdatePreferencesHandler(store, policy, clk)
 	require.NoError(t, err)
-	port, err := ports.NewHTTP(get, update)
+	patch, err := app.NewPatchPreferencesHandler(store, policy, clk)
+	require.NoError(t, err)
+	port, err := ports.NewHTTP(get, update, patch)
 	require.NoError(t, err)
 	return register(t, port), clk
 }
@@ -95,6 +97,7 @@ func TestGetShowsTheDefaultsOfAUserWhoNeverChose(t *testing.T) {
 			"welcome": true, "new_movies": true, "new_episode": true, "reactions": true,
 			"email_confirmation": true, "phone_confirmation": true,
 		},
+		"per_type":  map[string]any{},
 		"mandatory": []any{"email_confirmation", "phone_confirmation"},
 	}, got, "no updated_at before the first PUT")
 }
@@ -166,6 +169,8 @@ func TestPutNamesTheFieldOfBadInput(t *testing.T) {
 		{"several at once", map[string]any{"channels": map[string]any{"fax": true}, "types": map[string]any{"9lives": true}}, http.StatusUnprocessableEntity, []string{"body.channels.fax", "body.types.9lives"}},
 		{"unknown field", map[string]any{"types": map[string]any{}, "colour": "red"}, http.StatusUnprocessableEntity, []string{"body.colour"}},
 		{"not a boolean", map[string]any{"types": map[string]any{"new_movies": "no"}}, http.StatusUnprocessableEntity, []string{"body.types.new_movies"}},
+		{"unknown channel in per_type", map[string]any{"per_type": map[string]any{"new_movies": map[string]any{"fax": false}}}, http.StatusUnprocessableEntity, []string{"body.per_type.new_movies.fax"}},
+		{"malformed type in per_type", map[string]any{"per_type": map[string]any{"New": map[string]any{"sms": false}}}, http.StatusUnprocessableEntity, []string{"body.per_type.New"}},
 		{"malformed JSON", strings.NewReader(`{"types": {"new_movies": fal`), http.StatusBadRequest, []string{"body"}},
 	}
 	for _, tc := range cases {
@@ -211,12 +216,20 @@ func TestPutWithoutBodyIsABadRequest(t *testing.T) {
 
 func TestStoreFailureIsAServerErrorNotBadInput(t *testing.T) {
 	t.Parallel()
-	port, err := ports.NewHTTP(failingGet{}, failingUpdate{})
+	port, err := ports.NewHTTP(failingGet{}, failingUpdate{}, failingPatch{})
 	require.NoError(t, err)
 	api := register(t, port)
 
 	assert.Equal(t, http.StatusInternalServerError, api.Get(path).Code)
 	assert.Equal(t, http.StatusInternalServerError, api.Put(path, map[string]any{}).Code)
+	resp := api.Patch(path, map[string]any{})
+	assert.Equal(t, http.StatusInternalServerError, resp.Code)
+}
+
+type failingPatch struct{}
+
+func (failingPatch) Handle(context.Context, app.PatchPreferences) (domain.View, error) {
+	return domain.View{}, errDown
 }
 
 var errDown = errors.New("store down")
@@ -239,7 +252,7 @@ func TestOperationsNeedAManagerAndDocumentMandatoryTypes(t *testing.T) {
 
 	item := api.OpenAPI().Paths["/api/v1/users/{user_id}/preferences"]
 	require.NotNil(t, item)
-	for _, op := range []*huma.Operation{item.Get, item.Put} {
+	for _, op := range []*huma.Operation{item.Get, item.Put, item.Patch} {
 		require.NotNil(t, op)
 		assert.NotEmpty(t, op.Security, "%s is secured", op.OperationID)
 		assert.Contains(t, op.Errors, http.StatusForbidden, "%s refuses lesser roles", op.OperationID)
@@ -250,7 +263,7 @@ func TestOperationsNeedAManagerAndDocumentMandatoryTypes(t *testing.T) {
 
 func TestNewHTTPRejectsNilUseCases(t *testing.T) {
 	t.Parallel()
-	_, err := ports.NewHTTP(nil, nil)
+	_, err := ports.NewHTTP(nil, nil, nil)
 	assert.Error(t, err)
 }
 
@@ -298,4 +311,85 @@ func TestPutIgnoresTheReadOnlyFields(t *testing.T) {
 	assert.Equal(t, []any{"email_confirmation", "phone_confirmation"}, got["mandatory"], "mandatory is the configuration's")
 	assert.Equal(t, false, got["types"].(map[string]any)["new_movies"], "new_movies did not become mandatory")
 	assert.Equal(t, now.Format(time.RFC3339), got["updated_at"], "updated_at is the server's")
+}
+
+func TestPatchChangesOneSwitchWithoutSendingTheRest(t *testing.T) {
+	t.Parallel()
+	api, clk := newAPI(t)
+	resource(t, api.Put(path, map[string]any{"channels": map[string]any{"email": false}, "types": map[string]any{"reactions": false}}))
+	clk.Advance(time.Minute)
+
+	got := resource(t, api.Patch(path, "Content-Type: application/merge-patch+json",
+		strings.NewReader(`{"per_type": {"new_movies": {"sms": false}}}`)))
+
+	assert.Equal(t, map[string]any{"new_movies": map[string]any{"sms": false}}, got["per_type"])
+	assert.Equal(t, false, got["channels"].(map[string]any)["email"], "kept")
+	assert.Equal(t, false, got["types"].(map[string]any)["reactions"], "kept")
+	assert.Equal(t, now.Add(time.Minute).Format(time.RFC3339), got["updated_at"])
+	assert.Equal(t, got, resource(t, api.Get(path)))
+
+	got = resource(t, api.Patch(path, "Content-Type: application/json",
+		strings.NewReader(`{"channels": {"email": null}, "per_type": {"new_movies": null}}`)))
+	assert.Equal(t, true, got["channels"].(map[string]any)["email"], "null: back to the default")
+	assert.Equal(t, map[string]any{}, got["per_type"])
+}
+
+func TestWhatGetAnswersPatchAcceptsBack(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPI(t)
+	resource(t, api.Patch(path, map[string]any{"per_type": map[string]any{"new_movies": map[string]any{"email": true}}}))
+	read := resource(t, api.Get(path))
+
+	written := resource(t, api.Patch(path, read))
+
+	assert.Equal(t, read, written)
+}
+
+func TestBadPatchesAreRefusedWithTheirStatusAndChangeNothing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, contentType, body string
+		status                  int
+		locations               []string
+	}{
+		{"malformed JSON", "application/merge-patch+json", `{"types": {"new_movies": fal`, http.StatusBadRequest, nil},
+		{"not an object", "application/merge-patch+json", `[{"op": "replace", "path": "/types/new_movies", "value": false}]`, http.StatusBadRequest, nil},
+		{"empty body", "application/merge-patch+json", ``, http.StatusBadRequest, nil},
+		{"a form", "application/x-www-form-urlencoded", `types=new_movies`, http.StatusUnsupportedMediaType, nil},
+		{"unknown channel", "application/merge-patch+json", `{"per_type": {"new_movies": {"fax": false}}}`, http.StatusUnprocessableEntity, []string{"body.per_type.new_movies.fax"}},
+		{"malformed type", "application/merge-patch+json", `{"types": {"New": false}}`, http.StatusUnprocessableEntity, []string{"body.types.New"}},
+		{"not a boolean", "application/merge-patch+json", `{"channels": {"sms": 0}}`, http.StatusUnprocessableEntity, []string{"body.channels.sms"}},
+		{"unknown member", "application/merge-patch+json", `{"colour": "red"}`, http.StatusUnprocessableEntity, []string{"body.colour"}},
+		{"another user", "application/merge-patch+json", `{"user_id": "bob", "types": {"new_movies": false}}`, http.StatusUnprocessableEntity, []string{"body.user_id"}},
+		{"too large", "application/merge-patch+json", `{"types": {"a": true` + strings.Repeat(`, "a": true`, 7000) + `}}`, http.StatusRequestEntityTooLarge, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			api, _ := newAPI(t)
+
+			resp := api.Patch(path, "Content-Type: "+tc.contentType, strings.NewReader(tc.body))
+
+			assert.Equal(t, tc.status, resp.Code, resp.Body.String())
+			assert.Contains(t, resp.Header().Get("Content-Type"), "application/problem+json")
+			if tc.locations != nil {
+				_, locs := problemLocations(t, resp)
+				assert.ElementsMatch(t, tc.locations, locs, resp.Body.String())
+			}
+			_, stored := resource(t, api.Get(path))["updated_at"]
+			assert.False(t, stored, "nothing was stored")
+		})
+	}
+}
+
+func TestPatchDocumentsItsMediaTypeAndAnExample(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPI(t)
+	op := api.OpenAPI().Paths["/api/v1/users/{user_id}/preferences"].Patch
+	require.NotNil(t, op)
+	require.NotNil(t, op.RequestBody)
+	require.Contains(t, op.RequestBody.Content, "application/merge-patch+json")
+	assert.NotNil(t, op.RequestBody.Content["application/merge-patch+json"].Example)
+	assert.NotContains(t, op.RequestBody.Content, "application/octet-stream")
+	assert.Contains(t, op.Description, "RFC 7396")
 }

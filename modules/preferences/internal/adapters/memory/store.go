@@ -65,3 +65,27 @@ func (s *Store) Put(ctx context.Context, prefs domain.UserPreferences) error {
 	s.users[prefs.UserID] = prefs.Clone()
 	return nil
 }
+
+// Update implements app.Store: change sees and replaces the user's
+// preferences under the store's lock. Nothing is stored when it fails.
+func (s *Store) Update(ctx context.Context, userID string, change func(domain.UserPreferences) (domain.UserPreferences, error)) (domain.UserPreferences, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.UserPreferences{}, err
+	}
+	if userID == "" {
+		return domain.UserPreferences{}, errors.New("update preferences: empty user id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	current, ok := s.users[userID]
+	if !ok {
+		current = domain.UserPreferences{UserID: userID}
+	}
+	next, err := change(current.Clone())
+	if err != nil {
+		return domain.UserPreferences{}, err
+	}
+	next.UserID = userID
+	s.users[userID] = next.Clone()
+	return next.Clone(), nil
+}

@@ -32,7 +32,7 @@ func NewStore(pool *pgxpool.Pool) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-const selectPreferences = `SELECT user_id, channels, types, updated_at FROM user_preferences`
+const selectPreferences = `SELECT user_id, channels, types, per_type, updated_at FROM user_preferences`
 
 // Get implements app.Store.
 func (s *Store) Get(ctx context.Context, userID string) (domain.UserPreferences, bool, error) {
@@ -88,16 +88,67 @@ func (s *Store) Put(ctx context.Context, prefs domain.UserPreferences) error {
 	if err != nil {
 		return fmt.Errorf("put preferences: %w", err)
 	}
+	perType := prefs.Overrides.PerType
+	if perType == nil {
+		perType = map[string]map[string]bool{}
+	}
 	_, err = q.Exec(ctx, `
-		INSERT INTO user_preferences (user_id, channels, types, updated_at)
-		VALUES ($1, $2, $3, $4)
+		INSERT INTO user_preferences (user_id, channels, types, per_type, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (user_id) DO UPDATE
-		SET channels = EXCLUDED.channels, types = EXCLUDED.types, updated_at = EXCLUDED.updated_at`,
-		prefs.UserID, object(prefs.Overrides.Channels), object(prefs.Overrides.Types), prefs.UpdatedAt.UTC())
+		SET channels = EXCLUDED.channels, types = EXCLUDED.types, per_type = EXCLUDED.per_type,
+		    updated_at = EXCLUDED.updated_at`,
+		prefs.UserID, object(prefs.Overrides.Channels), object(prefs.Overrides.Types), perType, prefs.UpdatedAt.UTC())
 	if err != nil {
 		return fmt.Errorf("put preferences: %w", err)
 	}
 	return nil
+}
+
+// Update implements app.Store: in one transaction (its caller's, if any),
+// it locks the user's row (making an empty one when there is none, so that
+// two first updates of a user also wait for each other), applies change and
+// stores the result. Nothing is stored when change fails.
+func (s *Store) Update(ctx context.Context, userID string, change func(domain.UserPreferences) (domain.UserPreferences, error)) (domain.UserPreferences, error) {
+	if userID == "" {
+		return domain.UserPreferences{}, errors.New("update preferences: empty user id")
+	}
+	var out domain.UserPreferences
+	err := db.InTx(ctx, s.pool, func(ctx context.Context) error {
+		q, err := db.Q(ctx, s.pool)
+		if err != nil {
+			return err
+		}
+		// The row made here, if the user had none, is locked until the
+		// end of the transaction (and gone with it if change fails).
+		var made string
+		err = q.QueryRow(ctx, `
+			INSERT INTO user_preferences (user_id, updated_at) VALUES ($1, now())
+			ON CONFLICT (user_id) DO NOTHING RETURNING user_id`, userID).Scan(&made)
+		current := domain.UserPreferences{UserID: userID}
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // the user has a row: lock and read it
+			if current, err = scan(q.QueryRow(ctx, selectPreferences+` WHERE user_id = $1 FOR UPDATE`, userID)); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+		next, err := change(current)
+		if err != nil {
+			return err
+		}
+		next.UserID = userID
+		if err := s.Put(ctx, next); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return domain.UserPreferences{}, fmt.Errorf("update preferences: %w", err)
+	}
+	return out, nil
 }
 
 // object returns m, or an empty map for nil (which JSON would encode as
@@ -114,7 +165,7 @@ func scan(row pgx.Row) (domain.UserPreferences, error) {
 		p       domain.UserPreferences
 		updated time.Time
 	)
-	if err := row.Scan(&p.UserID, &p.Overrides.Channels, &p.Overrides.Types, &updated); err != nil {
+	if err := row.Scan(&p.UserID, &p.Overrides.Channels, &p.Overrides.Types, &p.Overrides.PerType, &updated); err != nil {
 		return domain.UserPreferences{}, err
 	}
 	p.UpdatedAt = updated.UTC()

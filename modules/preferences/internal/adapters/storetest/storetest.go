@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -37,6 +38,11 @@ func Run(t *testing.T, newStore func(t *testing.T) app.Store) {
 		{"ReturnedValuesAreCopies", returnedValuesAreCopies},
 		{"ConcurrentPutsKeepOneWholeValue", concurrentPutsKeepOneWholeValue},
 		{"PutRefusesAnEmptyUserID", putRefusesAnEmptyUserID},
+		{"PerTypeSwitchesAreStored", perTypeSwitchesAreStored},
+		{"UpdateOfAUserWithoutPreferencesStartsFromNothing", updateOfAUserWithoutPreferencesStartsFromNothing},
+		{"UpdateSeesWhatIsStored", updateSeesWhatIsStored},
+		{"FailedUpdateStoresNothing", failedUpdateStoresNothing},
+		{"ConcurrentUpdatesLoseNone", concurrentUpdatesLoseNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,4 +201,114 @@ func concurrentPutsKeepOneWholeValue(t *testing.T, s app.Store) {
 func putRefusesAnEmptyUserID(t *testing.T, s app.Store) {
 	err := s.Put(context.Background(), prefs("", nil, nil, at))
 	assert.Error(t, err)
+}
+
+func perTypeSwitchesAreStored(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	want := prefs("u1", nil, nil, at)
+	want.Overrides.PerType = map[string]map[string]bool{"new_movies": {"email": true, "sms": false}, "promo": {"sms": true}}
+	require.NoError(t, s.Put(ctx, want))
+
+	got, found, err := s.Get(ctx, "u1")
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, want.Overrides.PerType, got.Overrides.PerType)
+	many, err := s.GetMany(ctx, []string{"u1"})
+	require.NoError(t, err)
+	assert.Equal(t, want.Overrides.PerType, many["u1"].Overrides.PerType)
+
+	require.NoError(t, s.Put(ctx, prefs("u1", nil, nil, at)))
+	got, _, err = s.Get(ctx, "u1")
+	require.NoError(t, err)
+	assert.Empty(t, got.Overrides.PerType, "a put replaces the per-type switches too")
+}
+
+func updateOfAUserWithoutPreferencesStartsFromNothing(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	got, err := s.Update(ctx, "u1", func(p domain.UserPreferences) (domain.UserPreferences, error) {
+		assert.Equal(t, "u1", p.UserID)
+		assert.Empty(t, p.Overrides.Channels)
+		assert.Empty(t, p.Overrides.Types)
+		assert.Empty(t, p.Overrides.PerType)
+		assert.True(t, p.UpdatedAt.IsZero(), "never stored: no time")
+		p.Overrides.Channels = map[string]bool{"sms": false}
+		p.UpdatedAt = at
+		return p, nil
+	})
+	require.NoError(t, err)
+	assertSame(t, prefs("u1", map[string]bool{"sms": false}, nil, at), got)
+	stored, found, err := s.Get(ctx, "u1")
+	require.NoError(t, err)
+	require.True(t, found)
+	assertSame(t, got, stored)
+}
+
+func updateSeesWhatIsStored(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	before := prefs("u1", map[string]bool{"email": true}, map[string]bool{"new_movies": false}, at)
+	before.Overrides.PerType = map[string]map[string]bool{"reactions": {"sms": false}}
+	require.NoError(t, s.Put(ctx, before))
+
+	_, err := s.Update(ctx, "u1", func(p domain.UserPreferences) (domain.UserPreferences, error) {
+		assertSame(t, before, p)
+		assert.Equal(t, before.Overrides.PerType, p.Overrides.PerType)
+		p.Overrides.Types["reactions"] = true
+		p.UpdatedAt = at.Add(time.Minute)
+		return p, nil
+	})
+	require.NoError(t, err)
+	got, _, err := s.Get(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"new_movies": false, "reactions": true}, got.Overrides.Types)
+	assert.Equal(t, before.Overrides.PerType, got.Overrides.PerType)
+	assert.True(t, got.UpdatedAt.Equal(at.Add(time.Minute)))
+}
+
+func failedUpdateStoresNothing(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	refused := errors.New("refused")
+	_, err := s.Update(ctx, "new", func(p domain.UserPreferences) (domain.UserPreferences, error) {
+		return p, refused
+	})
+	require.ErrorIs(t, err, refused)
+	_, found, err := s.Get(ctx, "new")
+	require.NoError(t, err)
+	assert.False(t, found, "a failed first update leaves no row")
+
+	require.NoError(t, s.Put(ctx, prefs("u1", map[string]bool{"email": true}, nil, at)))
+	_, err = s.Update(ctx, "u1", func(p domain.UserPreferences) (domain.UserPreferences, error) {
+		p.Overrides.Channels["email"] = false
+		return p, refused
+	})
+	require.ErrorIs(t, err, refused)
+	got, _, err := s.Get(ctx, "u1")
+	require.NoError(t, err)
+	assert.True(t, got.Overrides.Channels["email"])
+	_, err = s.Update(ctx, "", func(p domain.UserPreferences) (domain.UserPreferences, error) { return p, nil })
+	assert.Error(t, err)
+}
+
+func concurrentUpdatesLoseNone(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	const writers = 8
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Update(ctx, "u1", func(p domain.UserPreferences) (domain.UserPreferences, error) {
+				if p.Overrides.Types == nil {
+					p.Overrides.Types = map[string]bool{}
+				}
+				p.Overrides.Types[fmt.Sprintf("type_%d", i)] = true
+				p.UpdatedAt = at
+				return p, nil
+			})
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	got, _, err := s.Get(ctx, "u1")
+	require.NoError(t, err)
+	assert.Len(t, got.Overrides.Types, writers, "each update saw the ones before it, the first ones of a new user too")
 }
