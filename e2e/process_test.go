@@ -65,6 +65,8 @@ func newWorld(t *testing.T, users int) *world {
 		"NOTIFIER_API_TOKENS":          "service:" + serviceToken,
 		"NOTIFIER_DIRECTORY_PAGE_SIZE": "100",
 		"NOTIFIER_LOG_LEVEL":           "info",
+		"NOTIFIER_PUBLIC_URL":          "https://notifier.test",
+		"NOTIFIER_UNSUBSCRIBE_KEY":     "e2e-unsubscribe-key-of-at-least-32-bytes",
 	}}
 }
 

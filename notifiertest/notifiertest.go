@@ -137,6 +137,10 @@ type Poisoned struct {
 	Payload string
 }
 
+// UnsubscribeKey signs the unsubscribe links of a Notifier on a production
+// transport (memory mode makes a key of its own).
+const UnsubscribeKey = "notifiertest-unsubscribe-key-of-32-bytes+"
+
 // Start builds and starts a Notifier; it stops when the test ends.
 func Start(t testing.TB, opts ...Option) *Notifier {
 	t.Helper()
@@ -224,6 +228,8 @@ func useProductionTransport(t testing.TB, cfg *config.Config, transport string) 
 	cfg.Database.URL, _ = testenv.Schema(t)
 	cfg.Database.AutoMigrate = true
 	cfg.SQL.PollInterval = 10 * time.Millisecond
+	cfg.HTTP.PublicURL = "https://notifier.test"
+	cfg.Unsubscribe.Keys = []string{UnsubscribeKey}
 	if transport == config.TransportAMQP {
 		cfg.AMQP.URL = testenv.AMQPURL(t)
 		cfg.AMQP.Prefix = testenv.AMQPPrefix(t, cfg.AMQP.URL)

@@ -170,6 +170,9 @@ func runMode(ctx context.Context, o options, mode string, kind sinkKind, configP
 		"NOTIFIER_SMS_URL":    st.sms,
 		"NOTIFIER_API_TOKENS": "service:" + benchToken,
 		"NOTIFIER_LOG_LEVEL":  "warn",
+		// Production modes need both; the links go nowhere here.
+		"NOTIFIER_PUBLIC_URL":      "http://localhost:8080",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "notifier-bench-unsubscribe-key-32-bytes",
 	}
 	if configPath != "" {
 		env["NOTIFIER_CONFIG"] = configPath

@@ -161,11 +161,13 @@ func refusingDatabase(t *testing.T) string {
 func TestADatabaseThatRefusesFailsTheStartWithItsCauseInWords(t *testing.T) {
 	t.Parallel()
 	code, stderr := runBinary(t, map[string]string{
-		"NOTIFIER_TRANSPORT":    "sql",
-		"NOTIFIER_DATABASE_URL": refusingDatabase(t),
-		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:1",
-		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
-		"NOTIFIER_HTTP_ADDR":    "127.0.0.1:0",
+		"NOTIFIER_TRANSPORT":       "sql",
+		"NOTIFIER_DATABASE_URL":    refusingDatabase(t),
+		"NOTIFIER_UPSTREAMS":       "auth=http://127.0.0.1:1",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
+		"NOTIFIER_PUBLIC_URL":      "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "process-test-unsubscribe-key-32-bytes!",
+		"NOTIFIER_HTTP_ADDR":       "127.0.0.1:0",
 	}, "serve")
 	assert.Equal(t, 1, code, stderr)
 	assert.Contains(t, stderr, "notifier: start: ping database: ")

@@ -34,6 +34,7 @@ import (
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/metrics"
 	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/unsubscribe"
 	"github.com/notifier/notifier/platform/upstream"
 	"github.com/notifier/notifier/templates"
 )
@@ -96,6 +97,7 @@ func App(o Options) fx.Option {
 				return newUpstream(cfg, logger, o.Upstreams)
 			},
 			newRenderer,
+			newUnsubscribeLinks,
 			func(cfg config.Config, logger *slog.Logger, reg *prometheus.Registry) (*httpapi.Server, error) {
 				return httpapi.NewServer(httpapi.Config{
 					Addr:         cfg.HTTP.Addr,
@@ -169,6 +171,26 @@ func newUpstream(cfg config.Config, logger *slog.Logger, extra map[string]http.H
 		Timeout:   cfg.Directory.Timeout,
 		Attempts:  cfg.Directory.Attempts,
 	}, logger, opts...)
+}
+
+// newUnsubscribeLinks signs the links with the configured keys; in memory
+// mode without any, with a random key of the process (the configuration
+// requires keys elsewhere), so that links work while it runs.
+func newUnsubscribeLinks(cfg config.Config, logger *slog.Logger) (*unsubscribe.Links, error) {
+	keys := cfg.Unsubscribe.Keys
+	if len(keys) == 0 {
+		k, err := unsubscribe.RandomKey()
+		if err != nil {
+			return nil, fmt.Errorf("unsubscribe key: %w", err)
+		}
+		keys = []string{k}
+		logger.Info("unsubscribe links are signed with a random key of this process; they stop working when it stops (set unsubscribe.keys to keep them)")
+	}
+	signer, err := unsubscribe.New(keys...)
+	if err != nil {
+		return nil, err
+	}
+	return unsubscribe.NewLinks(signer, cfg.PublicBaseURL())
 }
 
 func newRenderer(cfg config.Config) (*templating.Renderer, error) {

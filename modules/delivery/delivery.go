@@ -61,10 +61,14 @@ type DeliverBatch struct {
 	// TemplateContextRef, set instead of TemplateContext when the context
 	// is too large to copy into every batch, is the claim check reference
 	// (platform/claimcheck) under which it is stored once.
-	TemplateContextRef string        `json:"template_context_ref,omitempty"`
-	ExpiresAt          *time.Time    `json:"expires_at,omitempty"`
-	Items              []Item        `json:"items"`
-	Skipped            []SkippedItem `json:"skipped,omitempty"`
+	TemplateContextRef string     `json:"template_context_ref,omitempty"`
+	ExpiresAt          *time.Time `json:"expires_at,omitempty"`
+	// Unsubscribe says the type is not mandatory: its emails carry a
+	// one-click unsubscribe link (List-Unsubscribe, RFC 8058) that turns
+	// the type off on email for the recipient. Set by preferences.
+	Unsubscribe bool          `json:"unsubscribe,omitempty"`
+	Items       []Item        `json:"items"`
+	Skipped     []SkippedItem `json:"skipped,omitempty"`
 }
 
 // Name returns the wire name.

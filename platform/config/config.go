@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"reflect"
 	"strings"
@@ -32,6 +33,7 @@ type Config struct {
 	SMS         SMS               `yaml:"sms"`
 	Templates   Templates         `yaml:"templates"`
 	Preferences Preferences       `yaml:"preferences"`
+	Unsubscribe Unsubscribe       `yaml:"unsubscribe"`
 	Delivery    Delivery          `yaml:"delivery"`
 	Messaging   Messaging         `yaml:"messaging"`
 	Intake      Intake            `yaml:"intake"`
@@ -63,6 +65,35 @@ type HTTP struct {
 	// IdleTimeout is how long a keep-alive connection waits for its next
 	// request.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// PublicURL is the base URL people reach the API at, for the links in
+	// emails (unsubscribe); required outside the memory transport. Empty in
+	// memory mode means http://localhost with the port of Addr.
+	PublicURL string `yaml:"public_url"`
+}
+
+// Unsubscribe configures one-click unsubscribe links.
+type Unsubscribe struct {
+	// Keys sign and verify the links' tokens: the first signs, all verify
+	// (put a new key first and keep the old one while its mails are
+	// read). Required outside the memory transport; in memory mode a
+	// random key of the process is used when none is set.
+	Keys []string `yaml:"keys"`
+}
+
+// PublicBaseURL returns HTTP.PublicURL without a trailing slash, or in its
+// absence http://localhost (or Addr's host) with Addr's port.
+func (c Config) PublicBaseURL() string {
+	if c.HTTP.PublicURL != "" {
+		return strings.TrimRight(c.HTTP.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.HTTP.Addr)
+	if err != nil {
+		return "http://localhost"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // AMQP configures RabbitMQ.

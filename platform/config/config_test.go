@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,10 +30,12 @@ func TestEnvironmentOverridesFileOverridesDefaults(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "n.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("http:\n  addr: \":9000\"\ndirectory:\n  page_size: 100\n"), 0o600))
 	c, err := config.Load(env(map[string]string{
-		"NOTIFIER_CONFIG":     path,
-		"NOTIFIER_HTTP_ADDR":  ":9100",
-		"NOTIFIER_UPSTREAMS":  "auth=http://127.0.0.1:8001, fastapi=https://api.example/v2",
-		"NOTIFIER_API_TOKENS": "service:abcdefgh12",
+		"NOTIFIER_CONFIG":          path,
+		"NOTIFIER_HTTP_ADDR":       ":9100",
+		"NOTIFIER_UPSTREAMS":       "auth=http://127.0.0.1:8001, fastapi=https://api.example/v2",
+		"NOTIFIER_PUBLIC_URL":      "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, ":9100", c.HTTP.Addr)
@@ -77,12 +80,14 @@ func TestUnknownKeyInFileIsRejected(t *testing.T) {
 
 func TestProductionConfigurationIsAccepted(t *testing.T) {
 	c, err := config.Load(env(map[string]string{
-		"NOTIFIER_TRANSPORT":    "amqp",
-		"NOTIFIER_AMQP_URL":     "amqp://guest:guest@127.0.0.1:5672/",
-		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
-		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
-		"NOTIFIER_AUTO_MIGRATE": "true",
-		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
+		"NOTIFIER_TRANSPORT":       "amqp",
+		"NOTIFIER_AMQP_URL":        "amqp://guest:guest@127.0.0.1:5672/",
+		"NOTIFIER_DATABASE_URL":    "postgres://postgres@127.0.0.1:5432/test",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
+		"NOTIFIER_AUTO_MIGRATE":    "true",
+		"NOTIFIER_UPSTREAMS":       "auth=http://127.0.0.1:8001",
+		"NOTIFIER_PUBLIC_URL":      "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
 	}))
 	require.NoError(t, err)
 	require.True(t, c.Database.AutoMigrate)
@@ -94,22 +99,26 @@ func TestAnAMQPHandlerConcurrencyBelowOneIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "n.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("amqp:\n  handler_concurrency: 0\n"), 0o600))
 	_, err := config.Load(env(map[string]string{
-		"NOTIFIER_CONFIG":       path,
-		"NOTIFIER_TRANSPORT":    "amqp",
-		"NOTIFIER_AMQP_URL":     "amqp://guest:guest@127.0.0.1:5672/",
-		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
-		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
-		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
+		"NOTIFIER_CONFIG":          path,
+		"NOTIFIER_TRANSPORT":       "amqp",
+		"NOTIFIER_AMQP_URL":        "amqp://guest:guest@127.0.0.1:5672/",
+		"NOTIFIER_DATABASE_URL":    "postgres://postgres@127.0.0.1:5432/test",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
+		"NOTIFIER_UPSTREAMS":       "auth=http://127.0.0.1:8001",
+		"NOTIFIER_PUBLIC_URL":      "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
 	}))
 	require.ErrorContains(t, err, "amqp.handler_concurrency")
 }
 
 func TestTheLocalProductionConfigurationLoads(t *testing.T) {
 	c, err := config.Load(env(map[string]string{
-		"NOTIFIER_CONFIG":     "../../configs/local.yaml",
-		"NOTIFIER_API_TOKENS": "service:abcdefgh12",
+		"NOTIFIER_CONFIG":          "../../configs/local.yaml",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "a-local-key-of-at-least-thirty-two-bytes",
 	}))
 	require.NoError(t, err)
+	require.Equal(t, "http://localhost:8080", c.PublicBaseURL())
 	require.True(t, c.UsesDemoDirectory(), "local.yaml tries things out with the demo directory")
 	require.Equal(t, config.TransportAMQP, c.Transport)
 	require.True(t, c.Database.AutoMigrate)
@@ -117,4 +126,54 @@ func TestTheLocalProductionConfigurationLoads(t *testing.T) {
 
 	_, err = config.Load(env(map[string]string{"NOTIFIER_CONFIG": "../../configs/local.yaml"}))
 	require.ErrorContains(t, err, "NOTIFIER_API_TOKENS", "no token: it fails closed")
+	require.ErrorContains(t, err, "NOTIFIER_UNSUBSCRIBE_KEY", "no key: it fails closed")
+}
+
+func TestThePublicURLAndTheUnsubscribeKeysAreChecked(t *testing.T) {
+	prod := map[string]string{
+		"NOTIFIER_TRANSPORT":    "amqp",
+		"NOTIFIER_AMQP_URL":     "amqp://guest:guest@127.0.0.1:5672/",
+		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
+		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range prod {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	key := strings.Repeat("k", 32)
+	cases := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"public URL not http":      {with(map[string]string{"NOTIFIER_PUBLIC_URL": "ftp://x.example", "NOTIFIER_UNSUBSCRIBE_KEY": key}), "NOTIFIER_PUBLIC_URL: want a http://"},
+		"public URL with a query":  {with(map[string]string{"NOTIFIER_PUBLIC_URL": "https://x.example/?a=b", "NOTIFIER_UNSUBSCRIBE_KEY": key}), "no query"},
+		"public URL without host":  {with(map[string]string{"NOTIFIER_PUBLIC_URL": "https://", "NOTIFIER_UNSUBSCRIBE_KEY": key}), "NOTIFIER_PUBLIC_URL: the URL has no host"},
+		"a short key":              {with(map[string]string{"NOTIFIER_PUBLIC_URL": "https://x.example", "NOTIFIER_UNSUBSCRIBE_KEY": key + ",short"}), "key 2 is 5 bytes"},
+		"a short key in memory":    {map[string]string{"NOTIFIER_UNSUBSCRIBE_KEY": "short"}, "key 1 is 5 bytes"},
+		"no key outside memory":    {with(map[string]string{"NOTIFIER_PUBLIC_URL": "https://x.example"}), "NOTIFIER_UNSUBSCRIBE_KEY"},
+		"no public URL, but a key": {with(map[string]string{"NOTIFIER_UNSUBSCRIBE_KEY": key}), "NOTIFIER_PUBLIC_URL"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(env(tc.env))
+			require.ErrorContains(t, err, tc.want)
+			require.NotContains(t, err.Error(), "short,", "a key is never shown")
+		})
+	}
+
+	c, err := config.Load(env(with(map[string]string{"NOTIFIER_PUBLIC_URL": "https://notifier.example.com/", "NOTIFIER_UNSUBSCRIBE_KEY": key + "," + key + "2"})))
+	require.NoError(t, err)
+	require.Equal(t, "https://notifier.example.com", c.PublicBaseURL(), "without the trailing slash")
+	require.Len(t, c.Unsubscribe.Keys, 2)
+
+	c, err = config.Load(env(nil))
+	require.NoError(t, err, "memory mode needs neither")
+	require.Equal(t, "http://localhost:8080", c.PublicBaseURL())
 }

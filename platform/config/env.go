@@ -33,6 +33,11 @@ var envVars = []envVar{
 	{"NOTIFIER_SMTP_PASSWORD", "smtp.password", text(func(c *Config) *string { return &c.SMTP.Password })},
 	{"NOTIFIER_SMS_URL", "sms.url", text(func(c *Config) *string { return &c.SMS.URL })},
 	{"NOTIFIER_API_TOKENS", "api.tokens", text(func(c *Config) *string { return &c.API.Tokens })},
+	{"NOTIFIER_PUBLIC_URL", "http.public_url", text(func(c *Config) *string { return &c.HTTP.PublicURL })},
+	{"NOTIFIER_UNSUBSCRIBE_KEY", "unsubscribe.keys", func(c *Config, v string) error {
+		c.Unsubscribe.Keys = splitList(v)
+		return nil
+	}},
 	{"NOTIFIER_TEMPLATES_DIR", "templates.dir", text(func(c *Config) *string { return &c.Templates.Dir })},
 	{"NOTIFIER_LOG_LEVEL", "log.level", text(func(c *Config) *string { return &c.Log.Level })},
 	{"NOTIFIER_LOG_FORMAT", "log.format", text(func(c *Config) *string { return &c.Log.Format })},

@@ -38,6 +38,7 @@ func (c Config) Validate() error {
 	c.validateDirectory(p)
 	c.validateTokens(p)
 	c.validateChannels(p)
+	c.validateUnsubscribe(p)
 	if c.Templates.Dir != "" {
 		if info, err := os.Stat(c.Templates.Dir); err != nil {
 			p.add("templates.dir", "%s", pathProblem(err))
@@ -217,6 +218,30 @@ func (c Config) validateTokens(p *problems) {
 		p.missing("api.tokens", "at least one token is required (role:token,…)")
 	case c.production() && c.API.Tokens == DevTokens:
 		p.add("api.tokens", "the development tokens are refused outside the memory transport")
+	}
+}
+
+// minUnsubscribeKey is unsubscribe.MinKeyLength (config does not import
+// the packages it configures).
+const minUnsubscribeKey = 32
+
+func (c Config) validateUnsubscribe(p *problems) {
+	if c.HTTP.PublicURL != "" {
+		if err := checkURL(c.HTTP.PublicURL, "http", "https"); err != nil {
+			p.add("http.public_url", "%v", err)
+		} else if u, _ := url.Parse(c.HTTP.PublicURL); u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p.add("http.public_url", "a base URL has no query, fragment or user")
+		}
+	} else if c.production() {
+		p.missing("http.public_url", "required outside the memory transport: the base URL of the links in emails")
+	}
+	if len(c.Unsubscribe.Keys) == 0 && c.production() {
+		p.missing("unsubscribe.keys", "required outside the memory transport: the key that signs unsubscribe links, %d bytes or more (a comma-separated list rotates keys)", minUnsubscribeKey)
+	}
+	for i, k := range c.Unsubscribe.Keys {
+		if len(k) < minUnsubscribeKey {
+			p.add("unsubscribe.keys", "key %d is %d bytes, at least %d needed", i+1, len(k), minUnsubscribeKey)
+		}
 	}
 }
 

@@ -97,6 +97,8 @@ func TestEnvironmentValuesThatDoNotParseAreNamedOnce(t *testing.T) {
 		"NOTIFIER_DATABASE_URL":        "postgres://postgres@127.0.0.1:5432/test",
 		"NOTIFIER_API_TOKENS":          "service:abcdefgh12",
 		"NOTIFIER_UPSTREAMS":           "auth",
+		"NOTIFIER_PUBLIC_URL":          "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY":     "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
 		"NOTIFIER_AUTO_MIGRATE":        "perhaps",
 		"NOTIFIER_DEMO_DIRECTORY":      "sometimes",
 		"NOTIFIER_DIRECTORY_PAGE_SIZE": "lots",
@@ -142,11 +144,13 @@ func TestTemplatesDirMustBeADirectory(t *testing.T) {
 
 func TestURLsWithPasswordsAreJudgedWithoutBeingRepeated(t *testing.T) {
 	got := problems(t, map[string]string{
-		"NOTIFIER_TRANSPORT":    "amqp",
-		"NOTIFIER_AMQP_URL":     "amqp://guest:s3cret@127.0.0.1:bad/",
-		"NOTIFIER_DATABASE_URL": "postgres://postgres:s3cret@127.0.0.1:5432/test?pool_max_conns=many",
-		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
-		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
+		"NOTIFIER_TRANSPORT":       "amqp",
+		"NOTIFIER_AMQP_URL":        "amqp://guest:s3cret@127.0.0.1:bad/",
+		"NOTIFIER_DATABASE_URL":    "postgres://postgres:s3cret@127.0.0.1:5432/test?pool_max_conns=many",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
+		"NOTIFIER_UPSTREAMS":       "auth=http://127.0.0.1:8001",
+		"NOTIFIER_PUBLIC_URL":      "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
 	})
 	assert.Equal(t, []string{
 		`NOTIFIER_AMQP_URL: not a valid URL: invalid port ":bad" after host`,
@@ -154,11 +158,13 @@ func TestURLsWithPasswordsAreJudgedWithoutBeingRepeated(t *testing.T) {
 	}, got)
 
 	got = problems(t, map[string]string{
-		"NOTIFIER_TRANSPORT":    "amqp",
-		"NOTIFIER_AMQP_URL":     "http://guest:s3cret@127.0.0.1/",
-		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
-		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
-		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
+		"NOTIFIER_TRANSPORT":       "amqp",
+		"NOTIFIER_AMQP_URL":        "http://guest:s3cret@127.0.0.1/",
+		"NOTIFIER_DATABASE_URL":    "postgres://postgres@127.0.0.1:5432/test",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
+		"NOTIFIER_UPSTREAMS":       "auth=http://127.0.0.1:8001",
+		"NOTIFIER_PUBLIC_URL":      "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
 	})
 	assert.Equal(t, []string{"NOTIFIER_AMQP_URL: want a amqp:// or amqps:// URL"}, got)
 }
@@ -229,12 +235,14 @@ func TestTheAMQPSettingsAreJudgedWithTheAMQPTransport(t *testing.T) {
 		"amqp.prefetch: 0, at least 1 needed",
 		"amqp.outbox_poll_interval: 0s, want a duration above zero",
 	}, problems(t, map[string]string{
-		"NOTIFIER_CONFIG":       path,
-		"NOTIFIER_TRANSPORT":    "amqp",
-		"NOTIFIER_AMQP_URL":     "amqp://guest:guest@127.0.0.1:5672/",
-		"NOTIFIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
-		"NOTIFIER_API_TOKENS":   "service:abcdefgh12",
-		"NOTIFIER_UPSTREAMS":    "auth=http://127.0.0.1:8001",
+		"NOTIFIER_CONFIG":          path,
+		"NOTIFIER_TRANSPORT":       "amqp",
+		"NOTIFIER_AMQP_URL":        "amqp://guest:guest@127.0.0.1:5672/",
+		"NOTIFIER_DATABASE_URL":    "postgres://postgres@127.0.0.1:5432/test",
+		"NOTIFIER_API_TOKENS":      "service:abcdefgh12",
+		"NOTIFIER_UPSTREAMS":       "auth=http://127.0.0.1:8001",
+		"NOTIFIER_PUBLIC_URL":      "https://notifier.example.com",
+		"NOTIFIER_UNSUBSCRIBE_KEY": "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
 	}))
 }
 
@@ -244,6 +252,8 @@ func TestMissingSettingsNameTheVariableAndTheKey(t *testing.T) {
 		"NOTIFIER_DATABASE_URL (database.url): required with transport amqp",
 		"NOTIFIER_UPSTREAMS (upstreams): required outside the memory transport (or NOTIFIER_DEMO_DIRECTORY=true to try the demo directory)",
 		"NOTIFIER_API_TOKENS (api.tokens): the development tokens are refused outside the memory transport",
+		"NOTIFIER_PUBLIC_URL (http.public_url): required outside the memory transport: the base URL of the links in emails",
+		"NOTIFIER_UNSUBSCRIBE_KEY (unsubscribe.keys): required outside the memory transport: the key that signs unsubscribe links, 32 bytes or more (a comma-separated list rotates keys)",
 	}, problems(t, map[string]string{"NOTIFIER_TRANSPORT": "amqp"}))
 }
 

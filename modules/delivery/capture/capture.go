@@ -43,6 +43,9 @@ type Message struct {
 	HTML      string
 	PostingID string
 	UserID    string
+	// ListUnsubscribe is the one-click unsubscribe URL an email carries in
+	// its List-Unsubscribe header; empty for mandatory types and SMS.
+	ListUnsubscribe string
 	// At is when the message was captured.
 	At time.Time
 }

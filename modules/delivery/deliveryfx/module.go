@@ -54,6 +54,7 @@ import (
 	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/unsubscribe"
 )
 
 // Module is the delivery module.
@@ -123,6 +124,9 @@ type deps struct {
 	// Claims holds the template contexts too large to travel in every
 	// batch (optional: without it such a batch goes to the poison queue).
 	Claims claimcheck.Store `optional:"true"`
+	// Unsubscribe makes the one-click unsubscribe links of emails
+	// (optional: without it emails carry none).
+	Unsubscribe *unsubscribe.Links `optional:"true"`
 }
 
 // claimCacheSize is how many stored template contexts the lanes keep
@@ -196,6 +200,9 @@ func newLanes(d deps) (lanes, error) {
 			}
 		}
 		opts := []app.DeliverBatchOption{app.WithLimiters(limiters), app.WithMetrics(d.Metrics)}
+		if d.Unsubscribe != nil {
+			opts = append(opts, app.WithUnsubscribeLinks(d.Unsubscribe))
+		}
 		if d.Claims != nil {
 			opts = append(opts, app.WithClaims(claims, func(err error) bool { return errors.Is(err, claimcheck.ErrNotFound) }))
 		}

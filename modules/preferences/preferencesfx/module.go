@@ -21,11 +21,12 @@ import (
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
+	"github.com/notifier/notifier/platform/unsubscribe"
 )
 
 // Module is the preferences module. It needs config.Config, *slog.Logger,
-// clock.Clock and *cqrs.CommandBus from the graph, and takes an optional
-// *pgxpool.Pool.
+// clock.Clock, *cqrs.CommandBus and *unsubscribe.Links from the graph, and
+// takes an optional *pgxpool.Pool.
 var Module = fx.Module("preferences",
 	fx.Provide(
 		fx.Private,
@@ -34,10 +35,12 @@ var Module = fx.Module("preferences",
 		newGetPreferences,
 		newUpdatePreferences,
 		newPatchPreferences,
+		newUnsubscribe,
 	),
 	fx.Provide(
 		fx.Annotate(newFilterAudienceOnLanes, fx.ResultTags(`group:"event_handlers,flatten"`)),
 		fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`)),
+		fx.Annotate(newUnsubscribeRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`)),
 	),
 )
 
@@ -79,6 +82,14 @@ func newUpdatePreferences(store app.Store, policy *domain.Policy, clk clock.Cloc
 
 func newPatchPreferences(store app.Store, policy *domain.Policy, clk clock.Clock) (*app.PatchPreferencesHandler, error) {
 	return app.NewPatchPreferencesHandler(store, policy, clk)
+}
+
+func newUnsubscribe(links *unsubscribe.Links, store app.Store, clk clock.Clock) (*app.UnsubscribeHandler, error) {
+	return app.NewUnsubscribeHandler(links, store, clk)
+}
+
+func newUnsubscribeRoutes(h *app.UnsubscribeHandler) (*ports.UnsubscribeHTTP, error) {
+	return ports.NewUnsubscribeHTTP(h)
 }
 
 func newFilterAudience(store app.Store, policy *domain.Policy, commands *cqrs.CommandBus, logger *slog.Logger) (*app.FilterAudienceOnAudienceBatchResolved, error) {

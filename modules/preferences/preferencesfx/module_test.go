@@ -26,6 +26,7 @@ import (
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
+	"github.com/notifier/notifier/platform/unsubscribe"
 )
 
 // TestModuleFiltersABatchByPreferencesSetOverHTTP wires the module the way
@@ -69,14 +70,14 @@ func filtersABatchByPreferencesSetOverHTTP(t *testing.T, pool *pgxpool.Pool) {
 	app := fxtest.New(t,
 		fx.Supply(cfg, logger, msg.CommandBus()),
 		withPool,
-		fx.Provide(func() clock.Clock { return clk }),
+		fx.Provide(func() clock.Clock { return clk }, testLinks),
 		preferencesfx.Module,
 		fx.Invoke(fx.Annotate(func(handlers []cqrs.EventHandler, routes []httpapi.Routes) error {
 			require.Len(t, handlers, 2, "one filter per lane")
 			assert.ElementsMatch(t, []string{
 				"preferences.FilterAudienceOnAudienceBatchResolved", "preferences.FilterAudienceOnAudienceBatchResolved.transactional",
 			}, []string{handlers[0].HandlerName(), handlers[1].HandlerName()}, "value groups come in no set order")
-			require.Len(t, routes, 1)
+			require.Len(t, routes, 2, "preferences and unsubscribe")
 			for _, r := range routes {
 				r.RegisterRoutes(api)
 			}
@@ -146,11 +147,19 @@ func TestModuleRefusesToStartWithBadPreferenceDefaults(t *testing.T) {
 	app := fx.New(
 		fx.NopLogger,
 		fx.Supply(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &cqrs.CommandBus{}),
-		fx.Provide(func() clock.Clock { return clock.System{} }),
+		fx.Provide(func() clock.Clock { return clock.System{} }, testLinks),
 		preferencesfx.Module,
 		fx.Invoke(fx.Annotate(func([]cqrs.EventHandler) {}, fx.ParamTags(`group:"event_handlers"`))),
 	)
 
 	require.Error(t, app.Err())
 	assert.Contains(t, app.Err().Error(), "preferences.channels")
+}
+
+func testLinks() (*unsubscribe.Links, error) {
+	s, err := unsubscribe.New("preferencesfx-test-key-of-32-bytes-or-more")
+	if err != nil {
+		return nil, err
+	}
+	return unsubscribe.NewLinks(s, "https://notifier.test")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/notifier/notifier/platform/logging"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/unsubscribe"
 )
 
 // DeliverBatchHandler delivers one batch of a posting: it records a row per
@@ -52,6 +53,8 @@ type DeliverBatchHandler struct {
 	claimMissing func(error) bool
 	// metrics is told what the batch's deliveries become (WithMetrics).
 	metrics Metrics
+	// unsubscribe makes the unsubscribe links of emails (nil: none).
+	unsubscribe UnsubscribeLinks
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
@@ -90,6 +93,20 @@ func WithBatchLease(ttl, renew, poll time.Duration) DeliverBatchOption {
 
 // WithMetrics tells m what the deliveries become: each send, each retry,
 // each outcome reported and how long the batch's deliveries are pending.
+// UnsubscribeLinks makes the one-click unsubscribe URL of a recipient, a
+// type and a channel (*unsubscribe.Links).
+type UnsubscribeLinks interface {
+	URL(s unsubscribe.Subject) (string, error)
+}
+
+// WithUnsubscribeLinks gives every email of a batch whose type may be
+// unsubscribed from (DeliverBatch.Unsubscribe) its link: in the template
+// context as unsubscribe_url (the layout's footer) and in
+// Message.ListUnsubscribe (the headers).
+func WithUnsubscribeLinks(l UnsubscribeLinks) DeliverBatchOption {
+	return func(h *DeliverBatchHandler) { h.unsubscribe = l }
+}
+
 func WithMetrics(m Metrics) DeliverBatchOption {
 	return func(h *DeliverBatchHandler) {
 		if m != nil {
@@ -601,7 +618,20 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 		return Message{}, fmt.Sprintf("recipient has no %s address", key.Channel)
 	}
 	name := TemplateFor(cmd.Template, key.Channel)
-	rendered, err := h.renderer.Render(name, templateData(cmd, r))
+	data := templateData(cmd, r)
+	var unsubscribeURL string
+	if cmd.Unsubscribe && key.Channel == domain.ChannelEmail && h.unsubscribe != nil {
+		u, err := h.unsubscribe.URL(unsubscribe.Subject{UserID: key.UserID, Type: cmd.NotificationType, Channel: key.Channel})
+		if err != nil {
+			// Only a malformed type or user id gets here; the email goes
+			// without a link rather than not at all.
+			h.logger.Warn("no unsubscribe link for a delivery", "posting_id", key.PostingID, "error", err)
+		} else {
+			unsubscribeURL = u
+			data["unsubscribe_url"] = u
+		}
+	}
+	rendered, err := h.renderer.Render(name, data)
 	if err != nil {
 		var te *templating.TemplateError
 		switch {
@@ -624,6 +654,8 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 		Subject:        rendered.Subject,
 		Text:           rendered.Text,
 		HTML:           rendered.HTML,
+
+		ListUnsubscribe: unsubscribeURL,
 	}, ""
 }
 

@@ -26,7 +26,8 @@ var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // testTemplates is a small template tree: one email template with an sms
 // twin, one email template without.
 var testTemplates = fstest.MapFS{
-	"layouts/email.html": {Data: []byte("<html><body>{{ content|safe }}</body></html>")},
+	"layouts/email.html": {Data: []byte("<html><body>{{ content|safe }}" +
+		"{% if unsubscribe_url %}<a href=\"{{ unsubscribe_url }}\">unsubscribe</a>{% endif %}</body></html>")},
 	"email/hello.md": {Data: []byte("---\nsubject: \"Привет, {{ user.first_name|default:user.username }}!\"\n---\n" +
 		"Здравствуйте, {{ user.first_name }}! {{ note }}\n")},
 	"sms/hello.md":    {Data: []byte("Привет, {{ user.first_name }}! Код {{ code }}.")},

@@ -23,6 +23,9 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string
+	// ListUnsubscribe, when set, is the one-click unsubscribe URL of an
+	// email (List-Unsubscribe and List-Unsubscribe-Post, RFC 8058).
+	ListUnsubscribe string
 }
 
 // Sender delivers messages on one channel. Send returns nil once the

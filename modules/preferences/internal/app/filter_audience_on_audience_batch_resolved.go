@@ -81,6 +81,7 @@ func (h *FilterAudienceOnAudienceBatchResolved) Handle(ctx context.Context, even
 		TemplateContext:    batch.TemplateContext,
 		TemplateContextRef: batch.TemplateContextRef,
 		ExpiresAt:          batch.ExpiresAt,
+		Unsubscribe:        !h.policy.Mandatory(batch.NotificationType),
 		Items:              []delivery.Item{},
 	}
 	channels := uniq(batch.Channels)

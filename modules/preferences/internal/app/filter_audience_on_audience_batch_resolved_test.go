@@ -401,3 +401,13 @@ func TestATypeSwitchedOffOnOneChannelIsSkippedThereAndDeliveredOnTheOther(t *tes
 	assert.Contains(t, delivered(cmd), "bob/email")
 	assert.Contains(t, cmd.Skipped, delivery.SkippedItem{UserID: "ann", Channel: "email", Reason: "opted out: per_type.new_movies.email"})
 }
+
+func TestABatchOfATypeOneMayLeaveSaysSoAndAMandatoryOneDoesNot(t *testing.T) {
+	t.Parallel()
+	assert.True(t, newFilter(t, configuredDefaults()).handle(t, newMoviesBatch(ann)).Unsubscribe,
+		"new_movies: its emails carry an unsubscribe link")
+
+	code := newMoviesBatch(ann)
+	code.NotificationType = "email_confirmation"
+	assert.False(t, newFilter(t, configuredDefaults()).handle(t, code).Unsubscribe, "a mandatory type carries none")
+}

@@ -31,7 +31,7 @@ func New(outbox *capture.Outbox, clk clock.Clock) (*Sender, error) {
 func (s *Sender) Send(ctx context.Context, m app.Message) error {
 	err := s.outbox.Send(ctx, capture.Message{
 		ID: m.ID, Channel: m.Channel, Template: m.Template, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-		PostingID: m.PostingID, UserID: m.UserID, At: s.clock.Now(),
+		PostingID: m.PostingID, UserID: m.UserID, ListUnsubscribe: m.ListUnsubscribe, At: s.clock.Now(),
 	})
 	if errors.Is(err, capture.ErrTransient) {
 		return app.Transient(err)

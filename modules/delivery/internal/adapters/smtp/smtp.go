@@ -246,6 +246,12 @@ func (s *Sender) build(msg app.Message) (*mail.Msg, error) {
 		m.SetMessageIDWithValue(msg.ID)
 	}
 	m.SetDate()
+	if msg.ListUnsubscribe != "" {
+		// RFC 2369 and RFC 8058: one click in the mail client unsubscribes
+		// (Gmail and Yahoo require it of bulk senders).
+		m.SetGenHeader(mail.HeaderListUnsubscribe, "<"+msg.ListUnsubscribe+">")
+		m.SetGenHeader(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	}
 	switch {
 	case msg.Text != "" && msg.HTML != "":
 		m.SetBodyString(mail.TypeTextPlain, msg.Text)

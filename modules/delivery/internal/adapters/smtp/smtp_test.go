@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/smtp"
@@ -525,4 +526,27 @@ func TestAMessagePreparedByOneSenderGoesOutOnAnotherAsSendWould(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, app.IsTransient(err), "a message that cannot be built never will be")
 	require.Error(t, other.SendPrepared(context.Background(), nil), "only what an SMTP sender prepared")
+}
+
+func TestAnEmailWithAnUnsubscribeLinkCarriesTheOneClickHeadersAndOthersNone(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	sender := newSender(t, srv.addr())
+	link := "https://notifier.example.com/api/v1/unsubscribe?token=M2YxYzJhOWUtN2IxZC00YTU1LTlhOGUtMGM0YjlkMmY2ZTExH25ld19tb3ZpZXMfZW1haWw.qXJ3lW4Ocx1J4C1CA0oSfJh1FNdlX4Pa5rA1e8y2Wm0"
+	withLink := message("alena@example.com")
+	withLink.ListUnsubscribe = link
+
+	require.NoError(t, sender.Send(context.Background(), withLink))
+	require.NoError(t, sender.Send(context.Background(), message("boris@example.com")))
+
+	_, _, mails := srv.stats()
+	require.Len(t, mails, 2)
+	m, err := mail.ReadMessage(strings.NewReader(mails[0].data))
+	require.NoError(t, err)
+	assert.Equal(t, "<"+link+">", m.Header.Get("List-Unsubscribe"), "RFC 2369: the URL in angle brackets, whole")
+	assert.Equal(t, "List-Unsubscribe=One-Click", m.Header.Get("List-Unsubscribe-Post"), "RFC 8058")
+	other, err := mail.ReadMessage(strings.NewReader(mails[1].data))
+	require.NoError(t, err)
+	assert.Empty(t, other.Header.Get("List-Unsubscribe"))
+	assert.Empty(t, other.Header.Get("List-Unsubscribe-Post"))
 }
