@@ -16,18 +16,40 @@ import (
 // bearerScheme is the name of the security scheme in the OpenAPI document.
 const bearerScheme = "bearer"
 
-// metaRequiredRole is the operation metadata key Secure sets and the auth
-// middleware reads.
-const metaRequiredRole = "notifier.httpapi.role"
+// bearerDescription describes the security scheme in the OpenAPI document.
+const bearerDescription = "`Authorization: Bearer <token>` with one of two kinds of token.\n\n" +
+	"- **API token**, from `NOTIFIER_API_TOKENS`, for services and managers. Roles nest: service < manager < admin.\n" +
+	"- **User token**, when `NOTIFIER_JWT_SECRET` or `NOTIFIER_JWT_JWKS_URL` is set: a JWT the auth service issued to a user " +
+	"(HS256 with `NOTIFIER_JWT_SECRET`, or RS256/ES256/EdDSA… with a key of `NOTIFIER_JWT_JWKS_URL`; " +
+	"`iss` `NOTIFIER_JWT_ISSUER`, `aud` `NOTIFIER_JWT_AUDIENCE`, `exp` and `sub` required). " +
+	"Its `sub` is the user id. Only the operations that say so accept it, and only for that user: " +
+	"another user's resource or any other operation answers 403.\n\n" +
+	"A missing, unknown, expired or otherwise invalid token answers 401."
+
+// Operation metadata keys Secure and SecureSelf set and the auth middleware
+// reads.
+const (
+	metaRequiredRole = "notifier.httpapi.role"
+	metaSelfParam    = "notifier.httpapi.self_param"
+)
+
+// UserTokenVerifier verifies a user's own bearer token (a JWT the auth
+// service issued) and returns the user it speaks for. Its error says why
+// the token was refused in words safe to show the caller and to log: it
+// never holds the token.
+type UserTokenVerifier interface {
+	Verify(ctx context.Context, token string) (userID string, err error)
+}
 
 // Secure marks op as requiring a bearer token whose role includes role: it
 // adds the bearer security requirement and the 401 and 403 responses to the
 // spec and records role in op.Metadata, which the server's auth middleware
-// enforces. It panics if role is unknown, as that is a programming error found
-// at registration.
+// enforces. A user's token (UserTokenVerifier) is refused with 403. It
+// panics if role is unknown, as that is a programming error found at
+// registration.
 //
 // An operation that declares op.Security without Secure still needs a valid
-// token of any role.
+// API token of any role.
 func Secure(op huma.Operation, role Role) huma.Operation {
 	if !role.Valid() {
 		panic(fmt.Sprintf("httpapi: Secure: unknown role %q", role))
@@ -40,6 +62,7 @@ func Secure(op huma.Operation, role Role) huma.Operation {
 		meta = make(map[string]any, 1)
 	}
 	meta[metaRequiredRole] = role
+	delete(meta, metaSelfParam)
 	op.Metadata = meta
 	errs := slices.Clone(op.Errors)
 	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
@@ -51,13 +74,50 @@ func Secure(op huma.Operation, role Role) huma.Operation {
 	return op
 }
 
-type roleKey struct{}
+// SecureSelf is Secure for an operation on one user's resources, whose
+// path names the user in the parameter param (such as "user_id" in
+// /api/v1/users/{user_id}/preferences). An API token whose role includes
+// role may call it for any user; a user's own token only for the user it
+// names (its sub equal to the path's param), and for anyone else it gets
+// 403. It appends a paragraph saying so to op.Description. It panics if
+// role is unknown or op.Path has no {param}.
+func SecureSelf(op huma.Operation, role Role, param string) huma.Operation {
+	if param == "" || !strings.Contains(op.Path, "{"+param+"}") {
+		panic(fmt.Sprintf("httpapi: SecureSelf: path %q has no parameter {%s}", op.Path, param))
+	}
+	op = Secure(op, role)
+	op.Metadata[metaSelfParam] = param
+	note := fmt.Sprintf("**Who may call it.** An API token of the `%s` role or above, for any user; "+
+		"or a user's own JWT, for that user only: its `sub` must be the `%s` of the path, "+
+		"and another user's answers 403.", role, param)
+	switch {
+	case op.Description == "":
+		op.Description = note
+	case !strings.Contains(op.Description, note):
+		op.Description += "\n\n" + note
+	}
+	return op
+}
 
-// RoleFromContext returns the role of the authenticated caller of the current
-// request. It reports false for an unsecured operation.
+type (
+	roleKey struct{}
+	userKey struct{}
+)
+
+// RoleFromContext returns the role of the API token that authenticated the
+// current request. It reports false for an unsecured operation and for a
+// user's token.
 func RoleFromContext(ctx context.Context) (Role, bool) {
 	role, ok := ctx.Value(roleKey{}).(Role)
 	return role, ok
+}
+
+// UserFromContext returns the user whose own token authenticated the
+// current request (the JWT's sub). It reports false for an API token and
+// for an unsecured operation.
+func UserFromContext(ctx context.Context) (string, bool) {
+	user, ok := ctx.Value(userKey{}).(string)
+	return user, ok
 }
 
 // requiredRole returns the role op demands and whether it demands one at all.
@@ -72,6 +132,13 @@ func requiredRole(op *huma.Operation) (Role, bool) {
 		return RoleService, true
 	}
 	return "", false
+}
+
+// selfParam returns the path parameter naming the user whose own token op
+// accepts, if it accepts one.
+func selfParam(op *huma.Operation) (string, bool) {
+	param, ok := op.Metadata[metaSelfParam].(string)
+	return param, ok && param != ""
 }
 
 // tokenSet holds the SHA-256 digests of the configured tokens. Comparing
@@ -118,29 +185,60 @@ func bearerToken(header string) (string, bool) {
 }
 
 // authMiddleware enforces the role each operation requires and stores the
-// caller's role in the request context. It never logs a token.
+// caller in the request context: the role of an API token, or the user of
+// a user's token. A bearer that is a configured API token keeps its role;
+// any other is verified as a user's token when the server has a
+// UserTokenVerifier, and refused otherwise. It never logs a token.
 func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
-	required, secured := requiredRole(ctx.Operation())
+	op := ctx.Operation()
+	required, secured := requiredRole(op)
 	if !secured {
 		next(ctx)
 		return
 	}
 	token, ok := bearerToken(ctx.Header("Authorization"))
-	var role Role
-	if ok {
-		role, ok = s.tokens.lookup(token)
-	}
 	if !ok {
-		s.logger.DebugContext(ctx.Context(), "http request unauthenticated", "operation", ctx.Operation().OperationID)
-		ctx.SetHeader("WWW-Authenticate", "Bearer")
-		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, "a valid bearer token is required")
+		s.unauthorized(ctx, "a valid bearer token is required", "no bearer token")
 		return
 	}
-	if !role.Includes(required) {
-		s.logger.DebugContext(ctx.Context(), "http request forbidden",
-			"operation", ctx.Operation().OperationID, "role", role, "required_role", required)
-		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, fmt.Sprintf("this operation requires the %s role", required))
+	if role, ok := s.tokens.lookup(token); ok {
+		if !role.Includes(required) {
+			s.logger.DebugContext(ctx.Context(), "http request forbidden",
+				"operation", op.OperationID, "role", role, "required_role", required)
+			_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, fmt.Sprintf("this operation requires the %s role", required))
+			return
+		}
+		next(huma.WithValue(ctx, roleKey{}, role))
 		return
 	}
-	next(huma.WithValue(ctx, roleKey{}, role))
+	if s.userTokens == nil {
+		s.unauthorized(ctx, "a valid bearer token is required", "unknown api token")
+		return
+	}
+	user, err := s.userTokens.Verify(ctx.Context(), token)
+	if err != nil {
+		s.unauthorized(ctx, "a valid bearer token is required: "+err.Error(), err.Error())
+		return
+	}
+	param, self := selfParam(op)
+	switch {
+	case !self:
+		s.logger.DebugContext(ctx.Context(), "http request forbidden", "operation", op.OperationID, "caller", "user token")
+		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden,
+			fmt.Sprintf("a user's token may not call this operation: it requires the %s role", required))
+		return
+	case ctx.Param(param) != user:
+		s.logger.DebugContext(ctx.Context(), "http request forbidden", "operation", op.OperationID, "caller", "user token of another user")
+		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden,
+			fmt.Sprintf("a user's token may only be used for its own user (the %s of the path)", param))
+		return
+	}
+	next(huma.WithValue(ctx, userKey{}, user))
+}
+
+// unauthorized answers 401 with detail and logs why at debug level.
+func (s *Server) unauthorized(ctx huma.Context, detail, reason string) {
+	s.logger.DebugContext(ctx.Context(), "http request unauthenticated", "operation", ctx.Operation().OperationID, "reason", reason)
+	ctx.SetHeader("WWW-Authenticate", "Bearer")
+	_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, detail)
 }
