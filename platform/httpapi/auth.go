@@ -26,7 +26,7 @@ const bearerDescription = "`Authorization: Bearer <token>` with one of two kinds
 	"another user's resource or any other operation answers 403.\n\n" +
 	"A missing, unknown, expired or otherwise invalid token answers 401."
 
-// Operation metadata keys Secure and SecureSelf set and the auth middleware
+// Operation metadata keys Secure sets and the auth middleware
 // reads.
 const (
 	metaRequiredRole = "notifier.httpapi.role"
@@ -41,16 +41,35 @@ type UserTokenVerifier interface {
 	Verify(ctx context.Context, token string) (userID string, err error)
 }
 
+// SecureOption widens who may call an operation Secure protects.
+type SecureOption struct {
+	selfParam string
+}
+
+// OrSelf lets a user's own token (a JWT, see Config.UserTokens) call the
+// operation too, but only for the user it names: the operation's path holds
+// the user in the parameter param (such as "user_id" in
+// /api/v1/users/{user_id}/preferences), and the token's sub must equal it;
+// for any other user it gets 403. API tokens keep the role Secure asks for,
+// for any user.
+func OrSelf(param string) SecureOption { return SecureOption{selfParam: param} }
+
 // Secure marks op as requiring a bearer token whose role includes role: it
 // adds the bearer security requirement and the 401 and 403 responses to the
 // spec and records role in op.Metadata, which the server's auth middleware
-// enforces. A user's token (UserTokenVerifier) is refused with 403. It
-// panics if role is unknown, as that is a programming error found at
-// registration.
+// enforces. A user's own token is refused with 403 unless an option says
+// otherwise:
 //
-// An operation that declares op.Security without Secure still needs a valid
+//	httpapi.Secure(op, httpapi.RoleManager, httpapi.OrSelf("user_id"))
+//
+// also admits the user named by the path's {user_id}, and appends a
+// paragraph saying so to op.Description.
+//
+// It panics if role is unknown, or if OrSelf names a parameter op.Path does
+// not hold, as those are programming errors found at registration. An
+// operation that declares op.Security without Secure still needs a valid
 // API token of any role.
-func Secure(op huma.Operation, role Role) huma.Operation {
+func Secure(op huma.Operation, role Role, opts ...SecureOption) huma.Operation {
 	if !role.Valid() {
 		panic(fmt.Sprintf("httpapi: Secure: unknown role %q", role))
 	}
@@ -63,6 +82,19 @@ func Secure(op huma.Operation, role Role) huma.Operation {
 	}
 	meta[metaRequiredRole] = role
 	delete(meta, metaSelfParam)
+	for _, o := range opts {
+		if o.selfParam == "" {
+			continue
+		}
+		if !strings.Contains(op.Path, "{"+o.selfParam+"}") {
+			panic(fmt.Sprintf("httpapi: Secure: OrSelf: path %q has no parameter {%s}", op.Path, o.selfParam))
+		}
+		meta[metaSelfParam] = o.selfParam
+		op.Description = withParagraph(op.Description, fmt.Sprintf(
+			"**Who may call it.** An API token of the `%s` role or above, for any user; "+
+				"or a user's own JWT, for that user only: its `sub` must be the `%s` of the path, "+
+				"and another user's answers 403.", role, o.selfParam))
+	}
 	op.Metadata = meta
 	errs := slices.Clone(op.Errors)
 	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
@@ -74,29 +106,16 @@ func Secure(op huma.Operation, role Role) huma.Operation {
 	return op
 }
 
-// SecureSelf is Secure for an operation on one user's resources, whose
-// path names the user in the parameter param (such as "user_id" in
-// /api/v1/users/{user_id}/preferences). An API token whose role includes
-// role may call it for any user; a user's own token only for the user it
-// names (its sub equal to the path's param), and for anyone else it gets
-// 403. It appends a paragraph saying so to op.Description. It panics if
-// role is unknown or op.Path has no {param}.
-func SecureSelf(op huma.Operation, role Role, param string) huma.Operation {
-	if param == "" || !strings.Contains(op.Path, "{"+param+"}") {
-		panic(fmt.Sprintf("httpapi: SecureSelf: path %q has no parameter {%s}", op.Path, param))
-	}
-	op = Secure(op, role)
-	op.Metadata[metaSelfParam] = param
-	note := fmt.Sprintf("**Who may call it.** An API token of the `%s` role or above, for any user; "+
-		"or a user's own JWT, for that user only: its `sub` must be the `%s` of the path, "+
-		"and another user's answers 403.", role, param)
+// withParagraph appends paragraph to text, unless text already holds it.
+func withParagraph(text, paragraph string) string {
 	switch {
-	case op.Description == "":
-		op.Description = note
-	case !strings.Contains(op.Description, note):
-		op.Description += "\n\n" + note
+	case text == "":
+		return paragraph
+	case strings.Contains(text, paragraph):
+		return text
+	default:
+		return text + "\n\n" + paragraph
 	}
-	return op
 }
 
 type (

@@ -12,15 +12,15 @@
 //		Path:        "/api/v1/postings",
 //	}, httpapi.RoleService), h.CreatePosting)
 //
-// An operation on one user's resources that the user may call with their
-// own token (a JWT, verified by Config.UserTokens) is declared with
-// [SecureSelf] instead, naming the path parameter that holds the user:
+// An operation on one user's resources that the user may also call with
+// their own token (a JWT, verified by Config.UserTokens) adds [OrSelf],
+// naming the path parameter that holds the user:
 //
-//	huma.Register(srv.API(), httpapi.SecureSelf(huma.Operation{
+//	huma.Register(srv.API(), httpapi.Secure(huma.Operation{
 //		OperationID: "get-user-preferences",
 //		Method:      http.MethodGet,
 //		Path:        "/api/v1/users/{user_id}/preferences",
-//	}, httpapi.RoleManager, "user_id"), h.GetPreferences)
+//	}, httpapi.RoleManager, httpapi.OrSelf("user_id")), h.GetPreferences)
 //
 // Register every operation before the server answers its first request for
 // /openapi.json: Huma caches the spec on first use.

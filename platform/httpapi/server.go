@@ -47,7 +47,7 @@ type Config struct {
 	// every secured operation answers 401.
 	Tokens string
 	// UserTokens, when set, verifies a bearer that is not one of Tokens as
-	// a user's own token (a JWT); the operations declared with SecureSelf
+	// a user's own token (a JWT); the operations secured with OrSelf
 	// accept it for that user. Nil: only Tokens are accepted.
 	UserTokens UserTokenVerifier
 	// Title and Version describe the API in the OpenAPI document.

@@ -39,7 +39,7 @@ type userThingOutput struct {
 
 // newUserTokenServer is newTestServer with users' tokens verified by
 // verifier, and GET and PUT /users/{user_id}/things open to a user's own
-// token (SecureSelf, manager otherwise).
+// token (OrSelf; manager otherwise).
 func newUserTokenServer(t *testing.T, verifier httpapi.UserTokenVerifier) (*httpapi.Server, *syncBuffer) {
 	t.Helper()
 	s, logs := newTestServer(t, httpapi.Config{UserTokens: verifier})
@@ -55,12 +55,12 @@ func newUserTokenServer(t *testing.T, verifier httpapi.UserTokenVerifier) (*http
 		return out, nil
 	}
 	for _, method := range []string{http.MethodGet, http.MethodPut} {
-		huma.Register(s.API(), httpapi.SecureSelf(huma.Operation{
+		huma.Register(s.API(), httpapi.Secure(huma.Operation{
 			OperationID: strings.ToLower(method) + "-user-things",
 			Method:      method,
 			Path:        "/users/{user_id}/things",
 			Description: "A user's things.",
-		}, httpapi.RoleManager, "user_id"), handle)
+		}, httpapi.RoleManager, httpapi.OrSelf("user_id")), handle)
 	}
 	return s, logs
 }
@@ -237,17 +237,31 @@ func TestOpenAPIDocumentsBothKindsOfToken(t *testing.T) {
 	assert.Equal(t, []map[string][]string{{"bearer": {}}}, get.Security)
 	assert.Contains(t, get.Responses, "401")
 	assert.Contains(t, get.Responses, "403")
-	assert.NotContains(t, spec.Paths["/things"]["post"].Description, "JWT", "only SecureSelf operations mention user tokens")
+	assert.NotContains(t, spec.Paths["/things"]["post"].Description, "JWT", "only OrSelf operations mention user tokens")
 }
 
-func TestSecureSelfNeedsTheParameterInThePath(t *testing.T) {
+func TestOrSelfNeedsTheParameterInThePath(t *testing.T) {
 	t.Parallel()
-	assert.PanicsWithValue(t, `httpapi: SecureSelf: path "/users/{id}/things" has no parameter {user_id}`, func() {
-		httpapi.SecureSelf(huma.Operation{Path: "/users/{id}/things"}, httpapi.RoleManager, "user_id")
+	assert.PanicsWithValue(t, `httpapi: Secure: OrSelf: path "/users/{id}/things" has no parameter {user_id}`, func() {
+		httpapi.Secure(huma.Operation{Path: "/users/{id}/things"}, httpapi.RoleManager, httpapi.OrSelf("user_id"))
 	})
-	assert.Panics(t, func() { httpapi.SecureSelf(huma.Operation{Path: "/users/{user_id}"}, httpapi.Role("root"), "user_id") })
+	assert.Panics(t, func() {
+		httpapi.Secure(huma.Operation{Path: "/users/{user_id}"}, httpapi.Role("root"), httpapi.OrSelf("user_id"))
+	})
 
-	op := httpapi.SecureSelf(huma.Operation{Path: "/users/{user_id}", Description: "x"}, httpapi.RoleManager, "user_id")
-	again := httpapi.SecureSelf(op, httpapi.RoleManager, "user_id")
+	op := httpapi.Secure(huma.Operation{Path: "/users/{user_id}", Description: "x"}, httpapi.RoleManager, httpapi.OrSelf("user_id"))
+	again := httpapi.Secure(op, httpapi.RoleManager, httpapi.OrSelf("user_id"))
 	assert.Equal(t, op.Description, again.Description, "the note is added once")
+	assert.Equal(t, op.Metadata, again.Metadata)
+}
+
+func TestSecureWithoutOrSelfWithdrawsIt(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestServer(t, httpapi.Config{UserTokens: hs256Verifier(t)})
+	op := httpapi.Secure(huma.Operation{OperationID: "mine", Method: http.MethodGet, Path: "/mine/{user_id}"},
+		httpapi.RoleManager, httpapi.OrSelf("user_id"))
+	huma.Register(s.API(), httpapi.Secure(op, httpapi.RoleManager), func(context.Context, *userThingInput) (*struct{}, error) {
+		return nil, nil
+	})
+	requireProblem(t, do(t, s, http.MethodGet, "/mine/"+anna, userToken(t, anna, nil), ""), http.StatusForbidden)
 }
