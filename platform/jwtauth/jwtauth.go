@@ -22,6 +22,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,7 +260,7 @@ func (v *Verifier) load() {
 			return
 		}
 		v.logger.Warn("jwks cannot be loaded: users' tokens signed with its keys are refused until it is",
-			"jwks_url", source, "error", err, "retry_in", wait)
+			"jwks_url", source, "error", describe(err, v.cfg.JWKSURL), "retry_in", wait)
 		select {
 		case <-v.ctx.Done():
 			return
@@ -287,7 +289,8 @@ func (v *Verifier) fetch() (keyfunc.Keyfunc, error) {
 		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
 				if v.ctx.Err() == nil {
-					v.logger.WarnContext(ctx, "jwks refresh failed: the keys loaded before stay in use", "jwks_url", source, "error", err)
+					v.logger.WarnContext(ctx, "jwks refresh failed: the keys loaded before stay in use",
+						"jwks_url", source, "error", describe(err, v.cfg.JWKSURL))
 				}
 			}
 		},
@@ -386,6 +389,19 @@ func (v *Verifier) reason(t *jwt.Token, err error) error {
 	default:
 		return ErrMalformed
 	}
+}
+
+// describe says why fetching the JWK Set at rawURL failed without
+// repeating the URL, which may hold a password or a key in its query: a
+// request that failed is named by its method and cause, anything else
+// by its message with the URL taken out.
+func describe(err error, rawURL string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	msg := strings.ReplaceAll(err.Error(), strconv.Quote(rawURL), "the jwks url")
+	return strings.ReplaceAll(msg, rawURL, "the jwks url")
 }
 
 // redacted is a URL fit for the log: without its password or query.

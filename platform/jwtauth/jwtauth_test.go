@@ -317,6 +317,24 @@ func TestTheServiceStartsWhileTheJWKSIsUnreachableAndLoadsItLater(t *testing.T) 
 	assert.NotContains(t, logs.String(), tok)
 }
 
+func TestTheLogNeverRepeatsTheJWKSURLsSecrets(t *testing.T) {
+	t.Parallel()
+	key := jwtauthtest.NewEC(t, "ec-1")
+	set := jwtauthtest.NewKeySet(t, key)
+	set.Fail(http.StatusServiceUnavailable)
+	withSecrets := strings.Replace(set.URL, "http://", "http://reader:pw-s3cret@", 1) + "?key=q-s3cret"
+	unreachable := "http://reader:pw-s3cret@127.0.0.1:1/jwks.json?key=q-s3cret"
+
+	for _, u := range []string{withSecrets, unreachable} {
+		v, logs := newVerifier(t, jwtauth.Config{JWKSURL: u, MaxRetryInterval: 5 * time.Millisecond})
+		require.Eventually(t, func() bool { return strings.Count(logs.String(), "jwks cannot be loaded") >= 2 },
+			10*time.Second, 5*time.Millisecond)
+		v.Close()
+		assert.NotContains(t, logs.String(), "s3cret", u)
+		assert.Contains(t, logs.String(), "jwks_url=http://reader:xxxxx@", "the log names the set without its password or query")
+	}
+}
+
 func TestAJWKSThatNeverAnswersDoesNotHoldUpStartOrClose(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
