@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -32,6 +33,10 @@ const (
 	metaRequiredRole = "notifier.httpapi.role"
 	metaSelfParam    = "notifier.httpapi.self_param"
 )
+
+// ExtensionOwnUser is the OpenAPI extension of an operation secured with
+// OrSelf: its value is the path parameter a user's own token must match.
+const ExtensionOwnUser = "x-notifier-own-user"
 
 // UserTokenVerifier verifies a user's own bearer token (a JWT the auth
 // service issued) and returns the user it speaks for. Its error says why
@@ -82,6 +87,10 @@ func Secure(op huma.Operation, role Role, opts ...SecureOption) huma.Operation {
 	}
 	meta[metaRequiredRole] = role
 	delete(meta, metaSelfParam)
+	if _, ok := op.Extensions[ExtensionOwnUser]; ok {
+		op.Extensions = maps.Clone(op.Extensions)
+		delete(op.Extensions, ExtensionOwnUser)
+	}
 	for _, o := range opts {
 		if o.selfParam == "" {
 			continue
@@ -90,6 +99,11 @@ func Secure(op huma.Operation, role Role, opts ...SecureOption) huma.Operation {
 			panic(fmt.Sprintf("httpapi: Secure: OrSelf: path %q has no parameter {%s}", op.Path, o.selfParam))
 		}
 		meta[metaSelfParam] = o.selfParam
+		op.Extensions = maps.Clone(op.Extensions)
+		if op.Extensions == nil {
+			op.Extensions = make(map[string]any, 1)
+		}
+		op.Extensions[ExtensionOwnUser] = o.selfParam
 		op.Description = withParagraph(op.Description, fmt.Sprintf(
 			"**Who may call it.** An API token of the `%s` role or above, for any user; "+
 				"or a user's own JWT, for that user only: its `sub` must be the `%s` of the path, "+
@@ -104,6 +118,65 @@ func Secure(op huma.Operation, role Role, opts ...SecureOption) huma.Operation {
 	}
 	op.Errors = errs
 	return op
+}
+
+// The details of the auth middleware's 403 answers, which the OpenAPI
+// examples show too.
+func roleDetail(required Role) string {
+	return fmt.Sprintf("this operation requires the %s role", required)
+}
+
+func userTokenDetail(required Role) string {
+	return fmt.Sprintf("a user's token may not call this operation: it requires the %s role", required)
+}
+
+func otherUserDetail(param string) string {
+	return fmt.Sprintf("a user's token may only be used for its own user (the %s of the path)", param)
+}
+
+// documentAuthErrors is a Huma OnAddOperation hook: it describes the 401
+// and 403 answers of each operation Secure protects, with examples of the
+// problems the auth middleware writes.
+func documentAuthErrors(_ *huma.OpenAPI, op *huma.Operation) {
+	role, ok := op.Metadata[metaRequiredRole].(Role)
+	if !ok {
+		return
+	}
+	param, self := selfParam(op)
+	if r := op.Responses[strconv.Itoa(http.StatusUnauthorized)]; r != nil {
+		r.Description = "No bearer token, an unknown API token, or a user's token that failed a check " +
+			"(expired, not valid yet, wrong issuer or audience, bad signature, unknown key…): the detail says which."
+		addExamples(r, map[string]*huma.Example{
+			"no_token": {Summary: "No bearer token", Value: problem(http.StatusUnauthorized, "a valid bearer token is required")},
+			"expired": {Summary: "A user's token that has expired",
+				Value: problem(http.StatusUnauthorized, "a valid bearer token is required: the token has expired")},
+		})
+	}
+	if r := op.Responses[strconv.Itoa(http.StatusForbidden)]; r != nil {
+		examples := map[string]*huma.Example{
+			"role": {Summary: "An API token of a lesser role", Value: problem(http.StatusForbidden, roleDetail(role))},
+		}
+		if self {
+			r.Description = fmt.Sprintf("An API token below the %s role, or a user's token for another user than the %s of the path.", role, param)
+			examples["other_user"] = &huma.Example{Summary: "A user's token for another user",
+				Value: problem(http.StatusForbidden, otherUserDetail(param))}
+		} else {
+			r.Description = fmt.Sprintf("An API token below the %s role, or a user's token: this operation takes API tokens only.", role)
+			examples["user_token"] = &huma.Example{Summary: "A user's own token",
+				Value: problem(http.StatusForbidden, userTokenDetail(role))}
+		}
+		addExamples(r, examples)
+	}
+}
+
+// addExamples adds examples to every media type of r.
+func addExamples(r *huma.Response, examples map[string]*huma.Example) {
+	for _, mt := range r.Content {
+		if mt.Examples == nil {
+			mt.Examples = make(map[string]*huma.Example, len(examples))
+		}
+		maps.Copy(mt.Examples, examples)
+	}
 }
 
 // withParagraph appends paragraph to text, unless text already holds it.
@@ -224,7 +297,7 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		if !role.Includes(required) {
 			s.logger.DebugContext(ctx.Context(), "http request forbidden",
 				"operation", op.OperationID, "role", role, "required_role", required)
-			_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, fmt.Sprintf("this operation requires the %s role", required))
+			_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, roleDetail(required))
 			return
 		}
 		next(huma.WithValue(ctx, roleKey{}, role))
@@ -243,13 +316,11 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 	switch {
 	case !self:
 		s.logger.DebugContext(ctx.Context(), "http request forbidden", "operation", op.OperationID, "caller", "user token")
-		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden,
-			fmt.Sprintf("a user's token may not call this operation: it requires the %s role", required))
+		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, userTokenDetail(required))
 		return
 	case ctx.Param(param) != user:
 		s.logger.DebugContext(ctx.Context(), "http request forbidden", "operation", op.OperationID, "caller", "user token of another user")
-		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden,
-			fmt.Sprintf("a user's token may only be used for its own user (the %s of the path)", param))
+		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, otherUserDetail(param))
 		return
 	}
 	next(huma.WithValue(ctx, userKey{}, user))

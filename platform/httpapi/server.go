@@ -176,6 +176,7 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 			Description: bearerDescription,
 		},
 	}
+	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentAuthErrors)
 	s.api = huma.NewAPI(hcfg, &capAdapter{Adapter: humago.NewAdapter(s.mux, ""), maxBodyBytes: cfg.MaxBodyBytes, readTimeout: cfg.ReadTimeout})
 	s.api.UseMiddleware(s.authMiddleware)
 

@@ -130,10 +130,11 @@ func TestAUserTokenMayCallSelfOperationsForItsOwnUserOnly(t *testing.T) {
 		})
 	}
 
+	// The details the OpenAPI examples show (TestOpenAPIDocumentsBothKindsOfToken).
 	other := requireProblem(t, do(t, s, http.MethodGet, "/users/"+boris+"/things", annas, ""), http.StatusForbidden)
-	assert.Contains(t, other.Detail, "its own user")
+	assert.Equal(t, "a user's token may only be used for its own user (the user_id of the path)", other.Detail)
 	elsewhere := requireProblem(t, do(t, s, http.MethodPost, "/things", annas, `{"name":"x"}`), http.StatusForbidden)
-	assert.Contains(t, elsewhere.Detail, "may not call this operation")
+	assert.Equal(t, "a user's token may not call this operation: it requires the service role", elsewhere.Detail)
 	assert.NotContains(t, logs.String(), annas, "tokens are never logged")
 }
 
@@ -212,11 +213,24 @@ func TestWhileTheJWKSIsUnreachableUserTokensGet401AndAPITokensWork(t *testing.T)
 func TestOpenAPIDocumentsBothKindsOfToken(t *testing.T) {
 	t.Parallel()
 	s, _ := newUserTokenServer(t, nil)
+	type response struct {
+		Description string `json:"description"`
+		Content     map[string]struct {
+			Examples map[string]struct {
+				Summary string `json:"summary"`
+				Value   struct {
+					Status int    `json:"status"`
+					Detail string `json:"detail"`
+				} `json:"value"`
+			} `json:"examples"`
+		} `json:"content"`
+	}
 	var spec struct {
 		Paths map[string]map[string]struct {
 			Description string                `json:"description"`
 			Security    []map[string][]string `json:"security"`
-			Responses   map[string]any        `json:"responses"`
+			Responses   map[string]response   `json:"responses"`
+			OwnUser     string                `json:"x-notifier-own-user"`
 		} `json:"paths"`
 		Components struct {
 			SecuritySchemes map[string]struct{ Description string } `json:"securitySchemes"`
@@ -230,14 +244,25 @@ func TestOpenAPIDocumentsBothKindsOfToken(t *testing.T) {
 	assert.Contains(t, scheme, "NOTIFIER_API_TOKENS")
 	assert.Contains(t, scheme, "JWT")
 	assert.Contains(t, scheme, "`sub` is the user id")
+
 	get := spec.Paths["/users/{user_id}/things"]["get"]
 	assert.True(t, strings.HasPrefix(get.Description, "A user's things.\n\n"), get.Description)
 	assert.Contains(t, get.Description, "a user's own JWT, for that user only")
 	assert.Contains(t, get.Description, "`manager` role")
+	assert.Equal(t, "user_id", get.OwnUser)
 	assert.Equal(t, []map[string][]string{{"bearer": {}}}, get.Security)
-	assert.Contains(t, get.Responses, "401")
-	assert.Contains(t, get.Responses, "403")
-	assert.NotContains(t, spec.Paths["/things"]["post"].Description, "JWT", "only OrSelf operations mention user tokens")
+	expired := get.Responses["401"].Content["application/problem+json"].Examples["expired"].Value
+	assert.Equal(t, 401, expired.Status)
+	assert.Equal(t, "a valid bearer token is required: the token has expired", expired.Detail)
+	otherUser := get.Responses["403"].Content["application/problem+json"].Examples["other_user"].Value
+	assert.Equal(t, "a user's token may only be used for its own user (the user_id of the path)", otherUser.Detail)
+	assert.Contains(t, get.Responses["403"].Description, "another user")
+
+	create := spec.Paths["/things"]["post"]
+	assert.NotContains(t, create.Description, "JWT", "only OrSelf operations mention user tokens")
+	assert.Empty(t, create.OwnUser)
+	byUser := create.Responses["403"].Content["application/problem+json"].Examples["user_token"].Value
+	assert.Equal(t, "a user's token may not call this operation: it requires the service role", byUser.Detail)
 }
 
 func TestOrSelfNeedsTheParameterInThePath(t *testing.T) {
@@ -260,7 +285,11 @@ func TestSecureWithoutOrSelfWithdrawsIt(t *testing.T) {
 	s, _ := newTestServer(t, httpapi.Config{UserTokens: hs256Verifier(t)})
 	op := httpapi.Secure(huma.Operation{OperationID: "mine", Method: http.MethodGet, Path: "/mine/{user_id}"},
 		httpapi.RoleManager, httpapi.OrSelf("user_id"))
-	huma.Register(s.API(), httpapi.Secure(op, httpapi.RoleManager), func(context.Context, *userThingInput) (*struct{}, error) {
+	require.Contains(t, op.Extensions, httpapi.ExtensionOwnUser)
+	withdrawn := httpapi.Secure(op, httpapi.RoleManager)
+	assert.NotContains(t, withdrawn.Extensions, httpapi.ExtensionOwnUser)
+	assert.Contains(t, op.Extensions, httpapi.ExtensionOwnUser, "Secure changes a copy")
+	huma.Register(s.API(), withdrawn, func(context.Context, *userThingInput) (*struct{}, error) {
 		return nil, nil
 	})
 	requireProblem(t, do(t, s, http.MethodGet, "/mine/"+anna, userToken(t, anna, nil), ""), http.StatusForbidden)
