@@ -1,7 +1,10 @@
 package notifiertest_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +74,52 @@ func TestAUsersOwnTokenReachesNothingButItsOwnPreferences(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, n.Do(t, http.MethodGet, "/api/v1/users/"+vera+"/preferences", notifiertest.ServiceToken, nil).Status)
 	veras := n.Do(t, http.MethodGet, "/api/v1/users/"+vera+"/preferences", notifiertest.ManagerToken, nil).Map(t)
 	require.Equal(t, true, veras["types"].(map[string]any)["new_movies"], "Анна's token changed nothing of Вера's")
+}
+
+// TestOnlyOperationsMarkedOwnUserTakeAUsersToken walks the OpenAPI
+// document: every secured operation answers 403 to a user's own token,
+// but those marked x-notifier-own-user, which answer it for that user. A
+// new operation that takes users' tokens must say so in the document.
+func TestOnlyOperationsMarkedOwnUserTakeAUsersToken(t *testing.T) {
+	t.Parallel()
+	n := notifiertest.Start(t, notifiertest.WithUserTokens())
+	annas := n.UserToken(t, anna)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security []map[string][]string `json:"security"`
+			OwnUser  string                `json:"x-notifier-own-user"`
+		} `json:"paths"`
+	}
+	spec := n.Do(t, http.MethodGet, "/openapi.json", "", nil)
+	require.Equal(t, http.StatusOK, spec.Status)
+	require.NoError(t, json.Unmarshal(spec.Body, &doc))
+
+	param := regexp.MustCompile(`\{([^}]+)\}`)
+	var own []string
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if len(op.Security) == 0 {
+				continue
+			}
+			concrete := param.ReplaceAllStringFunc(path, func(m string) string {
+				if strings.Trim(m, "{}") == op.OwnUser {
+					return anna
+				}
+				return "0f0e0d0c-0b0a-4908-8706-050403020100"
+			})
+			resp := n.Do(t, strings.ToUpper(method), concrete, annas, `{}`)
+			if op.OwnUser == "" {
+				requireProblem(t, resp, http.StatusForbidden, annas)
+				continue
+			}
+			own = append(own, strings.ToUpper(method)+" "+path)
+			require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, resp.Status,
+				"%s %s for its own user: %s", method, concrete, resp.Body)
+			other := strings.Replace(concrete, anna, vera, 1)
+			requireProblem(t, n.Do(t, strings.ToUpper(method), other, annas, `{}`), http.StatusForbidden, annas)
+		}
+	}
+	require.Subset(t, own, []string{"GET /api/v1/users/{user_id}/preferences", "PUT /api/v1/users/{user_id}/preferences"})
 }
 
 func TestBadUserTokensAreRefusedThroughTheWholeService(t *testing.T) {
