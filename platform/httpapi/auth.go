@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -24,7 +25,9 @@ const bearerDescription = "`Authorization: Bearer <token>` with one of two kinds
 	"(HS256 with `NOTIFIER_JWT_SECRET`, or RS256/ES256/EdDSA… with a key of `NOTIFIER_JWT_JWKS_URL`; " +
 	"`iss` `NOTIFIER_JWT_ISSUER`, `aud` `NOTIFIER_JWT_AUDIENCE`, `exp` and `sub` required). " +
 	"Its `sub` is the user id. Only the operations that say so accept it, and only for that user: " +
-	"another user's resource or any other operation answers 403.\n\n" +
+	"another user's resource or any other operation answers 403. Its claims, for example: " +
+	"`{\"iss\": \"https://auth.cinema.example\", \"aud\": \"notifier\", \"sub\": \"1c5e2d4a-6b8f-4a1e-9d3c-5f7a8b9c0d11\", " +
+	"\"iat\": 1775035800, \"exp\": 1775036700}`.\n\n" +
 	"A missing, unknown, expired or otherwise invalid token answers 401."
 
 // Operation metadata keys Secure sets and the auth middleware
@@ -153,15 +156,18 @@ func documentAuthErrors(_ *huma.OpenAPI, op *huma.Operation) {
 		})
 	}
 	if r := op.Responses[strconv.Itoa(http.StatusForbidden)]; r != nil {
-		examples := map[string]*huma.Example{
-			"role": {Summary: "An API token of a lesser role", Value: problem(http.StatusForbidden, roleDetail(role))},
+		examples := map[string]*huma.Example{}
+		lesser := ""
+		if role != RoleService { // no API token is below service
+			examples["role"] = &huma.Example{Summary: "An API token of a lesser role", Value: problem(http.StatusForbidden, roleDetail(role))}
+			lesser = fmt.Sprintf("An API token below the %s role, or a", role)
 		}
 		if self {
-			r.Description = fmt.Sprintf("An API token below the %s role, or a user's token for another user than the %s of the path.", role, param)
+			r.Description = fmt.Sprintf("%s user's token for another user than the %s of the path.", cmp.Or(lesser, "A"), param)
 			examples["other_user"] = &huma.Example{Summary: "A user's token for another user",
 				Value: problem(http.StatusForbidden, otherUserDetail(param))}
 		} else {
-			r.Description = fmt.Sprintf("An API token below the %s role, or a user's token: this operation takes API tokens only.", role)
+			r.Description = fmt.Sprintf("%s user's token: this operation takes API tokens only.", cmp.Or(lesser, "A"))
 			examples["user_token"] = &huma.Example{Summary: "A user's own token",
 				Value: problem(http.StatusForbidden, userTokenDetail(role))}
 		}
