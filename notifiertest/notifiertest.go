@@ -36,6 +36,7 @@ import (
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/demodirectory"
 	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/jwtauth/jwtauthtest"
 	"github.com/notifier/notifier/platform/logging"
 )
 
@@ -44,6 +45,14 @@ const (
 	ServiceToken = "test-service-token"
 	ManagerToken = "test-manager-token"
 	AdminToken   = "test-admin-token"
+)
+
+// The settings of users' own tokens WithUserTokens turns on: HS256 JWTs
+// signed with UserTokenSecret, from UserTokenIssuer, for UserTokenAudience.
+const (
+	UserTokenSecret   = "notifiertest-user-token-secret-0123456789"
+	UserTokenIssuer   = "https://auth.test"
+	UserTokenAudience = "notifier"
 )
 
 // Option changes how Start builds the Notifier.
@@ -106,6 +115,20 @@ func WithConfig(f func(*config.Config)) Option {
 	return func(s *settings) { s.configure = append(s.configure, f) }
 }
 
+// WithUserTokens makes the Notifier accept users' own tokens, HS256 JWTs
+// with UserTokenSecret, UserTokenIssuer and UserTokenAudience, such as
+// UserToken makes.
+func WithUserTokens() Option {
+	return WithConfig(func(c *config.Config) {
+		c.Auth.JWT = config.JWT{
+			Secret:   UserTokenSecret,
+			Issuer:   UserTokenIssuer,
+			Audience: UserTokenAudience,
+			Leeway:   30 * time.Second,
+		}
+	})
+}
+
 // WithHandlerMiddleware wraps every message handler of the Notifier with
 // mw, inside the handler's database transaction (when it has one) and
 // outside deduplication: a fault or a hold the test injects. The message's
@@ -125,6 +148,7 @@ type Notifier struct {
 
 	publisher message.Publisher
 	client    *http.Client
+	clock     clock.Clock
 
 	mu       sync.Mutex
 	poisoned []Poisoned
@@ -181,7 +205,7 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 		handlers[name] = h
 	}
 
-	n := &Notifier{Config: cfg, client: &http.Client{Timeout: 30 * time.Second}}
+	n := &Notifier{Config: cfg, client: &http.Client{Timeout: 30 * time.Second}, clock: s.clock}
 	logger := s.logger
 	if logger == nil {
 		logger = testLogger()
@@ -389,6 +413,19 @@ func (n *Notifier) DoWithHeaders(t testing.TB, method, path, token string, body 
 		t.Fatalf("notifiertest: read response: %v", err)
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+// UserToken returns the token the auth service would issue to user: an
+// HS256 JWT with the Notifier's secret, issuer and audience, issued now by
+// the Notifier's clock and valid for ten minutes. The Notifier must accept
+// such tokens (WithUserTokens, or auth.jwt set through WithConfig).
+func (n *Notifier) UserToken(t testing.TB, user string) string {
+	t.Helper()
+	j := n.Config.Auth.JWT
+	if j.Secret == "" {
+		t.Fatal("notifiertest: UserToken needs a Notifier started WithUserTokens")
+	}
+	return jwtauthtest.SignHS256(t, []byte(j.Secret), jwtauthtest.ValidClaims(j.Issuer, j.Audience, user, n.clock.Now()))
 }
 
 // Posting is the posting resource as the API returns it.

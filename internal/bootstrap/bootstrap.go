@@ -31,6 +31,7 @@ import (
 	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/demodirectory"
 	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/jwtauth"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/metrics"
 	"github.com/notifier/notifier/platform/templating"
@@ -98,7 +99,11 @@ func App(o Options) fx.Option {
 			},
 			newRenderer,
 			newUnsubscribeLinks,
-			func(cfg config.Config, logger *slog.Logger, reg *prometheus.Registry) (*httpapi.Server, error) {
+			func(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Logger, reg *prometheus.Registry) (*httpapi.Server, error) {
+				users, err := newUserTokens(lc, cfg.Auth.JWT, c, logger)
+				if err != nil {
+					return nil, err
+				}
 				return httpapi.NewServer(httpapi.Config{
 					Addr:         cfg.HTTP.Addr,
 					MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
@@ -106,6 +111,7 @@ func App(o Options) fx.Option {
 					WriteTimeout: cfg.HTTP.WriteTimeout,
 					IdleTimeout:  cfg.HTTP.IdleTimeout,
 					Tokens:       cfg.API.Tokens,
+					UserTokens:   users,
 					Title:        "Notifier API",
 					Version:      o.Version,
 					Metrics:      reg,
@@ -119,6 +125,32 @@ func App(o Options) fx.Option {
 		fx.Invoke(func(p wiring) error { return wire(p, o.OnPoison) }),
 		fx.Invoke(startPprof),
 	)
+}
+
+// newUserTokens returns the verifier of users' own tokens, or nil when they
+// are off. It loads the JWK Set in the background from the start of the
+// application, so that an unreachable auth service delays nothing, and
+// stops refreshing it at the end.
+func newUserTokens(lc fx.Lifecycle, cfg config.JWT, c clock.Clock, logger *slog.Logger) (httpapi.UserTokenVerifier, error) {
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	v, err := jwtauth.New(jwtauth.Config{
+		JWKSURL:  cfg.JWKSURL,
+		Secret:   cfg.Secret,
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Leeway:   cfg.Leeway,
+		Now:      c.Now,
+	}, logger)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { v.Start(); return nil },
+		OnStop:  func(context.Context) error { v.Close(); return nil },
+	})
+	return v, nil
 }
 
 // claims is the PostgreSQL claim check store and its sweeper.

@@ -29,6 +29,7 @@ type Config struct {
 	Upstreams   map[string]string `yaml:"upstreams"`
 	Directory   Directory         `yaml:"directory"`
 	API         API               `yaml:"api"`
+	Auth        Auth              `yaml:"auth"`
 	SMTP        SMTP              `yaml:"smtp"`
 	SMS         SMS               `yaml:"sms"`
 	Templates   Templates         `yaml:"templates"`
@@ -174,6 +175,32 @@ type API struct {
 	// Tokens is "role:token,…" with roles service, manager, admin.
 	Tokens string `yaml:"tokens"`
 }
+
+// Auth configures the tokens users bring themselves.
+type Auth struct {
+	JWT JWT `yaml:"jwt"`
+}
+
+// JWT configures users' own tokens, the JWTs the auth service issues: a
+// user's token may read and change only that user's preferences. Off
+// unless JWKSURL or Secret is set; then Issuer and Audience are required.
+type JWT struct {
+	// JWKSURL is the auth service's JWK Set: tokens signed with an
+	// asymmetric algorithm (RS256, ES256, EdDSA…) are verified against its
+	// keys, fetched in the background and refreshed.
+	JWKSURL string `yaml:"jwks_url"`
+	// Secret verifies HS256 tokens; at least 32 bytes.
+	Secret string `yaml:"secret"`
+	// Issuer is the iss every token must have.
+	Issuer string `yaml:"issuer"`
+	// Audience must be in every token's aud.
+	Audience string `yaml:"audience"`
+	// Leeway is the clock skew allowed on exp, nbf and iat.
+	Leeway time.Duration `yaml:"leeway"`
+}
+
+// Enabled reports whether users' tokens are accepted.
+func (j JWT) Enabled() bool { return j.JWKSURL != "" || j.Secret != "" }
 
 // SMTP configures the email channel; an empty Addr means the capture channel.
 type SMTP struct {

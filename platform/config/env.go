@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/notifier/notifier/platform/upstream"
 )
@@ -38,6 +39,11 @@ var envVars = []envVar{
 		c.Unsubscribe.Keys = splitList(v)
 		return nil
 	}},
+	{"NOTIFIER_JWT_JWKS_URL", "auth.jwt.jwks_url", text(func(c *Config) *string { return &c.Auth.JWT.JWKSURL })},
+	{"NOTIFIER_JWT_SECRET", "auth.jwt.secret", text(func(c *Config) *string { return &c.Auth.JWT.Secret })},
+	{"NOTIFIER_JWT_ISSUER", "auth.jwt.issuer", text(func(c *Config) *string { return &c.Auth.JWT.Issuer })},
+	{"NOTIFIER_JWT_AUDIENCE", "auth.jwt.audience", text(func(c *Config) *string { return &c.Auth.JWT.Audience })},
+	{"NOTIFIER_JWT_LEEWAY", "auth.jwt.leeway", duration(func(c *Config) *time.Duration { return &c.Auth.JWT.Leeway })},
 	{"NOTIFIER_TEMPLATES_DIR", "templates.dir", text(func(c *Config) *string { return &c.Templates.Dir })},
 	{"NOTIFIER_LOG_LEVEL", "log.level", text(func(c *Config) *string { return &c.Log.Level })},
 	{"NOTIFIER_LOG_FORMAT", "log.format", text(func(c *Config) *string { return &c.Log.Format })},
@@ -69,6 +75,17 @@ func boolean(field func(*Config) *bool) func(*Config, string) error {
 			return fmt.Errorf("%q is not true or false", v)
 		}
 		*field(c) = b
+		return nil
+	}
+}
+
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration, such as 30s, 2m or 168h", v)
+		}
+		*field(c) = d
 		return nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/notifier/notifier/platform/apitokens"
+	"github.com/notifier/notifier/platform/jwtauth"
 	"github.com/notifier/notifier/platform/upstream"
 )
 
@@ -37,6 +38,7 @@ func (c Config) Validate() error {
 	c.validateTransport(p)
 	c.validateDirectory(p)
 	c.validateTokens(p)
+	c.validateJWT(p)
 	c.validateChannels(p)
 	c.validateUnsubscribe(p)
 	if c.Templates.Dir != "" {
@@ -242,6 +244,40 @@ func (c Config) validateUnsubscribe(p *problems) {
 		if len(k) < minUnsubscribeKey {
 			p.add("unsubscribe.keys", "key %d is %d bytes, at least %d needed", i+1, len(k), minUnsubscribeKey)
 		}
+	}
+}
+
+// validateJWT judges users' tokens: off unless a JWKS URL or a secret is
+// set; then an issuer and an audience are required too, so that a token
+// the auth service made for another service is never taken for one of
+// Notifier's.
+func (c Config) validateJWT(p *problems) {
+	j := c.Auth.JWT
+	if j.Leeway < 0 || j.Leeway > jwtauth.MaxLeeway {
+		p.add("auth.jwt.leeway", "%s is outside 0s..%s (a little clock skew)", j.Leeway, jwtauth.MaxLeeway)
+	}
+	if j.JWKSURL != "" {
+		if err := checkURL(j.JWKSURL, "http", "https"); err != nil {
+			p.add("auth.jwt.jwks_url", "%v", err)
+		}
+	}
+	if j.Secret != "" && len(j.Secret) < jwtauth.MinSecretLength {
+		p.add("auth.jwt.secret", "shorter than %d bytes: HS256 needs a long random secret (such as the output of openssl rand -base64 48)",
+			jwtauth.MinSecretLength)
+	}
+	if !j.Enabled() {
+		if j.Issuer != "" || j.Audience != "" {
+			p.add("auth.jwt.jwks_url", "empty, and so is %s: users' tokens are off although their issuer or audience is set; "+
+				"set one of the two to accept them", c.Setting("auth.jwt.secret"))
+		}
+		return
+	}
+	const why = "required when users' tokens are accepted (a JWKS URL or a secret is set)"
+	if j.Issuer == "" {
+		p.missing("auth.jwt.issuer", why)
+	}
+	if j.Audience == "" {
+		p.missing("auth.jwt.audience", why)
 	}
 }
 

@@ -43,9 +43,13 @@ type Config struct {
 	// never a larger one. Default 1 MiB.
 	MaxBodyBytes int64
 	// Tokens lists the bearer tokens in the NOTIFIER_API_TOKENS format,
-	// "role:token,…"; see ParseTokens. Empty means every secured operation
-	// answers 401.
+	// "role:token,…"; see ParseTokens. Empty (and no UserTokens) means
+	// every secured operation answers 401.
 	Tokens string
+	// UserTokens, when set, verifies a bearer that is not one of Tokens as
+	// a user's own token (a JWT); the operations secured with OrSelf
+	// accept it for that user. Nil: only Tokens are accepted.
+	UserTokens UserTokenVerifier
 	// Title and Version describe the API in the OpenAPI document.
 	Title, Version string
 	// ReadTimeout bounds reading a whole request, body included, from the
@@ -97,14 +101,15 @@ func (c Config) withDefaults() Config {
 // log. Modules register operations on API and raw routes with Handle, before
 // Start. A Server is started at most once.
 type Server struct {
-	cfg     Config
-	logger  *slog.Logger
-	mux     *http.ServeMux
-	api     huma.API
-	tokens  *tokenSet
-	metrics *metrics
-	handler http.Handler
-	srv     *http.Server
+	cfg        Config
+	logger     *slog.Logger
+	mux        *http.ServeMux
+	api        huma.API
+	tokens     *tokenSet
+	userTokens UserTokenVerifier // nil: users' tokens are refused
+	metrics    *metrics
+	handler    http.Handler
+	srv        *http.Server
 
 	checksMu         sync.Mutex
 	checks           []readinessCheck
@@ -138,16 +143,20 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new http server: %w", err)
 	}
-	if len(tokens) == 0 {
+	switch {
+	case len(tokens) == 0 && cfg.UserTokens == nil:
 		logger.Warn("no api tokens configured: every secured operation will answer 401")
+	case len(tokens) == 0:
+		logger.Warn("no api tokens configured: only users' own tokens will be accepted")
 	}
 
 	s := &Server{
-		cfg:     cfg,
-		logger:  logger,
-		mux:     http.NewServeMux(),
-		tokens:  newTokenSet(tokens),
-		metrics: m,
+		cfg:        cfg,
+		logger:     logger,
+		mux:        http.NewServeMux(),
+		tokens:     newTokenSet(tokens),
+		userTokens: cfg.UserTokens,
+		metrics:    m,
 
 		readinessTimeout: ReadinessTimeout,
 	}
@@ -164,9 +173,10 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 		bearerScheme: {
 			Type:        "http",
 			Scheme:      "bearer",
-			Description: "A token from NOTIFIER_API_TOKENS. Roles: service < manager < admin.",
+			Description: bearerDescription,
 		},
 	}
+	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentAuthErrors)
 	s.api = huma.NewAPI(hcfg, &capAdapter{Adapter: humago.NewAdapter(s.mux, ""), maxBodyBytes: cfg.MaxBodyBytes, readTimeout: cfg.ReadTimeout})
 	s.api.UseMiddleware(s.authMiddleware)
 

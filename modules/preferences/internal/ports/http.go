@@ -122,7 +122,9 @@ func (in *putPreferencesInput) Resolve(huma.Context) []error {
 	return errs
 }
 
-// RegisterRoutes implements httpapi.Routes.
+// RegisterRoutes implements httpapi.Routes. Every operation takes a
+// manager's token for any user, or a user's own token (a JWT) for that
+// user alone (httpapi.OrSelf on the path's user_id).
 func (h *HTTP) RegisterRoutes(api huma.API) {
 	huma.Register(api, httpapi.Secure(huma.Operation{
 		OperationID: "get-user-preferences",
@@ -132,7 +134,7 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Description: "Returns the user's effective opt-ins: every supported channel and every known notification type, " +
 			"each the user's own choice or else the configured default. A user who never chose gets the defaults.",
 		Tags: []string{"Preferences"},
-	}, httpapi.RoleManager), h.getPreferences)
+	}, httpapi.RoleManager, httpapi.OrSelf("user_id")), h.getPreferences)
 
 	huma.Register(api, httpapi.Secure(huma.Operation{
 		OperationID: "put-user-preferences",
@@ -148,7 +150,7 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 			"delivered, whatever the channel and type choices, as long as the user has an address. " +
 			"Answers with the resulting effective preferences.",
 		Tags: []string{"Preferences"},
-	}, httpapi.RoleManager), h.putPreferences)
+	}, httpapi.RoleManager, httpapi.OrSelf("user_id")), h.putPreferences)
 
 	patchSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[PreferencesPatch](), true, "")
 	example := map[string]any{"per_type": map[string]any{"new_movies": map[string]any{"sms": false}}}
@@ -175,7 +177,7 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 			},
 		},
 		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
-	}, httpapi.RoleManager)
+	}, httpapi.RoleManager, httpapi.OrSelf("user_id"))
 	huma.Register(api, op, h.patchPreferences)
 	// The RawBody field adds an octet-stream alternative to the spec; the
 	// operation takes JSON only.

@@ -29,6 +29,14 @@ var now = time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)
 // business and is not part of it.
 func newAPI(t *testing.T) (humatest.TestAPI, *clock.Fake) {
 	t.Helper()
+	port, clk := newPort(t)
+	return register(t, port), clk
+}
+
+// newPort returns the port on memory storage and the test's defaults, with
+// the clock its updates are stamped by.
+func newPort(t *testing.T) (*ports.HTTP, *clock.Fake) {
+	t.Helper()
 	policy, err := domain.NewPolicy(domain.Defaults{
 		Channels:           map[string]bool{"email": true, "sms": true},
 		Types:              map[string]bool{"welcome": true, "new_movies": true, "new_episode": true, "reactions": true},
@@ -46,7 +54,7 @@ func newAPI(t *testing.T) (humatest.TestAPI, *clock.Fake) {
 	require.NoError(t, err)
 	port, err := ports.NewHTTP(get, update, patch)
 	require.NoError(t, err)
-	return register(t, port), clk
+	return port, clk
 }
 
 func register(t *testing.T, port *ports.HTTP) humatest.TestAPI {
