@@ -21,7 +21,8 @@
 // *pgxpool.Pool (optional; the composition root provides it when
 // database.url is set), memory otherwise; with db.Pools in the graph
 // (optional) the transactional lane's store writes on that lane's own
-// connections. Its metrics go to the graph's
+// connections, and so does its suppression list (table
+// delivery_suppressions, checked once per batch). Its metrics go to the graph's
 // prometheus.Registerer (optional: the application's registry).
 package deliveryfx
 
@@ -60,6 +61,7 @@ import (
 var Module = fx.Module("delivery",
 	fx.Provide(NewOutbox),
 	fx.Provide(fx.Private, newStore),
+	fx.Provide(fx.Private, newSuppressions),
 	fx.Provide(fx.Private, newMetrics),
 	fx.Provide(newLanes),
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
@@ -106,6 +108,15 @@ func newStore(p storeParams) (app.Store, error) {
 	return postgres.New(p.Pool)
 }
 
+// newSuppressions returns the suppression list on the PostgreSQL pool when
+// there is one, else in memory (one list for both lanes and the HTTP port).
+func newSuppressions(p storeParams) (app.SuppressionStore, error) {
+	if p.Pool == nil {
+		return memory.NewSuppressions(), nil
+	}
+	return postgres.NewSuppressions(p.Pool)
+}
+
 type deps struct {
 	fx.In
 	Lifecycle fx.Lifecycle
@@ -116,8 +127,12 @@ type deps struct {
 	Renderer  *templating.Renderer
 	Outbox    *capture.Outbox
 	Store     app.Store
-	// Pools gives the transactional lane a store on connections of its
-	// own (optional: without, both lanes use Store).
+	// Suppressions is the suppression list every batch is checked
+	// against.
+	Suppressions app.SuppressionStore
+	// Pools gives the transactional lane a store and a suppression list
+	// on connections of its own (optional: without, both lanes use Store
+	// and Suppressions).
 	Pools   db.Pools `optional:"true"`
 	Metrics app.Metrics
 	// Claims holds the template contexts too large to travel in every
@@ -199,12 +214,16 @@ func newLanes(d deps) (lanes, error) {
 		if d.Claims != nil {
 			opts = append(opts, app.WithClaims(claims, func(err error) bool { return errors.Is(err, claimcheck.ErrNotFound) }))
 		}
-		store := d.Store
+		store, suppressions := d.Store, app.SuppressionList(d.Suppressions)
 		if lane == delivery.LaneTransactional && d.Pools.Transactional != nil {
 			if store, err = postgres.New(d.Pools.Transactional); err != nil {
 				return nil, err
 			}
+			if suppressions, err = postgres.NewSuppressions(d.Pools.Transactional); err != nil {
+				return nil, err
+			}
 		}
+		opts = append(opts, app.WithSuppressions(suppressions))
 		h, err := app.NewDeliverBatchHandler(store, d.Renderer, workers, d.Events, d.Clock, policy, laneLogger, opts...)
 		if err != nil {
 			return nil, err
