@@ -10,8 +10,8 @@
 //     application;
 //   - one cqrs.EventHandler to "event_handlers"
 //     ("delivery.CancelDeliveriesOnPostingCancelled");
-//   - one httpapi.Routes to "routes" (the deliveries list and the template
-//     preview);
+//   - two httpapi.Routes to "routes" (the deliveries list and the template
+//     preview; the suppression list);
 //   - the shared *capture.Outbox, which receives email when smtp.addr is
 //     empty and SMS when sms.url is empty. A test harness reads it with
 //     fx.Populate(&outbox).
@@ -66,6 +66,7 @@ var Module = fx.Module("delivery",
 	fx.Provide(newLanes),
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
+	fx.Provide(fx.Annotate(newSuppressionRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 )
 
 // NewOutbox returns the capture outbox of the application, logging each
@@ -346,4 +347,21 @@ func newRoutes(store app.Store, renderer *templating.Renderer) (*ports.HTTP, err
 		return nil, err
 	}
 	return ports.NewHTTP(list, preview)
+}
+
+func newSuppressionRoutes(list app.SuppressionStore, clk clock.Clock, logger *slog.Logger, m app.Metrics) (*ports.SuppressionsHTTP, error) {
+	logger = logger.With("module", "delivery")
+	add, err := app.NewAddSuppressionHandler(list, clk, logger, m)
+	if err != nil {
+		return nil, err
+	}
+	query, err := app.NewListSuppressionsHandler(list)
+	if err != nil {
+		return nil, err
+	}
+	remove, err := app.NewDeleteSuppressionHandler(list, logger)
+	if err != nil {
+		return nil, err
+	}
+	return ports.NewSuppressionsHTTP(add, query, remove)
 }

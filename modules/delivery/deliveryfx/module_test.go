@@ -197,7 +197,7 @@ func bothLanesDeliverAndReport(t *testing.T, s *system) {
 	ctx := waitCtx(t)
 	require.Len(t, s.groups.Commands, 2)
 	require.Len(t, s.groups.Events, 1)
-	require.Len(t, s.groups.Routes, 1)
+	require.Len(t, s.groups.Routes, 2, "the deliveries and templates; the suppression list")
 
 	expires := time.Now().Add(2 * time.Minute)
 	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
@@ -290,7 +290,9 @@ func cancelledPostingIsNotDelivered(t *testing.T, s *system) {
 	require.Empty(t, s.outbox.Messages(), "nothing of a cancelled posting is sent")
 
 	_, api := humatest.New(t)
-	s.groups.Routes[0].RegisterRoutes(api)
+	for _, r := range s.groups.Routes {
+		r.RegisterRoutes(api)
+	}
 	resp := api.Get("/api/v1/postings/mailing-2/deliveries")
 	require.Equal(t, http.StatusOK, resp.Code)
 	var page struct {
