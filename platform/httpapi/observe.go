@@ -52,7 +52,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.logger.ErrorContext(r.Context(), "http handler panicked",
-				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				"method", r.Method, "path", loggedPath(r.URL.EscapedPath(), r.Pattern, r.PathValue), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if rw.wroteHeader {
 				// The response had begun: abort the connection rather than
 				// let a truncated body pass for a complete one.
@@ -70,7 +70,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // observe writes the access log line and updates the request metrics. The
-// log holds no body, no query string and no header, so no token.
+// log holds no body, no query string and no header, so no token, and the
+// path with its personal data masked (loggedPath).
 func (s *Server) observe(r *http.Request, rw *responseWriter, info *requestInfo, elapsed time.Duration) {
 	operation := info.operation
 	if operation == "" {
@@ -93,7 +94,7 @@ func (s *Server) observe(r *http.Request, rw *responseWriter, info *requestInfo,
 	}
 	s.logger.Log(r.Context(), level, "http request",
 		"method", r.Method,
-		"path", r.URL.Path,
+		"path", loggedPath(r.URL.EscapedPath(), r.Pattern, r.PathValue),
 		"operation", operation,
 		"status", status,
 		"duration", elapsed,

@@ -35,7 +35,8 @@ func (s *Server) hideInternalErrors(ctx huma.Context, status string, v any) (any
 	if em, ok := v.(*huma.ErrorModel); ok && em.Detail == internalErrorDetail && len(em.Errors) == 0 {
 		return v, nil
 	}
-	attrs := []any{"operation", ctx.Operation().OperationID, "method", ctx.Method(), "path", ctx.URL().Path}
+	u := ctx.URL()
+	attrs := []any{"operation", ctx.Operation().OperationID, "method", ctx.Method(), "path", loggedPath(u.EscapedPath(), ctx.Operation().Path, ctx.Param)}
 	switch body := v.(type) {
 	case *huma.ErrorModel:
 		causes := make([]string, 0, len(body.Errors))

@@ -27,6 +27,12 @@ import (
 // permanent failure.
 var ErrTransient = errors.New("capture: transient failure")
 
+// ErrRecipientRefused is the channel refusing the address itself for good,
+// as an SMTP server's "550 5.1.1 no such user" or an SMS gateway's
+// "invalid number" do. Inject it (or an error wrapping it) with FailNext to
+// see the address put on the suppression list.
+var ErrRecipientRefused = errors.New("capture: recipient refused")
+
 // Message is one captured message.
 type Message struct {
 	// ID is the deterministic message id (the email Message-ID without

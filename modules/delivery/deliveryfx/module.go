@@ -10,8 +10,8 @@
 //     application;
 //   - one cqrs.EventHandler to "event_handlers"
 //     ("delivery.CancelDeliveriesOnPostingCancelled");
-//   - one httpapi.Routes to "routes" (the deliveries list and the template
-//     preview);
+//   - two httpapi.Routes to "routes" (the deliveries list and the template
+//     preview; the suppression list);
 //   - the shared *capture.Outbox, which receives email when smtp.addr is
 //     empty and SMS when sms.url is empty. A test harness reads it with
 //     fx.Populate(&outbox).
@@ -21,7 +21,8 @@
 // *pgxpool.Pool (optional; the composition root provides it when
 // database.url is set), memory otherwise; with db.Pools in the graph
 // (optional) the transactional lane's store writes on that lane's own
-// connections. Its metrics go to the graph's
+// connections, and so does its suppression list (table
+// delivery_suppressions, checked once per batch). Its metrics go to the graph's
 // prometheus.Registerer (optional: the application's registry).
 package deliveryfx
 
@@ -61,10 +62,12 @@ import (
 var Module = fx.Module("delivery",
 	fx.Provide(NewOutbox),
 	fx.Provide(fx.Private, newStore),
+	fx.Provide(fx.Private, newSuppressions),
 	fx.Provide(fx.Private, newMetrics),
 	fx.Provide(newLanes),
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
+	fx.Provide(fx.Annotate(newSuppressionRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 )
 
 // NewOutbox returns the capture outbox of the application, logging each
@@ -107,6 +110,15 @@ func newStore(p storeParams) (app.Store, error) {
 	return postgres.New(p.Pool)
 }
 
+// newSuppressions returns the suppression list on the PostgreSQL pool when
+// there is one, else in memory (one list for both lanes and the HTTP port).
+func newSuppressions(p storeParams) (app.SuppressionStore, error) {
+	if p.Pool == nil {
+		return memory.NewSuppressions(), nil
+	}
+	return postgres.NewSuppressions(p.Pool)
+}
+
 type deps struct {
 	fx.In
 	Lifecycle fx.Lifecycle
@@ -117,8 +129,12 @@ type deps struct {
 	Renderer  *templating.Renderer
 	Outbox    *capture.Outbox
 	Store     app.Store
-	// Pools gives the transactional lane a store on connections of its
-	// own (optional: without, both lanes use Store).
+	// Suppressions is the suppression list every batch is checked
+	// against.
+	Suppressions app.SuppressionStore
+	// Pools gives the transactional lane a store and a suppression list
+	// on connections of its own (optional: without, both lanes use Store
+	// and Suppressions).
 	Pools   db.Pools `optional:"true"`
 	Metrics app.Metrics
 	// Claims holds the template contexts too large to travel in every
@@ -206,12 +222,16 @@ func newLanes(d deps) (lanes, error) {
 		if d.Claims != nil {
 			opts = append(opts, app.WithClaims(claims, func(err error) bool { return errors.Is(err, claimcheck.ErrNotFound) }))
 		}
-		store := d.Store
+		store, suppressions := d.Store, app.SuppressionList(d.Suppressions)
 		if lane == delivery.LaneTransactional && d.Pools.Transactional != nil {
 			if store, err = postgres.New(d.Pools.Transactional); err != nil {
 				return nil, err
 			}
+			if suppressions, err = postgres.NewSuppressions(d.Pools.Transactional); err != nil {
+				return nil, err
+			}
 		}
+		opts = append(opts, app.WithSuppressions(suppressions))
 		h, err := app.NewDeliverBatchHandler(store, d.Renderer, workers, d.Events, d.Clock, policy, laneLogger, opts...)
 		if err != nil {
 			return nil, err
@@ -334,4 +354,21 @@ func newRoutes(store app.Store, renderer *templating.Renderer) (*ports.HTTP, err
 		return nil, err
 	}
 	return ports.NewHTTP(list, preview)
+}
+
+func newSuppressionRoutes(list app.SuppressionStore, clk clock.Clock, logger *slog.Logger, m app.Metrics) (*ports.SuppressionsHTTP, error) {
+	logger = logger.With("module", "delivery")
+	add, err := app.NewAddSuppressionHandler(list, clk, logger, m)
+	if err != nil {
+		return nil, err
+	}
+	query, err := app.NewListSuppressionsHandler(list)
+	if err != nil {
+		return nil, err
+	}
+	remove, err := app.NewDeleteSuppressionHandler(list, logger)
+	if err != nil {
+		return nil, err
+	}
+	return ports.NewSuppressionsHTTP(add, query, remove)
 }

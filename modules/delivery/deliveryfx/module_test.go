@@ -28,6 +28,7 @@ import (
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
 	platformmetrics "github.com/notifier/notifier/platform/metrics"
@@ -197,7 +198,7 @@ func bothLanesDeliverAndReport(t *testing.T, s *system) {
 	ctx := waitCtx(t)
 	require.Len(t, s.groups.Commands, 2)
 	require.Len(t, s.groups.Events, 1)
-	require.Len(t, s.groups.Routes, 1)
+	require.Len(t, s.groups.Routes, 2, "the deliveries and templates; the suppression list")
 
 	expires := time.Now().Add(2 * time.Minute)
 	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
@@ -225,6 +226,38 @@ func bothLanesDeliverAndReport(t *testing.T, s *system) {
 	require.Eventually(t, func() bool { return len(s.outcomes.statuses()) == 3 }, 10*time.Second, time.Millisecond)
 	require.Equal(t, map[string]string{"u1/sms": "sent", "u2/email": "sent", "u3/email": "skipped"}, s.outcomes.statuses())
 	require.Equal(t, 3, s.outcomes.count(), "each outcome reported once")
+}
+
+// Each lane looks the suppression list up on its own connections: here the
+// transactional lane's pool is on another schema than the bulk lane's, and
+// only that schema lists the address.
+func TestEachLaneChecksTheSuppressionListOnItsOwnPool(t *testing.T) {
+	t.Parallel()
+	bulk, transactional := testenv.Postgres(t), testenv.Postgres(t)
+	testenv.MustExec(t, transactional, `INSERT INTO delivery_suppressions (channel, address, reason, source, created_at)
+		VALUES ('email', 'olga@example.com', 'bounce', 'api', now())`)
+	s := start(t, defaults(t), fx.Supply(bulk, db.Pools{Bulk: bulk, Transactional: transactional}))
+	ctx := waitCtx(t)
+	olga := []delivery.Item{{Channel: "email", Recipient: delivery.Recipient{UserID: "u1", Email: " Olga@Example.com", FirstName: "Ольга"}}}
+
+	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
+		PostingID: "confirm-1", Lane: delivery.LaneTransactional, NotificationType: posting.TypeEmailConfirmation,
+		Template: "email/email_confirmation.md", TemplateContext: map[string]any{"confirmation_link": "http://auth/x"}, Items: olga,
+	}))
+	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
+		PostingID: "mailing-3", Lane: delivery.LaneBulk, NotificationType: posting.TypeNewMovies,
+		Template: "email/new_movies.md", TemplateContext: map[string]any{"movies": []any{}}, Items: olga,
+	}))
+	require.Eventually(t, func() bool { return s.outcomes.count() == 2 }, 10*time.Second, time.Millisecond)
+	var reasons []string
+	s.outcomes.mu.Lock()
+	for _, o := range s.outcomes.got {
+		reasons = append(reasons, o.Status+":"+o.Error)
+	}
+	s.outcomes.mu.Unlock()
+	require.ElementsMatch(t, []string{"skipped:suppressed", "sent:"}, reasons)
+	require.Len(t, s.outbox.Messages(), 1, "only the mailing, whose lane's schema does not list the address")
+	require.Equal(t, "Olga@Example.com", s.outbox.Messages()[0].To)
 }
 
 func TestTheModulesMetricsGoToTheApplicationsRegistry(t *testing.T) {
@@ -290,7 +323,9 @@ func cancelledPostingIsNotDelivered(t *testing.T, s *system) {
 	require.Empty(t, s.outbox.Messages(), "nothing of a cancelled posting is sent")
 
 	_, api := humatest.New(t)
-	s.groups.Routes[0].RegisterRoutes(api)
+	for _, r := range s.groups.Routes {
+		r.RegisterRoutes(api)
+	}
 	resp := api.Get("/api/v1/postings/mailing-2/deliveries")
 	require.Equal(t, http.StatusOK, resp.Code)
 	var page struct {

@@ -22,7 +22,8 @@ import (
 )
 
 // DeliverBatchHandler delivers one batch of a posting: it records a row per
-// (user, channel), hands the rows still pending to its lane's Workers, which
+// (user, channel), skips the rows whose address is on the suppression list
+// (WithSuppressions), hands the other rows still pending to its lane's Workers, which
 // send them concurrently through their own senders, within the channels'
 // rate limits, retrying transient failures within the expiry, and publishes
 // one delivery.DeliveryOutcomes event with every row of the batch that
@@ -55,6 +56,9 @@ type DeliverBatchHandler struct {
 	metrics Metrics
 	// unsubscribe makes the unsubscribe links of emails (nil: none).
 	unsubscribe UnsubscribeLinks
+	// suppressions is the suppression list (WithSuppressions); nil
+	// suppresses nothing.
+	suppressions SuppressionList
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
@@ -113,6 +117,14 @@ func WithMetrics(m Metrics) DeliverBatchOption {
 			h.metrics = m
 		}
 	}
+}
+
+// WithSuppressions checks every batch against the suppression list l (one
+// lookup a batch) and puts on it the addresses a channel refuses for good
+// (errors marked RecipientRefused). Give each lane the list on its own
+// connections.
+func WithSuppressions(l SuppressionList) DeliverBatchOption {
+	return func(h *DeliverBatchHandler) { h.suppressions = l }
 }
 
 // NewDeliverBatchHandler returns a DeliverBatchHandler sending through
@@ -367,12 +379,84 @@ func (h *DeliverBatchHandler) process(
 			rows = append(rows, &row{key: p.Key, recipient: recipients[p.Key], attempts: p.Attempts})
 		}
 	}
+	rows, suppressed, err := h.withoutSuppressed(ctx, rows, now)
+	if err != nil {
+		return err
+	}
+	final = append(final, suppressed...)
 	if len(final) > 0 {
 		if _, err := h.store.FinishMany(ctx, final); err != nil {
 			return fmt.Errorf("finish skipped and cancelled deliveries: %w", err)
 		}
 	}
+	if len(suppressed) > 0 {
+		byChannel := map[string]int{}
+		for _, t := range suppressed {
+			byChannel[t.Key.Channel]++
+		}
+		for ch, n := range byChannel {
+			h.metrics.Suppressed(cmd.RouteKey(), ch, n)
+		}
+	}
 	return h.deliverRows(ctx, cmd, rows)
+}
+
+// withoutSuppressed looks the addresses of rows up in the suppression list,
+// all at once, and returns the rows to deliver and the skipped transitions
+// of the others. Rows without an address are left to compose, which fails
+// them with its reason.
+func (h *DeliverBatchHandler) withoutSuppressed(ctx context.Context, rows []*row, now time.Time) ([]*row, []Transition, error) {
+	if h.suppressions == nil || len(rows) == 0 {
+		return rows, nil, nil
+	}
+	addrs := make([]domain.Address, 0, len(rows))
+	seen := make(map[domain.Address]struct{}, len(rows))
+	for _, r := range rows {
+		a, ok := rowAddress(r)
+		if !ok {
+			continue
+		}
+		if _, dup := seen[a]; !dup {
+			seen[a] = struct{}{}
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return rows, nil, nil
+	}
+	found, err := h.suppressions.Suppressed(ctx, addrs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up suppressed addresses: %w", err)
+	}
+	if len(found) == 0 {
+		return rows, nil, nil
+	}
+	listed := make(map[domain.Address]struct{}, len(found))
+	for _, a := range found {
+		listed[a] = struct{}{}
+	}
+	keep := make([]*row, 0, len(rows))
+	var skipped []Transition
+	for _, r := range rows {
+		if a, ok := rowAddress(r); ok {
+			if _, on := listed[a]; on {
+				skipped = append(skipped, Transition{Key: r.key, Final: Final{Status: delivery.StatusSkipped, Error: domain.ReasonSuppressed, At: now}})
+				continue
+			}
+		}
+		keep = append(keep, r)
+	}
+	return keep, skipped, nil
+}
+
+// rowAddress returns the normalized address of a row's recipient on its
+// channel, false when it has none.
+func rowAddress(r *row) (domain.Address, bool) {
+	raw := address(r.key.Channel, r.recipient)
+	if raw == "" {
+		return domain.Address{}, false
+	}
+	return domain.AddressOf(r.key.Channel, raw), true
 }
 
 // deliverRows hands the rows to the workers, one try at a time, and waits
@@ -556,6 +640,15 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 	attrs := []any{"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel,
 		"to", logging.MaskAddress(r.msg.To), "attempt", attempt, "error", sendErr}
 	if !IsTransient(sendErr) {
+		if IsRecipientRefused(sendErr) {
+			// Suppressed before the row is marked failed: a crash in
+			// between leaves the row pending, and the redelivered batch
+			// skips it as suppressed; the other way round, the refusal
+			// would be forgotten.
+			if err := h.suppress(ctx, key.Channel, r.msg.To, sendErr, now); err != nil {
+				return done(err)
+			}
+		}
 		h.logger.WarnContext(ctx, "delivery failed", attrs...)
 		return h.finished(ctx, key, Final{Status: delivery.StatusFailed, Error: sendErr.Error(), Attempted: true, At: now})
 	}
@@ -585,6 +678,28 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 	h.metrics.Retried(key.Channel, RetryClassOf(sendErr))
 	r.lastErr = sendErr.Error()
 	return tried{row: r, again: true, wait: wait}
+}
+
+// suppress puts an address its channel refused for good on the suppression
+// list, with the refusal as the reason. Adding an address already there
+// changes nothing, so a redelivered batch may do it again.
+func (h *DeliverBatchHandler) suppress(ctx context.Context, channel, to string, refusal error, now time.Time) error {
+	if h.suppressions == nil {
+		return nil
+	}
+	addr := domain.AddressOf(channel, to)
+	_, added, err := h.suppressions.Suppress(ctx, domain.Suppression{
+		Address: addr, Reason: refusal.Error(), Source: domain.SourceDelivery, CreatedAt: now.UTC(),
+	})
+	if err != nil {
+		return fmt.Errorf("suppress refused address: %w", err)
+	}
+	if added {
+		h.metrics.SuppressionAdded(domain.SourceDelivery, channel)
+		h.logger.InfoContext(ctx, "address suppressed", "channel", channel,
+			"address", logging.MaskAddress(addr.Value), "source", domain.SourceDelivery, "reason", refusal.Error())
+	}
+	return nil
 }
 
 // stale returns the final state of a row that may no longer be sent (its

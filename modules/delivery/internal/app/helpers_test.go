@@ -102,15 +102,17 @@ func (e *events) published() []delivery.DeliveryOutcomes {
 // other, as the stories of deliver_batch_test.go tell them (the concurrent
 // ones are in workers_test.go).
 type harness struct {
-	store   *memory.Store
-	email   *sender
-	sms     *sender
-	events  *events
-	clock   *clock.Fake
-	policy  app.RetryPolicy
-	workers *app.Workers
-	handler *app.DeliverBatchHandler
-	cancel  *app.CancelDeliveriesOnPostingCancelled
+	store *memory.Store
+	// suppressions is the suppression list the handler checks and adds to.
+	suppressions *memory.Suppressions
+	email        *sender
+	sms          *sender
+	events       *events
+	clock        *clock.Fake
+	policy       app.RetryPolicy
+	workers      *app.Workers
+	handler      *app.DeliverBatchHandler
+	cancel       *app.CancelDeliveriesOnPostingCancelled
 
 	mu     sync.Mutex
 	sleeps []time.Duration
@@ -118,7 +120,8 @@ type harness struct {
 
 func newHarness(t *testing.T, policy app.RetryPolicy) *harness {
 	t.Helper()
-	h := &harness{store: memory.New(), email: &sender{}, sms: &sender{}, events: &events{}, clock: clock.NewFake(start), policy: policy}
+	h := &harness{store: memory.New(), suppressions: memory.NewSuppressions(), email: &sender{}, sms: &sender{}, events: &events{},
+		clock: clock.NewFake(start), policy: policy}
 	h.workers = startWorkers(t, 1, func() (app.Senders, error) { return app.Senders{"email": h.email, "sms": h.sms}, nil })
 	h.handler = mustHandlerWithSleep(t, h, nil)
 	var err error
@@ -156,6 +159,7 @@ func mustHandlerWithSleep(t *testing.T, h *harness, sleep app.Sleep, opts ...app
 		append([]app.DeliverBatchOption{
 			app.WithJitter(func(d time.Duration) time.Duration { return d }),
 			app.WithSleep(sleep),
+			app.WithSuppressions(h.suppressions),
 		}, opts...)...)
 	require.NoError(t, err)
 	return handler

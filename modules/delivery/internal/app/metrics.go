@@ -21,6 +21,17 @@ type Metrics interface {
 	// Pending says that a batch of lane, published at since, has
 	// deliveries pending in this process until done is called (once).
 	Pending(lane string, since time.Time) (done func())
+	// Suppressed counts n deliveries of channel on lane skipped because
+	// their address is on the suppression list.
+	Suppressed(lane, channel string, n int)
+	SuppressionMetrics
+}
+
+// SuppressionMetrics counts what happens to the suppression list.
+type SuppressionMetrics interface {
+	// SuppressionAdded counts one address of channel put on the list by
+	// source (domain.SourceDelivery, domain.SourceAPI).
+	SuppressionAdded(source, channel string)
 }
 
 // noMetrics is the Metrics of a handler given none.
@@ -30,3 +41,5 @@ func (noMetrics) Reported(string, string, string, int)    {}
 func (noMetrics) Attempted(string, time.Duration)         {}
 func (noMetrics) Retried(string, RetryClass)              {}
 func (noMetrics) Pending(string, time.Time) (done func()) { return func() {} }
+func (noMetrics) Suppressed(string, string, int)          {}
+func (noMetrics) SuppressionAdded(string, string)         {}

@@ -28,10 +28,41 @@ type recordedMetrics struct {
 	retries  map[string]int // "channel/class"
 	pending  []string       // "lane since" of the batches pending now
 	seen     []string       // every batch ever pending
+	// suppressed counts "lane/channel" skipped as suppressed; added
+	// counts "source/channel" put on the suppression list.
+	suppressed map[string]int
+	added      map[string]int
 }
 
 func newRecordedMetrics() *recordedMetrics {
-	return &recordedMetrics{reported: map[string]int{}, attempts: map[string]int{}, retries: map[string]int{}}
+	return &recordedMetrics{reported: map[string]int{}, attempts: map[string]int{}, retries: map[string]int{},
+		suppressed: map[string]int{}, added: map[string]int{}}
+}
+
+func (m *recordedMetrics) Suppressed(lane, channel string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.suppressed[lane+"/"+channel] += n
+}
+
+func (m *recordedMetrics) SuppressionAdded(source, channel string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.added[source+"/"+channel]++
+}
+
+// suppressions returns copies of the suppression counts.
+func (m *recordedMetrics) suppressions() (suppressed, added map[string]int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp := func(in map[string]int) map[string]int {
+		out := map[string]int{}
+		for k, v := range in {
+			out[k] = v
+		}
+		return out
+	}
+	return cp(m.suppressed), cp(m.added)
 }
 
 func (m *recordedMetrics) Reported(lane, channel, status string, n int) {

@@ -30,9 +30,11 @@ type Message struct {
 
 // Sender delivers messages on one channel. Send returns nil once the
 // channel has accepted the message, an error marked Transient when trying
-// again later may succeed, and any other error when it never will. Error
-// texts are stored and shown to managers: they must not hold the address or
-// the message content.
+// again later may succeed, and any other error when it never will; a
+// permanent error marked RecipientRefused when the channel refused the
+// address itself, for good (the address then goes on the suppression
+// list). Error texts are stored and shown to managers: they must not hold
+// the address or the message content.
 type Sender interface {
 	Send(ctx context.Context, msg Message) error
 }
@@ -135,3 +137,29 @@ type Limiter interface {
 // Limiters maps a channel to its Limiter; a channel without one is not
 // limited.
 type Limiters map[string]Limiter
+
+type refusedError struct{ err error }
+
+func (e refusedError) Error() string { return e.err.Error() }
+func (e refusedError) Unwrap() error { return e.err }
+
+// RecipientRefused marks err as a permanent refusal of the recipient's
+// address itself: the mailbox or the number does not exist (an SMTP 5xx
+// answer to RCPT TO, the SMS gateway's "invalid number"), not a refusal of
+// the message, of the sender or of the request. The delivery fails and the
+// address goes on the suppression list, so that no later posting is sent
+// to it. A sender marks only what it knows to be about the address: a
+// wrong mark suppresses a working address. RecipientRefused(nil) is nil.
+func RecipientRefused(err error) error {
+	if err == nil {
+		return nil
+	}
+	return refusedError{err: err}
+}
+
+// IsRecipientRefused reports whether err, or an error it wraps, was marked
+// RecipientRefused and is not transient.
+func IsRecipientRefused(err error) bool {
+	var r refusedError
+	return errors.As(err, &r) && !IsTransient(err)
+}

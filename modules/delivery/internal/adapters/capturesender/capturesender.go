@@ -27,14 +27,19 @@ func New(outbox *capture.Outbox, clk clock.Clock) (*Sender, error) {
 }
 
 // Send implements app.Sender. An injected failure wrapping
-// capture.ErrTransient is transient; any other is permanent.
+// capture.ErrTransient is transient, one wrapping capture.ErrRecipientRefused
+// a refusal of the recipient (app.RecipientRefused); any other is
+// permanent.
 func (s *Sender) Send(ctx context.Context, m app.Message) error {
 	err := s.outbox.Send(ctx, capture.Message{
 		ID: m.ID, Channel: m.Channel, Template: m.Template, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 		PostingID: m.PostingID, UserID: m.UserID, ListUnsubscribe: m.ListUnsubscribe, At: s.clock.Now(),
 	})
-	if errors.Is(err, capture.ErrTransient) {
+	switch {
+	case errors.Is(err, capture.ErrTransient):
 		return app.Transient(err)
+	case errors.Is(err, capture.ErrRecipientRefused):
+		return app.RecipientRefused(err)
 	}
 	return err
 }

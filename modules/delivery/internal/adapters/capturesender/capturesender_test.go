@@ -29,6 +29,11 @@ func TestCaptureSenderKeepsEveryFieldAndClassifiesInjectedFailures(t *testing.T)
 	err = s.Send(context.Background(), msg)
 	require.Error(t, err)
 	require.False(t, app.IsTransient(err))
+	require.False(t, app.IsRecipientRefused(err), "a permanent failure is not a refusal of the address unless said")
+	outbox.FailNext(1, capture.ErrRecipientRefused)
+	err = s.Send(context.Background(), msg)
+	require.True(t, app.IsRecipientRefused(err), "%v", err)
+	require.False(t, app.IsTransient(err))
 
 	require.NoError(t, s.Send(context.Background(), msg))
 	require.Equal(t, []capture.Message{{ID: "id@notifier", Channel: "email", Template: "email/welcome.md", To: "a@example.com", Subject: "S",

@@ -12,3 +12,8 @@ func TestMemoryStorePassesTheStoreContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(*testing.T) app.Store { return memory.New() })
 }
+
+func TestMemorySuppressionsPassTheSuppressionStoreContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunSuppressions(t, func(*testing.T) app.SuppressionStore { return memory.NewSuppressions() })
+}

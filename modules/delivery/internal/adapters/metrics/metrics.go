@@ -1,7 +1,7 @@
 // Package metrics is the Prometheus side of the delivery module: it
 // implements app.Metrics with the series operators page on. Every label
 // value is one of a small fixed set (lanes, channels, statuses, retry
-// classes); anything else a batch may carry is counted as "other".
+// classes, suppression sources); anything else a batch may carry is counted as "other".
 package metrics
 
 import (
@@ -26,6 +26,7 @@ var (
 	channels = []string{domain.ChannelEmail, domain.ChannelSMS}
 	results  = []string{delivery.StatusSent, delivery.StatusFailed, delivery.StatusExpired,
 		delivery.StatusSkipped, delivery.StatusCancelled}
+	sources = []string{domain.SourceDelivery, domain.SourceAPI}
 )
 
 // AttemptBuckets are the bounds of the attempt duration histogram, in
@@ -37,6 +38,8 @@ type Metrics struct {
 	deliveries *prometheus.CounterVec
 	attempts   *prometheus.HistogramVec
 	retries    *prometheus.CounterVec
+	suppressed *prometheus.CounterVec
+	added      *prometheus.CounterVec
 	oldest     *oldestPending
 }
 
@@ -65,6 +68,16 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 			Help: "Transient send failures that will be tried again after a backoff, by channel and class " +
 				"(timeout, connection, server, throttled, other).",
 		}, []string{"channel", "class"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifier_deliveries_suppressed_total",
+			Help: "Deliveries skipped because their address is on the suppression list, by channel and lane " +
+				"(also counted as skipped in notifier_deliveries_total).",
+		}, []string{"channel", "lane"}),
+		added: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifier_suppressions_added_total",
+			Help: "Addresses put on the suppression list, by channel and source " +
+				"(delivery: the channel refused the address; api: POST /api/v1/suppressions).",
+		}, []string{"channel", "source"}),
 		oldest: &oldestPending{
 			clock: clk,
 			desc: prometheus.NewDesc("notifier_delivery_oldest_pending_age_seconds",
@@ -74,7 +87,7 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 			batches: map[string]map[uint64]time.Time{},
 		},
 	}
-	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.retries, m.oldest} {
+	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.retries, m.suppressed, m.added, m.oldest} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register delivery metrics: %w", err)
 		}
@@ -90,6 +103,12 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 			m.retries.WithLabelValues(ch, string(class))
 		}
 		m.attempts.WithLabelValues(ch)
+		for _, lane := range lanes {
+			m.suppressed.WithLabelValues(ch, lane)
+		}
+		for _, source := range sources {
+			m.added.WithLabelValues(ch, source)
+		}
 	}
 	return m, nil
 }
@@ -115,6 +134,19 @@ func (m *Metrics) Retried(channel string, class app.RetryClass) {
 // Pending implements app.Metrics.
 func (m *Metrics) Pending(lane string, since time.Time) func() {
 	return m.oldest.add(known(lane, lanes), since)
+}
+
+// Suppressed implements app.Metrics.
+func (m *Metrics) Suppressed(lane, channel string, n int) {
+	if n <= 0 {
+		return
+	}
+	m.suppressed.WithLabelValues(known(channel, channels), known(lane, lanes)).Add(float64(n))
+}
+
+// SuppressionAdded implements app.Metrics.
+func (m *Metrics) SuppressionAdded(source, channel string) {
+	m.added.WithLabelValues(known(channel, channels), known(source, sources)).Inc()
 }
 
 func classes() []string {

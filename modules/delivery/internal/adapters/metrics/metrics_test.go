@@ -41,6 +41,8 @@ func TestEverySeriesAnAlertLooksAtStartsAtZero(t *testing.T) {
 	require.Len(t, v.Named("notifier_deliveries_total"), 2*2*5, "channels × lanes × results")
 	require.Len(t, v.Named("notifier_delivery_retries_total"), 2*5, "channels × classes")
 	require.Len(t, v.Named("notifier_delivery_attempt_duration_seconds_count"), 2)
+	require.Len(t, v.Named("notifier_deliveries_suppressed_total"), 2*2, "channels × lanes")
+	require.Len(t, v.Named("notifier_suppressions_added_total"), 2*2, "channels × sources")
 	require.Equal(t, platformmetrics.Values{
 		`notifier_delivery_oldest_pending_age_seconds{lane="bulk"}`:          0,
 		`notifier_delivery_oldest_pending_age_seconds{lane="transactional"}`: 0,
@@ -115,4 +117,26 @@ func TestMetricsAreRegisteredOncePerRegistry(t *testing.T) {
 	require.Error(t, err)
 	_, err = metrics.New(prometheus.NewRegistry(), nil)
 	require.Error(t, err)
+}
+
+func TestSuppressionsAreCountedUnderBoundedLabels(t *testing.T) {
+	t.Parallel()
+	m, reg, _ := newMetrics(t)
+
+	m.Suppressed("bulk", "email", 3)
+	m.Suppressed("transactional", "sms", 1)
+	m.Suppressed("bulk", "email", 0)
+	m.Suppressed("bulk", "pigeon", 2)
+	m.SuppressionAdded("delivery", "email")
+	m.SuppressionAdded("api", "sms")
+	m.SuppressionAdded("api", "sms")
+	m.SuppressionAdded("feed", "email") // a source nobody declared
+
+	v := gather(t, reg)
+	require.Equal(t, 3.0, v[series("notifier_deliveries_suppressed_total", "channel", "email", "lane", "bulk")])
+	require.Equal(t, 1.0, v[series("notifier_deliveries_suppressed_total", "channel", "sms", "lane", "transactional")])
+	require.Equal(t, 2.0, v[series("notifier_deliveries_suppressed_total", "channel", "other", "lane", "bulk")])
+	require.Equal(t, 1.0, v[series("notifier_suppressions_added_total", "channel", "email", "source", "delivery")])
+	require.Equal(t, 2.0, v[series("notifier_suppressions_added_total", "channel", "sms", "source", "api")])
+	require.Equal(t, 1.0, v[series("notifier_suppressions_added_total", "channel", "email", "source", "other")])
 }

@@ -34,3 +34,18 @@ func TestNewRequiresAPool(t *testing.T) {
 	_, err := postgres.New(nil)
 	require.Error(t, err)
 }
+
+func TestPostgresSuppressionsPassTheSuppressionStoreContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunSuppressions(t, func(t *testing.T) app.SuppressionStore {
+		s, err := postgres.NewSuppressions(testenv.Postgres(t))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestNewSuppressionsRequiresAPool(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.NewSuppressions(nil)
+	require.Error(t, err)
+}

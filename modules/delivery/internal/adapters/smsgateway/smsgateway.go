@@ -2,7 +2,12 @@
 // JSON body {"to", "text", "idempotency_key"}. A 2xx answer means sent;
 // 408 and timeouts (retry class timeout), 429 (throttled), 5xx (server)
 // and network failures (connection) are transient; any other answer is
-// permanent.
+// permanent. A 400 or 422 whose JSON body has "code": "invalid_number" is
+// the gateway's refusal of the number itself: permanent and marked
+// app.RecipientRefused, which puts the number on the suppression list. No
+// other 4xx is (a 401, 403 or 404 says the gateway's URL or credentials are
+// wrong, a plain 400 may be our request: suppressing every number on them
+// would stop all SMS for good).
 package smsgateway
 
 import (
@@ -97,7 +102,12 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 		}
 		return app.TransientAs(class, networkError(err))
 	}
-	// Drain a little so the connection can be reused; the body is not used.
+	// The body matters only for a refusal of the number; the rest is
+	// drained (a little) so that the connection can be reused.
+	invalidNumber := false
+	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity {
+		invalidNumber = saysInvalidNumber(io.LimitReader(resp.Body, maxErrorBody))
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 
@@ -110,9 +120,32 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 		return app.TransientAs(app.RetryThrottled, fmt.Errorf("sms gateway: status %d", code))
 	case code >= 500:
 		return app.TransientAs(app.RetryServer, fmt.Errorf("sms gateway: status %d", code))
+	case invalidNumber:
+		return app.RecipientRefused(fmt.Errorf("sms gateway: status %d: %s", code, CodeInvalidNumber))
 	default:
 		return fmt.Errorf("sms gateway: status %d", code)
 	}
+}
+
+// CodeInvalidNumber is the "code" of a gateway's 400 or 422 answer that
+// refuses the number itself.
+const CodeInvalidNumber = "invalid_number"
+
+// maxErrorBody bounds what is read of a refusal's body.
+const maxErrorBody = 16 << 10
+
+// saysInvalidNumber reports whether an answer's body is a JSON object whose
+// "code" is CodeInvalidNumber. Nothing else of it is kept: the gateway's
+// words may quote the number.
+func saysInvalidNumber(body io.Reader) bool {
+	var answer struct {
+		Code any `json:"code"`
+	}
+	if err := json.NewDecoder(body).Decode(&answer); err != nil {
+		return false
+	}
+	code, ok := answer.Code.(string)
+	return ok && code == CodeInvalidNumber
 }
 
 // Close closes the idle connections the Sender keeps to the gateway.

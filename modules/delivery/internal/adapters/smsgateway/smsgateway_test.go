@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -159,4 +160,46 @@ func TestEachSenderKeepsItsOwnConnectionAliveAndClosesItAtClose(t *testing.T) {
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
 	require.Eventually(t, func() bool { _, c := counts(); return c == 2 }, 10*time.Second, time.Millisecond)
+}
+
+func TestOnlyTheGatewaysInvalidNumberAnswerMarksTheRecipientRefused(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		status  int
+		body    string
+		refused bool
+	}{
+		{"422 invalid number", http.StatusUnprocessableEntity, `{"code":"invalid_number","message":"+79001234567 does not exist"}`, true},
+		{"400 invalid number", http.StatusBadRequest, `{"code": "invalid_number"}`, true},
+		{"400 for our request", http.StatusBadRequest, `{"code":"missing_text"}`, false},
+		{"400 without a body", http.StatusBadRequest, ``, false},
+		{"400 not JSON", http.StatusBadRequest, `invalid_number`, false},
+		{"400 code not a string", http.StatusBadRequest, `{"code": 21211}`, false},
+		{"403 invalid number", http.StatusForbidden, `{"code":"invalid_number"}`, false}, // our credentials, not the number
+		{"404 invalid number", http.StatusNotFound, `{"code":"invalid_number"}`, false},  // a wrong URL
+		{"503 invalid number", http.StatusServiceUnavailable, `{"code":"invalid_number"}`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			t.Cleanup(srv.Close)
+			s, err := smsgateway.New(smsgateway.Config{URL: srv.URL})
+			require.NoError(t, err)
+
+			err = s.Send(context.Background(), code)
+			require.Error(t, err)
+			require.Equal(t, tc.refused, app.IsRecipientRefused(err), "%v", err)
+			require.NotContains(t, err.Error(), "+7900", "no phone number in the stored error")
+			if tc.refused {
+				require.False(t, app.IsTransient(err))
+				require.Equal(t, "sms gateway: status "+strconv.Itoa(tc.status)+": invalid_number", err.Error())
+			}
+		})
+	}
 }

@@ -137,7 +137,8 @@ func splitAddr(addr string, defaultPort int) (string, int, error) {
 // HTML when both are set), UTF-8 subject, Message-ID "<msg.ID>", sent in
 // one SMTP transaction (smtptx.SendMsg) on the kept connection, within the
 // configured timeout. SMTP 4xx answers and connection failures are
-// transient, 5xx answers permanent. Errors carry the SMTP codes, never the
+// transient, 5xx answers permanent, and a 5xx answer to RCPT TO about the
+// mailbox marked app.RecipientRefused (refusedRecipient). Errors carry the SMTP codes, never the
 // address or the server's text.
 //
 // A kept connection the server has dropped meanwhile fails before the
@@ -274,9 +275,10 @@ var stageText = map[string]string{
 
 // classify turns a failed transaction into a public error, such as
 // "smtp: sending SMTP RCPT TO command: 550 5.1.1": permanent for a 5xx
-// answer, transient for anything else: a 4xx answer (app.RetryServer), no
-// answer in time (app.RetryTimeout), a connection that failed
-// (app.RetryConnection).
+// answer (marked app.RecipientRefused when refusedRecipient says the
+// answer is about the address), transient for anything else: a 4xx answer
+// (app.RetryServer), no answer in time (app.RetryTimeout), a connection
+// that failed (app.RetryConnection).
 func classify(te *smtptx.Error) error {
 	stage, ok := stageText[te.Stage]
 	if !ok {
@@ -284,6 +286,9 @@ func classify(te *smtptx.Error) error {
 	}
 	err := fmt.Errorf("smtp: %s: %s", stage, te.Reason())
 	if !te.Temporary() {
+		if refusedRecipient(te) {
+			return app.RecipientRefused(err)
+		}
 		return err
 	}
 	switch {
@@ -294,6 +299,34 @@ func classify(te *smtptx.Error) error {
 	default:
 		return app.TransientAs(app.RetryConnection, err)
 	}
+}
+
+// refusedRecipient reports whether a failed transaction is a permanent
+// refusal of the recipient's address itself, which puts the address on the
+// suppression list: a 5xx answer to RCPT TO (never to MAIL, DATA or the
+// content, which are about the sender or the message) that says the
+// mailbox is the problem. With an enhanced status code (RFC 3463) that is
+// class 5.1 (addressing: 5.1.1 no such mailbox, 5.1.2 no such domain,
+// 5.1.10 null MX, …) but for 5.1.7 and 5.1.8 (the sender's address,
+// which Postfix refuses at RCPT), or 5.2.1 (mailbox disabled); anything else, 5.7.x
+// above all (a policy refusal: our sending IP is blocked, relaying is
+// denied), is about the sender or the system, and a mailbox full (5.2.2)
+// may empty again. Without an enhanced code: 550, 551 and 553, the replies
+// RFC 5321 gives an unknown or unacceptable mailbox.
+func refusedRecipient(te *smtptx.Error) bool {
+	if te.Stage != smtptx.StageRcpt || te.Code < 500 || te.Code > 599 {
+		return false
+	}
+	if te.Enhanced != "" {
+		switch te.Enhanced {
+		case "5.1.7", "5.1.8": // the sender's address, refused at RCPT (as Postfix does)
+			return false
+		case "5.2.1":
+			return true
+		}
+		return strings.HasPrefix(te.Enhanced, "5.1.")
+	}
+	return te.Code == 550 || te.Code == 551 || te.Code == 553
 }
 
 // dialClass is the retry class of a failed connection: a timeout, an SMTP

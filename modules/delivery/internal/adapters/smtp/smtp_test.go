@@ -35,6 +35,9 @@ type server struct {
 	plain bool
 	// rcptReply answers RCPT TO for an address; "" means 250.
 	rcptReply func(addr string) string
+	// contentReply answers the content of a message to an address; ""
+	// means 250.
+	contentReply func(addr string) string
 	// drop closes the first connection after its first message: "accepted"
 	// right after accepting it, "421" after accepting it and saying 421
 	// (as an idle timeout does), "lost" when the message has arrived but
@@ -166,6 +169,12 @@ func (s *server) session(c net.Conn, drop string) {
 			fc.batch = append(fc.batch, "<content>")
 			cur.data = string(data)
 			inTx = false
+			if s.contentReply != nil {
+				if r := s.contentReply(cur.to); r != "" {
+					reply(r)
+					continue
+				}
+			}
 			s.mu.Lock()
 			s.mails = append(s.mails, cur)
 			s.mu.Unlock()
@@ -334,6 +343,61 @@ func TestRefusedRecipientIsTransientOn4xxAndPermanentOn5xxWithoutTheAddress(t *t
 	conns, _, mails := srv.stats()
 	require.Equal(t, 1, conns, "a refused recipient does not cost the connection")
 	require.Len(t, mails, 1)
+}
+
+func TestOnlyARefusalOfTheMailboxAtRCPTMarksTheRecipientRefused(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(srv *server) {
+		srv.rcptReply = func(addr string) string {
+			return map[string]string{
+				"gone@example.com":     "550 5.1.1 <gone@example.com> no such user",
+				"nodomain@example.com": "550 5.1.2 bad destination system",
+				"plain@example.com":    "550 mailbox unavailable",
+				"disabled@example.com": "550 5.2.1 mailbox disabled",
+				"badname@example.com":  "553 mailbox name not allowed",
+				"blocked@example.com":  "554 5.7.1 your IP is on a block list",
+				"policy@example.com":   "550 5.7.1 relaying denied",
+				"full@example.com":     "552 5.2.2 mailbox full",
+				"busy@example.com":     "451 4.3.0 try again later",
+				"other@example.com":    "554 transaction failed",
+				"sender@example.com":   "550 5.1.8 <noreply@cinema.example>: Sender address rejected: Domain not found",
+			}[addr]
+		}
+		srv.contentReply = func(addr string) string {
+			if addr == "spam@example.com" {
+				return "552 5.3.4 message too big"
+			}
+			return ""
+		}
+	})
+	sender := newSender(t, srv.addr())
+	cases := []struct {
+		to      string
+		refused bool
+	}{
+		{"gone@example.com", true},
+		{"nodomain@example.com", true},
+		{"plain@example.com", true},
+		{"disabled@example.com", true},
+		{"badname@example.com", true},
+		{"blocked@example.com", false}, // our sending IP, not the mailbox
+		{"policy@example.com", false},
+		{"full@example.com", false}, // a full mailbox may empty again
+		{"busy@example.com", false}, // transient
+		{"other@example.com", false},
+		{"sender@example.com", false}, // the sender's address, refused at RCPT
+		{"spam@example.com", false},   // refused at the content, not at RCPT
+	}
+	for _, c := range cases {
+		err := sender.Send(context.Background(), message(c.to))
+		require.Error(t, err, c.to)
+		require.Equal(t, c.refused, app.IsRecipientRefused(err), "%s: %v", c.to, err)
+		if c.refused {
+			require.False(t, app.IsTransient(err), c.to)
+		}
+		require.NotContains(t, err.Error(), "@", "the stored error holds no address")
+	}
+	require.NoError(t, sender.Send(context.Background(), message("fine@example.com")))
 }
 
 func TestMessageTakesTwoRoundTripsWithPipeliningFourWithoutAndNoNoopOrRset(t *testing.T) {
