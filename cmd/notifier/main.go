@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	_ "time/tzdata" // quiet hours read users' time zones, whatever the image holds
 
 	"go.uber.org/fx"
 

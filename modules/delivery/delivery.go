@@ -39,6 +39,18 @@ type Recipient struct {
 type Item struct {
 	Channel   string    `json:"channel"`
 	Recipient Recipient `json:"recipient"`
+	// QuietHours, when set, is the recipient's quiet window: a send that
+	// falls in it waits until it ends (or expires first). Set by
+	// preferences for bulk, non-mandatory types only.
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+}
+
+// QuietHours is a daily window of local time ("22:00" to "08:00") read in
+// Zone, an IANA time zone.
+type QuietHours struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+	Zone  string `json:"zone"`
 }
 
 // SkippedItem is a (user, channel) pair that will not be delivered, with

@@ -72,6 +72,12 @@ type HTTP struct {
 	PublicURL string `yaml:"public_url"`
 }
 
+// QuietHours is a daily window of local time; both empty means none.
+type QuietHours struct {
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+}
+
 // Unsubscribe configures one-click unsubscribe links.
 type Unsubscribe struct {
 	// Keys sign and verify the links' tokens: the first signs, all verify
@@ -229,6 +235,12 @@ type Preferences struct {
 	Types              map[string]bool `yaml:"types"`
 	DefaultTypeEnabled bool            `yaml:"default_type_enabled"`
 	Mandatory          []string        `yaml:"mandatory"`
+	// QuietHours is the default window in which bulk notifications wait
+	// (start and end "HH:MM", in the recipient's time zone); empty: off.
+	QuietHours QuietHours `yaml:"quiet_hours"`
+	// DefaultTimezone is the IANA zone of a recipient whose directory
+	// record names none or an unknown one.
+	DefaultTimezone string `yaml:"default_timezone"`
 }
 
 // Delivery configures retries of transient failures, the delivery workers
@@ -249,6 +261,9 @@ type Delivery struct {
 	// RateLimits caps each channel ("email", "sms") in messages per second,
 	// both lanes together; 0 means unlimited.
 	RateLimits map[string]float64 `yaml:"rate_limits"`
+	// DeferredPollInterval is how often the deliveries waiting for the end
+	// of quiet hours are looked for: how late after the window they go.
+	DeferredPollInterval time.Duration `yaml:"deferred_poll_interval"`
 }
 
 // Messaging configures the router.

@@ -177,3 +177,32 @@ func TestThePublicURLAndTheUnsubscribeKeysAreChecked(t *testing.T) {
 	require.NoError(t, err, "memory mode needs neither")
 	require.Equal(t, "http://localhost:8080", c.PublicBaseURL())
 }
+
+func TestQuietHoursAndTheDefaultTimeZoneAreChecked(t *testing.T) {
+	write := func(yaml string) string {
+		path := filepath.Join(t.TempDir(), "n.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+		return path
+	}
+	cases := map[string]struct{ yaml, want string }{
+		"a start alone":        {"preferences:\n  quiet_hours: {start: \"22:00\"}\n", "preferences.quiet_hours"},
+		"a malformed end":      {"preferences:\n  quiet_hours: {start: \"22:00\", end: \"8am\"}\n", "HH:MM"},
+		"an hour out of range": {"preferences:\n  quiet_hours: {start: \"25:00\", end: \"08:00\"}\n", "preferences.quiet_hours"},
+		"an unknown zone":      {"preferences:\n  default_timezone: Mars/Olympus\n", "preferences.default_timezone"},
+		"no zone":              {"preferences:\n  default_timezone: \"\"\n", "preferences.default_timezone"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{"NOTIFIER_CONFIG": write(tc.yaml)}))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	c, err := config.Load(env(map[string]string{"NOTIFIER_CONFIG": write(
+		"preferences:\n  quiet_hours: {start: \"22:00\", end: \"08:00\"}\n  default_timezone: Europe/Moscow\n")}))
+	require.NoError(t, err)
+	require.Equal(t, "22:00", c.Preferences.QuietHours.Start)
+	c, err = config.Load(env(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.Preferences.QuietHours.Start, "off by default")
+	require.Equal(t, "UTC", c.Preferences.DefaultTimezone)
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/notifier/notifier/platform/apitokens"
 	"github.com/notifier/notifier/platform/jwtauth"
+	"github.com/notifier/notifier/platform/quiethours"
 	"github.com/notifier/notifier/platform/upstream"
 )
 
@@ -41,6 +42,7 @@ func (c Config) Validate() error {
 	c.validateJWT(p)
 	c.validateChannels(p)
 	c.validateUnsubscribe(p)
+	c.validateQuietHours(p)
 	if c.Templates.Dir != "" {
 		if info, err := os.Stat(c.Templates.Dir); err != nil {
 			p.add("templates.dir", "%s", pathProblem(err))
@@ -52,6 +54,7 @@ func (c Config) Validate() error {
 		p.add("delivery.max_attempts", "%d, at least 1 needed", c.Delivery.MaxAttempts)
 	}
 	positive(p, "delivery.backoff", c.Delivery.Backoff)
+	positive(p, "delivery.deferred_poll_interval", c.Delivery.DeferredPollInterval)
 	if c.Delivery.MaxBackoff < c.Delivery.Backoff {
 		p.add("delivery.max_backoff", "%s is below delivery.backoff (%s)", c.Delivery.MaxBackoff, c.Delivery.Backoff)
 	}
@@ -220,6 +223,20 @@ func (c Config) validateTokens(p *problems) {
 		p.missing("api.tokens", "at least one token is required (role:token,…)")
 	case c.production() && c.API.Tokens == DevTokens:
 		p.add("api.tokens", "the development tokens are refused outside the memory transport")
+	}
+}
+
+func (c Config) validateQuietHours(p *problems) {
+	q := c.Preferences.QuietHours
+	if q.Start != "" || q.End != "" {
+		if _, err := quiethours.Parse(q.Start, q.End); err != nil {
+			p.add("preferences.quiet_hours", "%v", err)
+		}
+	}
+	if c.Preferences.DefaultTimezone == "" {
+		p.missing("preferences.default_timezone", "an IANA time zone such as Europe/Moscow or UTC")
+	} else if _, err := time.LoadLocation(c.Preferences.DefaultTimezone); err != nil || c.Preferences.DefaultTimezone == "Local" {
+		p.add("preferences.default_timezone", "%q is not an IANA time zone (such as Europe/Moscow or UTC)", c.Preferences.DefaultTimezone)
 	}
 }
 

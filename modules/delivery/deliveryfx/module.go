@@ -64,11 +64,65 @@ var Module = fx.Module("delivery",
 	fx.Provide(fx.Private, newStore),
 	fx.Provide(fx.Private, newSuppressions),
 	fx.Provide(fx.Private, newMetrics),
+	fx.Provide(fx.Private, newDeferred),
+	fx.Invoke(resumeDeferred),
 	fx.Provide(newLanes),
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newSuppressionRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 )
+
+// newDeferred returns the store of what waits for the end of quiet hours:
+// PostgreSQL (the bulk pool) when there is a pool, else memory.
+func newDeferred(p storeParams) (app.DeferredStore, error) {
+	if p.Pool == nil {
+		return memory.NewDeferred(), nil
+	}
+	return postgres.NewDeferred(p.Pool)
+}
+
+type resumeParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    config.Config
+	Logger    *slog.Logger
+	Clock     clock.Clock
+	Deferred  app.DeferredStore
+	// Commands sends the batches again (optional: without a bus, as in
+	// tests of the module alone, nothing resumes them).
+	Commands *cqrs.CommandBus `optional:"true"`
+}
+
+// resumeDeferred sends the deferred batches again once their quiet hours
+// are over, every delivery.deferred_poll_interval, while the application
+// runs.
+func resumeDeferred(p resumeParams) error {
+	if p.Commands == nil {
+		return nil
+	}
+	r, err := app.NewResumeDeferredBatches(p.Deferred, p.Commands, p.Clock, p.Logger.With("module", "delivery"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	p.Lifecycle.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); r.Run(ctx, p.Config.Delivery.DeferredPollInterval) }()
+			return nil
+		},
+		OnStop: func(stop context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-stop.Done():
+				return stop.Err()
+			}
+		},
+	})
+	return nil
+}
 
 // NewOutbox returns the capture outbox of the application, logging each
 // capture to logger.
@@ -143,6 +197,8 @@ type deps struct {
 	// Unsubscribe makes the one-click unsubscribe links of emails
 	// (optional: without it emails carry none).
 	Unsubscribe *unsubscribe.Links `optional:"true"`
+	// Deferred keeps what waits for the end of quiet hours.
+	Deferred app.DeferredStore
 }
 
 // claimCacheSize is how many stored template contexts the lanes keep
@@ -219,6 +275,7 @@ func newLanes(d deps) (lanes, error) {
 		if d.Unsubscribe != nil {
 			opts = append(opts, app.WithUnsubscribeLinks(d.Unsubscribe))
 		}
+		opts = append(opts, app.WithQuietHours(d.Deferred))
 		if d.Claims != nil {
 			opts = append(opts, app.WithClaims(claims, func(err error) bool { return errors.Is(err, claimcheck.ErrNotFound) }))
 		}

@@ -53,6 +53,8 @@ func newPolicy(cfg config.Config) (*domain.Policy, error) {
 		Types:              p.Types,
 		DefaultTypeEnabled: p.DefaultTypeEnabled,
 		Mandatory:          p.Mandatory,
+		QuietHours:         domain.QuietHours{Start: p.QuietHours.Start, End: p.QuietHours.End},
+		DefaultTimezone:    p.DefaultTimezone,
 	})
 }
 

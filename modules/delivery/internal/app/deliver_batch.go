@@ -56,6 +56,9 @@ type DeliverBatchHandler struct {
 	metrics Metrics
 	// unsubscribe makes the unsubscribe links of emails (nil: none).
 	unsubscribe UnsubscribeLinks
+	// deferred keeps what waits for the end of quiet hours (WithQuietHours;
+	// nil: quiet hours are not kept).
+	deferred DeferredStore
 	// suppressions is the suppression list (WithSuppressions); nil
 	// suppresses nothing.
 	suppressions SuppressionList
@@ -384,6 +387,11 @@ func (h *DeliverBatchHandler) process(
 		return err
 	}
 	final = append(final, suppressed...)
+	rows, expiredInQuiet, err := h.withoutQuiet(ctx, cmd, rows, now)
+	if err != nil {
+		return err
+	}
+	final = append(final, expiredInQuiet...)
 	if len(final) > 0 {
 		if _, err := h.store.FinishMany(ctx, final); err != nil {
 			return fmt.Errorf("finish skipped and cancelled deliveries: %w", err)

@@ -93,7 +93,13 @@ func (h *FilterAudienceOnAudienceBatchResolved) Handle(ctx context.Context, even
 				cmd.Skipped = append(cmd.Skipped, delivery.SkippedItem{UserID: r.UserID, Channel: ch, Reason: reason})
 				continue
 			}
-			cmd.Items = append(cmd.Items, delivery.Item{Channel: ch, Recipient: toDeliveryRecipient(r)})
+			item := delivery.Item{Channel: ch, Recipient: toDeliveryRecipient(r)}
+			if batch.Priority != posting.PriorityTransactional {
+				if q, zone, ok := h.policy.QuietHours(overrides, batch.NotificationType, r.Timezone); ok {
+					item.QuietHours = &delivery.QuietHours{Start: q.Start, End: q.End, Zone: zone}
+				}
+			}
+			cmd.Items = append(cmd.Items, item)
 		}
 	}
 

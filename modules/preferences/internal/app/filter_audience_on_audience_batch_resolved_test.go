@@ -411,3 +411,39 @@ func TestABatchOfATypeOneMayLeaveSaysSoAndAMandatoryOneDoesNot(t *testing.T) {
 	code.NotificationType = "email_confirmation"
 	assert.False(t, newFilter(t, configuredDefaults()).handle(t, code).Unsubscribe, "a mandatory type carries none")
 }
+
+func TestBulkItemsCarryTheRecipientsQuietHoursInTheirZone(t *testing.T) {
+	t.Parallel()
+	d := configuredDefaults()
+	d.QuietHours = domain.QuietHours{Start: "22:00", End: "08:00"}
+	d.DefaultTimezone = "Europe/Moscow"
+	f := newFilter(t, d)
+	require.NoError(t, f.store.Put(context.Background(), domain.UserPreferences{
+		UserID: "bob", Overrides: domain.Overrides{QuietHours: &domain.QuietHours{Start: "23:30", End: "07:00"}},
+	}))
+	require.NoError(t, f.store.Put(context.Background(), domain.UserPreferences{
+		UserID: "carol", Overrides: domain.Overrides{QuietHours: &domain.QuietHours{Start: "00:00", End: "00:00"}},
+	}))
+	annInBerlin := ann
+	annInBerlin.Timezone = "Europe/Berlin"
+	bobNowhere := bob
+	bobNowhere.Timezone = "Mars/Olympus"
+
+	cmd := f.handle(t, newMoviesBatch(annInBerlin, bobNowhere, carol))
+
+	quiet := map[string]*delivery.QuietHours{}
+	for _, it := range cmd.Items {
+		quiet[it.Recipient.UserID] = it.QuietHours
+	}
+	assert.Equal(t, &delivery.QuietHours{Start: "22:00", End: "08:00", Zone: "Europe/Berlin"}, quiet["ann"], "the configured window in her zone")
+	assert.Equal(t, &delivery.QuietHours{Start: "23:30", End: "07:00", Zone: "Europe/Moscow"}, quiet["bob"], "his own window; an unknown zone falls back to the default")
+	assert.Nil(t, quiet["carol"], "start equal to end: none for her")
+
+	code := newMoviesBatch(annInBerlin)
+	code.Priority = posting.PriorityTransactional
+	assert.Nil(t, newFilter(t, d).handle(t, code).Items[0].QuietHours, "a transactional posting ignores quiet hours")
+	confirmation := newMoviesBatch(annInBerlin)
+	confirmation.NotificationType = "email_confirmation"
+	assert.Nil(t, newFilter(t, d).handle(t, confirmation).Items[0].QuietHours, "a mandatory type ignores quiet hours")
+	assert.Nil(t, newFilter(t, configuredDefaults()).handle(t, newMoviesBatch(annInBerlin)).Items[0].QuietHours, "none configured: none")
+}

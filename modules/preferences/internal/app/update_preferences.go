@@ -18,6 +18,8 @@ type UpdatePreferences struct {
 	Channels map[string]bool
 	Types    map[string]bool
 	PerType  map[string]map[string]bool
+	// QuietHours is the user's own window; nil: the configured one.
+	QuietHours *domain.QuietHours
 }
 
 // PreferencesPutter replaces one user's stored preferences.
@@ -46,7 +48,7 @@ func NewUpdatePreferencesHandler(store PreferencesPutter, policy *domain.Policy,
 // *domain.InvalidInputError naming every malformed field (user id, unknown
 // channel, malformed type name) and stores nothing then.
 func (h *UpdatePreferencesHandler) Handle(ctx context.Context, cmd UpdatePreferences) (domain.View, error) {
-	overrides := domain.Overrides{Channels: cmd.Channels, Types: cmd.Types, PerType: cmd.PerType}.Clone()
+	overrides := domain.Overrides{Channels: cmd.Channels, Types: cmd.Types, PerType: cmd.PerType, QuietHours: cmd.QuietHours}.Clone()
 	overrides.Compact()
 	if errs := slices.Concat(domain.ValidateUserID(cmd.UserID), domain.ValidateOverrides(overrides)); len(errs) > 0 {
 		return domain.View{}, &domain.InvalidInputError{Fields: errs}

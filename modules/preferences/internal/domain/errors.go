@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/notifier/notifier/platform/quiethours"
 )
 
 // FieldError names one input field that breaks a rule. Field is a dotted
@@ -66,6 +68,15 @@ func ValidateOverrides(o Overrides) []FieldError {
 				Message: "notification type must match ^[a-z][a-z0-9_]{0,63}$",
 				Value:   t,
 			})
+		}
+	}
+	if q := o.QuietHours; q != nil {
+		if _, err := quiethours.Parse(q.Start, q.End); err != nil {
+			field, value := "quiet_hours.start", q.Start
+			if _, startErr := quiethours.Parse(q.Start, q.Start); startErr == nil {
+				field, value = "quiet_hours.end", q.End
+			}
+			errs = append(errs, FieldError{Field: field, Message: `must be a time "HH:MM" from 00:00 to 23:59`, Value: value})
 		}
 	}
 	for _, t := range slices.Sorted(maps.Keys(o.PerType)) {

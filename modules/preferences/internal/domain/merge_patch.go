@@ -31,8 +31,10 @@ func MergePatch(o Overrides, patch map[string]any) (Overrides, []FieldError) {
 			out.Types, errs = mergeSwitches(out.Types, value, member, errs)
 		case member == "per_type":
 			out.PerType, errs = mergePerType(out.PerType, value, errs)
+		case member == "quiet_hours":
+			out.QuietHours, errs = mergeQuietHours(out.QuietHours, value, errs)
 		default:
-			errs = append(errs, FieldError{Field: member, Message: "unknown member (channels, types, per_type)", Value: member})
+			errs = append(errs, FieldError{Field: member, Message: "unknown member (channels, types, per_type, quiet_hours)", Value: member})
 		}
 	}
 	out.Compact()
@@ -62,6 +64,38 @@ func mergeSwitches(m map[string]bool, value any, path string, errs []FieldError)
 		}
 	}
 	return m, errs
+}
+
+// mergeQuietHours merges value, the patch of quiet_hours, into the user's
+// window q: null removes it (the configured window applies again); a member
+// left out keeps its value. Whether both ends are then set and well-formed
+// is ValidateOverrides' to say.
+func mergeQuietHours(q *QuietHours, value any, errs []FieldError) (*QuietHours, []FieldError) {
+	if value == nil {
+		return nil, errs
+	}
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return q, append(errs, FieldError{Field: "quiet_hours", Message: `must be {"start": "HH:MM", "end": "HH:MM"} or null`, Value: value})
+	}
+	out := QuietHours{}
+	if q != nil {
+		out = *q
+	}
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
+		v, isString := obj[key].(string)
+		switch {
+		case key != "start" && key != "end":
+			errs = append(errs, FieldError{Field: "quiet_hours." + key, Message: "unknown member (start, end)", Value: key})
+		case !isString:
+			errs = append(errs, FieldError{Field: "quiet_hours." + key, Message: `must be a time "HH:MM"`, Value: obj[key]})
+		case key == "start":
+			out.Start = v
+		default:
+			out.End = v
+		}
+	}
+	return &out, errs
 }
 
 // mergePerType merges value, the patch of per_type, into m.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/notifier/notifier/modules/preferences"
+	"github.com/notifier/notifier/platform/quiethours"
 )
 
 // Defaults are the configured starting point of every user.
@@ -24,6 +25,11 @@ type Defaults struct {
 	// Mandatory types are delivered whatever the user opted out of, as long
 	// as there is an address.
 	Mandatory []string
+	// QuietHours is the window bulk deliveries wait out, for users who set
+	// none of their own; the zero value is off.
+	QuietHours QuietHours
+	// DefaultTimezone is the zone of users whose own is missing or unknown.
+	DefaultTimezone string
 }
 
 // Policy decides, from the defaults and a user's overrides, what the user
@@ -33,6 +39,9 @@ type Policy struct {
 	types              map[string]bool
 	defaultTypeEnabled bool
 	mandatory          []string
+	quiet              *QuietHours
+	defaultZone        string
+	zones              *quiethours.Zones
 }
 
 // NewPolicy returns the policy of d. It fails, naming the setting, if d
@@ -54,6 +63,19 @@ func NewPolicy(d Defaults) (*Policy, error) {
 			errs = append(errs, fmt.Errorf("preferences.mandatory: malformed notification type %q", t))
 		}
 	}
+	if q := d.QuietHours; q.Start != "" || q.End != "" {
+		if _, err := quiethours.Parse(q.Start, q.End); err != nil {
+			errs = append(errs, fmt.Errorf("preferences.quiet_hours: %w", err))
+		}
+	}
+	zones := &quiethours.Zones{}
+	zone := d.DefaultTimezone
+	if zone == "" {
+		zone = "UTC"
+	}
+	if _, ok := zones.Location(zone); !ok {
+		errs = append(errs, fmt.Errorf("preferences.default_timezone: %q is not an IANA time zone", zone))
+	}
 	// Each error names its key: no prefix, so that each stays one line of
 	// the configuration's problems.
 	if err := errors.Join(errs...); err != nil {
@@ -61,11 +83,19 @@ func NewPolicy(d Defaults) (*Policy, error) {
 	}
 	mandatory := slices.Clone(d.Mandatory)
 	slices.Sort(mandatory)
+	var quiet *QuietHours
+	if d.QuietHours.Start != "" {
+		q := d.QuietHours
+		quiet = &q
+	}
 	return &Policy{
 		channels:           maps.Clone(d.Channels),
 		types:              maps.Clone(d.Types),
 		defaultTypeEnabled: d.DefaultTypeEnabled,
 		mandatory:          slices.Compact(mandatory),
+		quiet:              quiet,
+		defaultZone:        zone,
+		zones:              zones,
 	}, nil
 }
 
@@ -151,6 +181,44 @@ func (p *Policy) Decide(o Overrides, typ, channel string, c Contact) string {
 	return ""
 }
 
+// QuietHours returns the quiet window a bulk notification of type typ to a
+// user with overrides o and directory time zone timezone waits out, and the
+// zone to read it in (timezone when it is a known IANA zone, else the
+// configured default). ok is false when nothing waits: a mandatory type,
+// or no window (none configured and none of the user's, or the user's
+// empty one). Transactional postings are the caller's to leave out.
+func (p *Policy) QuietHours(o Overrides, typ, timezone string) (q QuietHours, zone string, ok bool) {
+	if p.Mandatory(typ) {
+		return QuietHours{}, "", false
+	}
+	w := p.quiet
+	if o.QuietHours != nil {
+		w = o.QuietHours
+	}
+	if w == nil || w.Start == w.End {
+		return QuietHours{}, "", false
+	}
+	zone = p.defaultZone
+	if _, known := p.zones.Location(timezone); known {
+		zone = timezone
+	}
+	return *w, zone, true
+}
+
+// EffectiveQuietHours returns the window that applies to a user with
+// overrides o: theirs, else the configured one; nil when there is none.
+func (p *Policy) EffectiveQuietHours(o Overrides) *QuietHours {
+	w := p.quiet
+	if o.QuietHours != nil {
+		w = o.QuietHours
+	}
+	if w == nil {
+		return nil
+	}
+	q := *w
+	return &q
+}
+
 // View is a user's effective preferences, as shown to them.
 type View struct {
 	UserID string
@@ -161,8 +229,11 @@ type View struct {
 	Types map[string]bool
 	// PerType holds the user's own switches of a type on a channel, as
 	// they set them (none is implied by the others).
-	PerType   map[string]map[string]bool
-	Mandatory []string
+	PerType map[string]map[string]bool
+	// QuietHours is the window that applies: the user's, else the
+	// configured one; nil when there is none.
+	QuietHours *QuietHours
+	Mandatory  []string
 	// UpdatedAt is when the user last replaced their overrides; zero if
 	// they never did.
 	UpdatedAt time.Time
@@ -172,12 +243,13 @@ type View struct {
 // for them (zero, apart from UserID, if nothing is).
 func (p *Policy) View(prefs UserPreferences) View {
 	v := View{
-		UserID:    prefs.UserID,
-		Channels:  make(map[string]bool, len(knownChannels)),
-		Types:     make(map[string]bool, len(p.types)+len(p.mandatory)+len(prefs.Overrides.Types)),
-		PerType:   prefs.Overrides.Clone().PerType,
-		Mandatory: p.MandatoryTypes(),
-		UpdatedAt: prefs.UpdatedAt,
+		UserID:     prefs.UserID,
+		Channels:   make(map[string]bool, len(knownChannels)),
+		Types:      make(map[string]bool, len(p.types)+len(p.mandatory)+len(prefs.Overrides.Types)),
+		PerType:    prefs.Overrides.Clone().PerType,
+		QuietHours: p.EffectiveQuietHours(prefs.Overrides),
+		Mandatory:  p.MandatoryTypes(),
+		UpdatedAt:  prefs.UpdatedAt,
 	}
 	if v.PerType == nil {
 		v.PerType = map[string]map[string]bool{}

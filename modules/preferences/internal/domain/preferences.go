@@ -34,11 +34,24 @@ type Overrides struct {
 	// (PerType["new_movies"]["sms"]); one that is absent says nothing: the
 	// channel's and the type's switches decide alone.
 	PerType map[string]map[string]bool
+	// QuietHours is the user's own quiet window, nil for the configured
+	// one; Start == End turns quiet hours off for the user.
+	QuietHours *QuietHours
+}
+
+// QuietHours is a daily window of local time, "HH:MM" to "HH:MM".
+type QuietHours struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
 }
 
 // Clone returns a deep copy of o; nil maps stay nil.
 func (o Overrides) Clone() Overrides {
 	c := Overrides{Channels: maps.Clone(o.Channels), Types: maps.Clone(o.Types)}
+	if o.QuietHours != nil {
+		q := *o.QuietHours
+		c.QuietHours = &q
+	}
 	if o.PerType != nil {
 		c.PerType = make(map[string]map[string]bool, len(o.PerType))
 		for t, chans := range o.PerType {

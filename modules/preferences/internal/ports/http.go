@@ -54,12 +54,13 @@ const maxPatchBytes = 64 << 10
 
 // PreferencesResource is a user's effective preferences.
 type PreferencesResource struct {
-	UserID    string                     `json:"user_id" doc:"The user." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
-	Channels  map[string]bool            `json:"channels" doc:"Whether the user receives notifications on each channel: every supported channel (email, sms), the user's choice or else the default." example:"{\"email\":true,\"sms\":false}"`
-	Types     map[string]bool            `json:"types" doc:"Whether the user receives each notification type: every configured and mandatory type and every type the user chose, the user's choice or else the default. Mandatory types are always true." example:"{\"new_movies\":false,\"new_episode\":true,\"reactions\":true,\"welcome\":true,\"email_confirmation\":true,\"phone_confirmation\":true}"`
-	PerType   map[string]map[string]bool `json:"per_type" doc:"The user's own switches of a type on one channel (an empty object when none is set): a delivery goes out when the channel, the type and (if set here) that type on that channel are all on, or when the type is mandatory. Keys are type names, then channels." example:"{\"new_movies\":{\"email\":true,\"sms\":false}}"`
-	Mandatory []string                   `json:"mandatory" doc:"The types delivered whatever the user opted out of (channels included), as long as there is an address." example:"[\"email_confirmation\",\"phone_confirmation\"]"`
-	UpdatedAt *time.Time                 `json:"updated_at,omitempty" doc:"When the user last changed their choices; absent if they never did."`
+	UserID     string                     `json:"user_id" doc:"The user." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
+	Channels   map[string]bool            `json:"channels" doc:"Whether the user receives notifications on each channel: every supported channel (email, sms), the user's choice or else the default." example:"{\"email\":true,\"sms\":false}"`
+	Types      map[string]bool            `json:"types" doc:"Whether the user receives each notification type: every configured and mandatory type and every type the user chose, the user's choice or else the default. Mandatory types are always true." example:"{\"new_movies\":false,\"new_episode\":true,\"reactions\":true,\"welcome\":true,\"email_confirmation\":true,\"phone_confirmation\":true}"`
+	PerType    map[string]map[string]bool `json:"per_type" doc:"The user's own switches of a type on one channel (an empty object when none is set): a delivery goes out when the channel, the type and (if set here) that type on that channel are all on, or when the type is mandatory. Keys are type names, then channels." example:"{\"new_movies\":{\"email\":true,\"sms\":false}}"`
+	QuietHours *QuietHoursBody            `json:"quiet_hours" doc:"The daily window in which bulk notifications (not codes, not mandatory types) wait until it ends, in the user's time zone from the directory: the user's own, else the configured one; null when there is none. start equal to end means none for this user." example:"{\"start\":\"22:00\",\"end\":\"08:00\"}"`
+	Mandatory  []string                   `json:"mandatory" doc:"The types delivered whatever the user opted out of (channels included), as long as there is an address." example:"[\"email_confirmation\",\"phone_confirmation\"]"`
+	UpdatedAt  *time.Time                 `json:"updated_at,omitempty" doc:"When the user last changed their choices; absent if they never did."`
 }
 
 // preferencesOutput is the response of both operations.
@@ -76,12 +77,13 @@ type getPreferencesInput struct {
 // read the resource, change one switch and write it back: user_id must be
 // the path's, and the read-only mandatory and updated_at are ignored.
 type PreferencesChoices struct {
-	UserID    string                     `json:"user_id,omitempty" maxLength:"128" doc:"Optional; when present it must be the user of the path." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
-	Channels  map[string]bool            `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email and sms. A channel left out follows its default." example:"{\"sms\":false}"`
-	Types     map[string]bool            `json:"types,omitempty" maxProperties:"256" doc:"Opt-in per notification type; keys match ^[a-z][a-z0-9_]{0,63}$. A type left out follows its default." example:"{\"new_movies\":false}"`
-	PerType   map[string]map[string]bool `json:"per_type,omitempty" maxProperties:"256" doc:"Opt-in of a type on one channel; keys are type names, then channels (email, sms). A switch left out says nothing: the channel's and the type's decide." example:"{\"new_movies\":{\"sms\":false}}"`
-	Mandatory []string                   `json:"mandatory,omitempty" maxItems:"256" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
-	UpdatedAt *time.Time                 `json:"updated_at,omitempty" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
+	UserID     string                     `json:"user_id,omitempty" maxLength:"128" doc:"Optional; when present it must be the user of the path." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
+	Channels   map[string]bool            `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email and sms. A channel left out follows its default." example:"{\"sms\":false}"`
+	Types      map[string]bool            `json:"types,omitempty" maxProperties:"256" doc:"Opt-in per notification type; keys match ^[a-z][a-z0-9_]{0,63}$. A type left out follows its default." example:"{\"new_movies\":false}"`
+	PerType    map[string]map[string]bool `json:"per_type,omitempty" maxProperties:"256" doc:"Opt-in of a type on one channel; keys are type names, then channels (email, sms). A switch left out says nothing: the channel's and the type's decide." example:"{\"new_movies\":{\"sms\":false}}"`
+	QuietHours *QuietHoursBody            `json:"quiet_hours,omitempty" doc:"The user's own quiet hours (start equal to end: none); left out, the configured ones apply." example:"{\"start\":\"23:00\",\"end\":\"07:30\"}"`
+	Mandatory  []string                   `json:"mandatory,omitempty" maxItems:"256" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
+	UpdatedAt  *time.Time                 `json:"updated_at,omitempty" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
 }
 
 type putPreferencesInput struct {
@@ -89,13 +91,27 @@ type putPreferencesInput struct {
 	Body   PreferencesChoices
 }
 
+// QuietHoursBody is a daily window of local time.
+type QuietHoursBody struct {
+	Start string `json:"start" doc:"When the window starts, \"HH:MM\" (24-hour clock)." example:"22:00"`
+	End   string `json:"end" doc:"When it ends, \"HH:MM\"; before start, the window spans midnight." example:"08:00"`
+}
+
+func quietHoursOf(b *QuietHoursBody) *domain.QuietHours {
+	if b == nil {
+		return nil
+	}
+	return &domain.QuietHours{Start: b.Start, End: b.End}
+}
+
 // PreferencesPatch documents the body of PATCH: a JSON merge patch (RFC
 // 7396) of the preferences resource. The handler reads the body itself.
 type PreferencesPatch struct {
-	UserID   string                      `json:"user_id,omitempty" doc:"Optional; when present it must be the user of the path."`
-	Channels map[string]*bool            `json:"channels,omitempty" doc:"Channel switches to change: true, false, or null for the default. null instead of the object clears every channel switch."`
-	Types    map[string]*bool            `json:"types,omitempty" doc:"Type switches to change: true, false, or null for the default."`
-	PerType  map[string]map[string]*bool `json:"per_type,omitempty" doc:"Switches of a type on one channel to change: true, false, or null to remove the switch; a type set to null removes all of its switches."`
+	UserID     string                      `json:"user_id,omitempty" doc:"Optional; when present it must be the user of the path."`
+	Channels   map[string]*bool            `json:"channels,omitempty" doc:"Channel switches to change: true, false, or null for the default. null instead of the object clears every channel switch."`
+	Types      map[string]*bool            `json:"types,omitempty" doc:"Type switches to change: true, false, or null for the default."`
+	PerType    map[string]map[string]*bool `json:"per_type,omitempty" doc:"Switches of a type on one channel to change: true, false, or null to remove the switch; a type set to null removes all of its switches."`
+	QuietHours *QuietHoursBody             `json:"quiet_hours,omitempty" doc:"The user's own quiet hours, merged into theirs (send only start to move the start); null returns to the configured ones."`
 }
 
 type patchPreferencesInput struct {
@@ -110,7 +126,8 @@ var patchMediaTypes = []string{"application/merge-patch+json", "application/json
 // Resolve checks what the schema cannot express: channel keys are supported
 // channels, type keys are well-formed names.
 func (in *putPreferencesInput) Resolve(huma.Context) []error {
-	fieldErrs := domain.ValidateOverrides(domain.Overrides{Channels: in.Body.Channels, Types: in.Body.Types, PerType: in.Body.PerType})
+	fieldErrs := domain.ValidateOverrides(domain.Overrides{Channels: in.Body.Channels, Types: in.Body.Types, PerType: in.Body.PerType,
+		QuietHours: quietHoursOf(in.Body.QuietHours)})
 	errs := make([]error, 0, len(fieldErrs)+1)
 	if in.Body.UserID != "" && in.Body.UserID != in.UserID {
 		errs = append(errs, &huma.ErrorDetail{Location: "body.user_id", Value: in.Body.UserID,
@@ -220,6 +237,8 @@ func (h *HTTP) putPreferences(ctx context.Context, in *putPreferencesInput) (*pr
 		Channels: in.Body.Channels,
 		Types:    in.Body.Types,
 		PerType:  in.Body.PerType,
+
+		QuietHours: quietHoursOf(in.Body.QuietHours),
 	})
 	if err != nil {
 		return nil, toProblem(err, "update preferences")
@@ -234,6 +253,9 @@ func toResource(v domain.View) PreferencesResource {
 		Types:     v.Types,
 		PerType:   v.PerType,
 		Mandatory: v.Mandatory,
+	}
+	if q := v.QuietHours; q != nil {
+		r.QuietHours = &QuietHoursBody{Start: q.Start, End: q.End}
 	}
 	if r.PerType == nil {
 		r.PerType = map[string]map[string]bool{}

@@ -105,9 +105,10 @@ func TestGetShowsTheDefaultsOfAUserWhoNeverChose(t *testing.T) {
 			"welcome": true, "new_movies": true, "new_episode": true, "reactions": true,
 			"email_confirmation": true, "phone_confirmation": true,
 		},
-		"per_type":  map[string]any{},
-		"mandatory": []any{"email_confirmation", "phone_confirmation"},
-	}, got, "no updated_at before the first PUT")
+		"per_type":    map[string]any{},
+		"quiet_hours": nil,
+		"mandatory":   []any{"email_confirmation", "phone_confirmation"},
+	}, got, "no updated_at before the first PUT; no quiet hours configured")
 }
 
 func TestPutStoresChoicesThatGetThenShows(t *testing.T) {
@@ -400,4 +401,48 @@ func TestPatchDocumentsItsMediaTypeAndAnExample(t *testing.T) {
 	assert.NotNil(t, op.RequestBody.Content["application/merge-patch+json"].Example)
 	assert.NotContains(t, op.RequestBody.Content, "application/octet-stream")
 	assert.Contains(t, op.Description, "RFC 7396")
+}
+
+func TestQuietHoursAreSetPatchedAndReturnedToTheConfiguredOnes(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPI(t)
+
+	got := resource(t, api.Put(path, map[string]any{"quiet_hours": map[string]any{"start": "23:00", "end": "07:30"}}))
+	assert.Equal(t, map[string]any{"start": "23:00", "end": "07:30"}, got["quiet_hours"])
+
+	got = resource(t, api.Patch(path, "Content-Type: application/merge-patch+json", strings.NewReader(`{"quiet_hours": {"start": "21:00"}}`)))
+	assert.Equal(t, map[string]any{"start": "21:00", "end": "07:30"}, got["quiet_hours"], "the end is kept")
+
+	got = resource(t, api.Patch(path, "Content-Type: application/merge-patch+json", strings.NewReader(`{"quiet_hours": null}`)))
+	assert.Nil(t, got["quiet_hours"], "back to the configured ones: none here")
+	assert.Equal(t, got, resource(t, api.Get(path)))
+}
+
+func TestMalformedQuietHoursAreRefusedNamingTheField(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPI(t)
+	for _, tc := range []struct {
+		name, body string
+		put        bool
+		location   string
+	}{
+		{"a malformed start", `{"quiet_hours": {"start": "10pm", "end": "08:00"}}`, true, "body.quiet_hours.start"},
+		{"an end out of range", `{"quiet_hours": {"start": "22:00", "end": "24:00"}}`, true, "body.quiet_hours.end"},
+		{"a missing end", `{"quiet_hours": {"start": "22:00"}}`, true, "body.quiet_hours.end"},
+		{"a patch of a number", `{"quiet_hours": {"start": 22}}`, false, "body.quiet_hours.start"},
+		{"a patch of a string", `{"quiet_hours": "22:00-08:00"}`, false, "body.quiet_hours"},
+		{"a patch of another member", `{"quiet_hours": {"start": "22:00", "end": "08:00", "zone": "UTC"}}`, false, "body.quiet_hours.zone"},
+	} {
+		var resp *httptest.ResponseRecorder
+		if tc.put {
+			resp = api.Put(path, "Content-Type: application/json", strings.NewReader(tc.body))
+		} else {
+			resp = api.Patch(path, "Content-Type: application/merge-patch+json", strings.NewReader(tc.body))
+		}
+		status, locs := problemLocations(t, resp)
+		assert.Equal(t, http.StatusUnprocessableEntity, status, "%s: %s", tc.name, resp.Body.String())
+		assert.Contains(t, locs, tc.location, tc.name)
+	}
+	_, stored := resource(t, api.Get(path))["updated_at"]
+	assert.False(t, stored, "nothing was stored")
 }

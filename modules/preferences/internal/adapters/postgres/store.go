@@ -32,7 +32,7 @@ func NewStore(pool *pgxpool.Pool) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-const selectPreferences = `SELECT user_id, channels, types, per_type, updated_at FROM user_preferences`
+const selectPreferences = `SELECT user_id, channels, types, per_type, quiet_hours, updated_at FROM user_preferences`
 
 // Get implements app.Store.
 func (s *Store) Get(ctx context.Context, userID string) (domain.UserPreferences, bool, error) {
@@ -93,12 +93,13 @@ func (s *Store) Put(ctx context.Context, prefs domain.UserPreferences) error {
 		perType = map[string]map[string]bool{}
 	}
 	_, err = q.Exec(ctx, `
-		INSERT INTO user_preferences (user_id, channels, types, per_type, updated_at)
-		VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO user_preferences (user_id, channels, types, per_type, quiet_hours, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (user_id) DO UPDATE
 		SET channels = EXCLUDED.channels, types = EXCLUDED.types, per_type = EXCLUDED.per_type,
-		    updated_at = EXCLUDED.updated_at`,
-		prefs.UserID, object(prefs.Overrides.Channels), object(prefs.Overrides.Types), perType, prefs.UpdatedAt.UTC())
+		    quiet_hours = EXCLUDED.quiet_hours, updated_at = EXCLUDED.updated_at`,
+		prefs.UserID, object(prefs.Overrides.Channels), object(prefs.Overrides.Types), perType,
+		prefs.Overrides.QuietHours, prefs.UpdatedAt.UTC())
 	if err != nil {
 		return fmt.Errorf("put preferences: %w", err)
 	}
@@ -165,7 +166,7 @@ func scan(row pgx.Row) (domain.UserPreferences, error) {
 		p       domain.UserPreferences
 		updated time.Time
 	)
-	if err := row.Scan(&p.UserID, &p.Overrides.Channels, &p.Overrides.Types, &p.Overrides.PerType, &updated); err != nil {
+	if err := row.Scan(&p.UserID, &p.Overrides.Channels, &p.Overrides.Types, &p.Overrides.PerType, &p.Overrides.QuietHours, &updated); err != nil {
 		return domain.UserPreferences{}, err
 	}
 	p.UpdatedAt = updated.UTC()

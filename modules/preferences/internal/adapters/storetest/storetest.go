@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) app.Store) {
 		{"ConcurrentPutsKeepOneWholeValue", concurrentPutsKeepOneWholeValue},
 		{"PutRefusesAnEmptyUserID", putRefusesAnEmptyUserID},
 		{"PerTypeSwitchesAreStored", perTypeSwitchesAreStored},
+		{"QuietHoursAreStored", quietHoursAreStored},
 		{"UpdateOfAUserWithoutPreferencesStartsFromNothing", updateOfAUserWithoutPreferencesStartsFromNothing},
 		{"UpdateSeesWhatIsStored", updateSeesWhatIsStored},
 		{"FailedUpdateStoresNothing", failedUpdateStoresNothing},
@@ -311,4 +312,26 @@ func concurrentUpdatesLoseNone(t *testing.T, s app.Store) {
 	got, _, err := s.Get(ctx, "u1")
 	require.NoError(t, err)
 	assert.Len(t, got.Overrides.Types, writers, "each update saw the ones before it, the first ones of a new user too")
+}
+
+func quietHoursAreStored(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	want := prefs("u1", nil, nil, at)
+	want.Overrides.QuietHours = &domain.QuietHours{Start: "23:30", End: "07:00"}
+	require.NoError(t, s.Put(ctx, want))
+	got, _, err := s.Get(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, want.Overrides.QuietHours, got.Overrides.QuietHours)
+	many, err := s.GetMany(ctx, []string{"u1"})
+	require.NoError(t, err)
+	assert.Equal(t, want.Overrides.QuietHours, many["u1"].Overrides.QuietHours)
+	got.Overrides.QuietHours.Start = "00:00"
+	again, _, err := s.Get(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, "23:30", again.Overrides.QuietHours.Start, "a returned value is a copy")
+
+	require.NoError(t, s.Put(ctx, prefs("u1", nil, nil, at)))
+	got, _, err = s.Get(ctx, "u1")
+	require.NoError(t, err)
+	assert.Nil(t, got.Overrides.QuietHours, "none: the configured window applies")
 }
