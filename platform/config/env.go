@@ -34,6 +34,7 @@ var envVars = []envVar{
 	{"NOTIFIER_SMS_URL", "sms.url", text(func(c *Config) *string { return &c.SMS.URL })},
 	{"NOTIFIER_API_TOKENS", "api.tokens", text(func(c *Config) *string { return &c.API.Tokens })},
 	{"NOTIFIER_TEMPLATES_DIR", "templates.dir", text(func(c *Config) *string { return &c.Templates.Dir })},
+	{"NOTIFIER_TEMPLATES_DEFAULT_LOCALE", "templates.default_locale", text(func(c *Config) *string { return &c.Templates.DefaultLocale })},
 	{"NOTIFIER_LOG_LEVEL", "log.level", text(func(c *Config) *string { return &c.Log.Level })},
 	{"NOTIFIER_LOG_FORMAT", "log.format", text(func(c *Config) *string { return &c.Log.Format })},
 	{"NOTIFIER_PPROF_ADDR", "debug.pprof_addr", text(func(c *Config) *string { return &c.Debug.PprofAddr })},

@@ -169,7 +169,7 @@ func (h *harness) slept() []time.Duration {
 
 func renderer(t *testing.T) *templating.Renderer {
 	t.Helper()
-	r, err := templating.New(testTemplates)
+	r, err := templating.New(testTemplates, "ru")
 	require.NoError(t, err)
 	return r
 }

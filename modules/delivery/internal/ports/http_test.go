@@ -31,12 +31,12 @@ func newAPI(t *testing.T, store app.Store) humatest.TestAPI {
 	fsys := fstest.MapFS{
 		"email/broken.md": {Data: []byte("---\nsubject: Broken\n---\nfine line\n{% if %}\n")},
 	}
-	for _, name := range []string{"layouts/email.html", "email/new_movies.md", "sms/phone_confirmation.md"} {
+	for _, name := range []string{"layouts/email.ru.html", "email/new_movies.ru.md", "sms/phone_confirmation.ru.md"} {
 		raw, err := templates.FS.ReadFile(name)
 		require.NoError(t, err)
 		fsys[name] = &fstest.MapFile{Data: raw}
 	}
-	renderer, err := templating.New(fsys)
+	renderer, err := templating.New(fsys, "ru")
 	require.NoError(t, err)
 	list, err := app.NewListDeliveriesHandler(store)
 	require.NoError(t, err)

@@ -342,7 +342,7 @@ func TestAGivenFingerprintStandsForTheRequest(t *testing.T) {
 
 func templatesOf(t *testing.T) *templating.Renderer {
 	t.Helper()
-	r, err := templating.New(templates.FS)
+	r, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	return r
 }

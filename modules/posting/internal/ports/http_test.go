@@ -63,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	client, err := upstream.New(upstream.Config{Attempts: 1}, logger,
 		upstream.WithHandler("auth", demodirectory.NewAuth(&demodirectory.Data{Users: demodirectory.GenerateUsers(3)})))
 	require.NoError(t, err)
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, f.bus, renderer, client, f.clock, logger)
 	require.NoError(t, err)
