@@ -30,7 +30,7 @@ func New(outbox *capture.Outbox, clk clock.Clock) (*Sender, error) {
 // capture.ErrTransient is transient; any other is permanent.
 func (s *Sender) Send(ctx context.Context, m app.Message) error {
 	err := s.outbox.Send(ctx, capture.Message{
-		ID: m.ID, Channel: m.Channel, Template: m.Template, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+		ID: m.ID, Channel: m.Channel, Template: m.Template, Locale: m.Locale, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 		PostingID: m.PostingID, UserID: m.UserID, At: s.clock.Now(),
 	})
 	if errors.Is(err, capture.ErrTransient) {
