@@ -120,10 +120,12 @@ type resolveKey struct{ name, locale string }
 
 // resolution is the file a (template, locale) pair renders, parsed, with its layout.
 type resolution struct {
-	file      string
-	tpl       *compiled
-	locale    string
-	malformed bool
+	file   string
+	tpl    *compiled
+	locale string
+	// localeValue is locale boxed once for the layout's context.
+	localeValue any
+	malformed   bool
 	// layoutFile and layout wrap an email's HTML part; empty and nil for SMS.
 	layoutFile string
 	layout     *pongo2.Template
@@ -272,7 +274,7 @@ func (r *Renderer) RenderLocale(name, locale string, data map[string]any) (out R
 	layoutCtx.Update(ctx)
 	layoutCtx["subject"] = out.Subject
 	layoutCtx["content"] = body.String()
-	layoutCtx["locale"] = res.locale
+	layoutCtx["locale"] = res.localeValue
 	out.HTML, err = execute(res.layoutFile, res.layout, 0, layoutCtx)
 	if err != nil {
 		return Rendered{}, err
@@ -310,7 +312,7 @@ func (r *Renderer) resolve(name, locale string) (*resolution, error) {
 	if !ok { // the family was cached because it resolves
 		return nil, fmt.Errorf("%w: %q", ErrTemplateNotFound, name)
 	}
-	res.file, res.locale = file, used
+	res.file, res.locale, res.localeValue = file, used, used
 	if res.tpl, err = r.load(file, channel); err != nil {
 		return nil, err
 	}
