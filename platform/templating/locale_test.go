@@ -407,3 +407,23 @@ func TestAFailedLocaleLookupIsNotCached(t *testing.T) {
 	assert.Equal(t, "Later", out.Text)
 	require.True(t, r.Exists("sms/later.md"))
 }
+
+// Not parallel: allocations are counted for the whole process.
+func TestARecipientsLocaleIsResolvedOnceNotAtEachRender(t *testing.T) {
+	r, _ := newRenderer(t, localeFiles)
+	data := map[string]any{"secret_code": 42}
+	render := func(locale string) func() {
+		return func() {
+			if _, err := r.RenderLocale("sms/code.md", locale, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	canonical := testing.AllocsPerRun(50, render("en"))
+	asTheDirectoryWritesIt := testing.AllocsPerRun(50, render("EN_ie"))
+	malformed := testing.AllocsPerRun(50, render("not a locale"))
+
+	assert.Equal(t, canonical, asTheDirectoryWritesIt, "a tag to parse is parsed once")
+	assert.LessOrEqual(t, malformed, canonical, "a malformed one too")
+}
