@@ -1,9 +1,13 @@
 // Package templates embeds Notifier's built-in notification templates.
 //
 // Each template is a Markdown file with optional YAML front matter (a "subject" for email) and
-// pongo2 syntax, stored under the directory of its channel: email/*.md and sms/*.md. The HTML
-// part of every email is wrapped in layouts/email.html. The templating package renders them;
-// a deployment may point Notifier at a directory of its own instead.
+// pongo2 syntax, stored under the directory of its channel, one file per language:
+// email/welcome.ru.md and email/welcome.en.md make the template postings name
+// "email/welcome.md". The HTML part of every email is wrapped in the layout of its language,
+// layouts/email.ru.html or layouts/email.en.html. The templating package renders them, choosing
+// the file of each recipient's locale (falling back to its language, then to the configured
+// default locale, templates.default_locale); a deployment may point Notifier at a directory of
+// its own instead.
 //
 // Values are printed as given in the subject, the text part and SMS; in the HTML part they are
 // HTML-escaped and their brackets and backslashes escaped for Markdown, so that a value (a

@@ -42,7 +42,7 @@ type sinkCeiling struct {
 // new_movies template rendered once, a multipart text + HTML body, a
 // Message-ID and a date.
 func measureSinkCeiling(ctx context.Context, n, conns int, kind sinkKind) (sinkCeiling, error) {
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	if err != nil {
 		return sinkCeiling{}, err
 	}

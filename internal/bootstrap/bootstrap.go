@@ -233,7 +233,7 @@ func newRenderer(cfg config.Config) (*templating.Renderer, error) {
 		}
 		fsys = os.DirFS(cfg.Templates.Dir)
 	}
-	return templating.New(fsys)
+	return templating.New(fsys, cfg.Templates.DefaultLocale)
 }
 
 type wiring struct {

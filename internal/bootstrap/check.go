@@ -36,8 +36,10 @@ func LoadConfig(getenv func(string) string) (config.Config, error) {
 	return config.Load(getenv, checks...)
 }
 
-// checkTemplates parses every template of templates.dir (or the built-in
-// ones) and checks that the template of each intake flow is one of them.
+// checkTemplates parses every file of every template of templates.dir (or
+// the built-in ones), each locale's included, checks that each template has
+// a file for templates.default_locale (or a bare one), and that the
+// template of each intake flow is one of them, named without a locale.
 func checkTemplates(cfg config.Config) error {
 	var fsys fs.FS = templates.FS
 	if dir := cfg.Templates.Dir; dir != "" {
@@ -46,22 +48,43 @@ func checkTemplates(cfg config.Config) error {
 		}
 		fsys = os.DirFS(dir)
 	}
-	r, err := templating.New(fsys)
+	if _, err := templating.ParseLocale(cfg.Templates.DefaultLocale); err != nil {
+		return nil // config names the default locale
+	}
+	r, err := templating.New(fsys, cfg.Templates.DefaultLocale)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Setting("templates.dir"), err)
 	}
 	var errs []error
 	for _, name := range r.Names() {
 		if err := r.Validate(name); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", cfg.Setting("templates.dir"), err))
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("%s: %w", cfg.Setting("templates.dir"), e))
+			}
 		}
 	}
 	for _, event := range slices.Sorted(maps.Keys(cfg.Intake.Flows)) {
-		if name := cfg.Intake.Flows[event].Template; name != "" && !r.Exists(name) {
-			errs = append(errs, fmt.Errorf("intake.flows.%s.template: no template %q", event, name))
+		name := cfg.Intake.Flows[event].Template
+		if name == "" || r.Exists(name) {
+			continue
 		}
+		if base, locale, ok := r.VariantOf(name); ok {
+			errs = append(errs, fmt.Errorf("intake.flows.%s.template: %q is the %s file of %q: name %q, each recipient's locale picks its file",
+				event, name, locale, base, base))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("intake.flows.%s.template: no template %q", event, name))
 	}
 	return errors.Join(errs...)
+}
+
+// unjoin returns the errors errors.Join joined into err, or err alone, so
+// that each broken file is a problem of its own line.
+func unjoin(err error) []error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
+	}
+	return []error{err}
 }
 
 // goInternals matches what fx and dig wrap an error in: function names,

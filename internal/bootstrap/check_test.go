@@ -95,16 +95,90 @@ func TestBrokenTemplatesAndFlowsWithoutTheirTemplateAreNamed(t *testing.T) {
 	require.NoError(t, err, "a copy of the built-in templates is fine")
 
 	writeFile(t, filepath.Join(dir, "email", "broken.md"), "---\nsubject: Hi\n---\n{% if %}\n")
-	require.NoError(t, os.Remove(filepath.Join(dir, "email", "welcome.md")))
+	require.NoError(t, os.Remove(filepath.Join(dir, "email", "welcome.ru.md")))
+	require.NoError(t, os.Remove(filepath.Join(dir, "email", "welcome.en.md")))
 	got := problems(t, map[string]string{"NOTIFIER_TEMPLATES_DIR": dir})
 	require.Len(t, got, 2, got)
 	assert.Regexp(t, `^NOTIFIER_TEMPLATES_DIR: email/broken\.md:4: `, got[0])
 	assert.Equal(t, `intake.flows.user_signed_up.template: no template "email/welcome.md"`, got[1])
 
-	require.NoError(t, os.Remove(filepath.Join(dir, "layouts", "email.html")))
+	require.NoError(t, os.Remove(filepath.Join(dir, "layouts", "email.ru.html")))
 	got = problems(t, map[string]string{"NOTIFIER_TEMPLATES_DIR": dir})
 	require.Len(t, got, 1, got)
 	assert.Contains(t, got[0], "NOTIFIER_TEMPLATES_DIR: read layout: ")
+}
+
+func TestABrokenLocaleFileStopsTheStartNamingItsFileAndLine(t *testing.T) {
+	dir := copyTemplates(t)
+	writeFile(t, filepath.Join(dir, "email", "new_movies.en.md"), "---\nsubject: New movies\n---\nHi!\n\n{% for m in movies %}\n")
+	writeFile(t, filepath.Join(dir, "sms", "phone_confirmation.de.md"), "Ihr Code: {{ secret_code|nosuchfilter }}")
+	writeFile(t, filepath.Join(dir, "email", "welcome.en_GB.md"), "---\nsubject: Welcome\n---\nWelcome!")
+
+	got := problems(t, map[string]string{"NOTIFIER_TEMPLATES_DIR": dir})
+
+	require.Len(t, got, 3, got)
+	assert.Regexp(t, `^NOTIFIER_TEMPLATES_DIR: email/new_movies\.en\.md:6: `, got[0])
+	assert.Regexp(t, `^NOTIFIER_TEMPLATES_DIR: email/welcome\.en_GB\.md: .*rename it email/welcome\.en-GB\.md`, got[1])
+	assert.Regexp(t, `^NOTIFIER_TEMPLATES_DIR: sms/phone_confirmation\.de\.md:1: .*nosuchfilter`, got[2])
+}
+
+func TestATemplateWithoutAFileForTheDefaultLocaleStopsTheStart(t *testing.T) {
+	dir := copyTemplates(t)
+	require.NoError(t, os.Remove(filepath.Join(dir, "email", "reactions_summary.ru.md")))
+
+	got := problems(t, map[string]string{"NOTIFIER_TEMPLATES_DIR": dir})
+
+	assert.Equal(t, []string{
+		`NOTIFIER_TEMPLATES_DIR: template not found: "email/reactions_summary.md" has no file for the default locale ru ` +
+			`(email/reactions_summary.ru.md) and no email/reactions_summary.md (it has en)`,
+		`intake.flows.reactions_summary.template: no template "email/reactions_summary.md"`,
+	}, got)
+
+	_, err := bootstrap.LoadConfig(env(map[string]string{"NOTIFIER_TEMPLATES_DIR": dir, "NOTIFIER_TEMPLATES_DEFAULT_LOCALE": "en"}))
+	require.NoError(t, err, "with English as the default, every template has its file")
+}
+
+func TestTheDefaultLocaleIsJudged(t *testing.T) {
+	for value, want := range map[string]string{
+		"ru_RU.UTF-8": "",
+		"en-GB":       "",
+		"EN":          "",
+		"Russian":     `NOTIFIER_TEMPLATES_DEFAULT_LOCALE: "Russian" is not a BCP 47 language tag such as ru or en-GB`,
+		"und":         `NOTIFIER_TEMPLATES_DEFAULT_LOCALE: "und" names no language`,
+		"de":          `NOTIFIER_TEMPLATES_DIR: read layout: no layouts/email.html nor layouts/email.de.html: file does not exist`,
+	} {
+		vars := map[string]string{"NOTIFIER_TEMPLATES_DEFAULT_LOCALE": value}
+		if value == "de" {
+			vars["NOTIFIER_TEMPLATES_DIR"] = copyTemplates(t) // named by its variable
+		}
+		_, err := bootstrap.LoadConfig(env(vars))
+		if want == "" {
+			require.NoError(t, err, value)
+			continue
+		}
+		assert.Equal(t, []string{want}, problems(t, vars), value)
+	}
+
+	path := filepath.Join(t.TempDir(), "notifier.yaml")
+	writeFile(t, path, "templates:\n  default_locale: \"\"\n")
+	assert.Equal(t, []string{"templates.default_locale: empty, want a BCP 47 language tag such as ru or en (or set NOTIFIER_TEMPLATES_DEFAULT_LOCALE)"},
+		problems(t, map[string]string{"NOTIFIER_CONFIG": path}))
+}
+
+func TestAFlowNamingALocaleFileIsRefusedWithTheTemplatesName(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notifier.yaml")
+	writeFile(t, path, `intake:
+  flows:
+    user_signed_up:
+      notification_type: welcome
+      template: email/welcome.en.md
+      channels: [email]
+      priority: transactional
+      receivers: "{user}"
+`)
+	assert.Equal(t, []string{
+		`intake.flows.user_signed_up.template: "email/welcome.en.md" is the en file of "email/welcome.md": name "email/welcome.md", each recipient's locale picks its file`,
+	}, problems(t, map[string]string{"NOTIFIER_CONFIG": path}))
 }
 
 type piece struct{}

@@ -224,9 +224,13 @@ type SMS struct {
 }
 
 // Templates configures where templates load from; an empty Dir means the
-// templates built into the binary.
+// templates built into the binary. DefaultLocale (a BCP 47 tag such as
+// "ru") is the language of a recipient whose locale the directory leaves
+// empty, gives malformed or has no template file of: its files are the
+// fallback of every template.
 type Templates struct {
-	Dir string `yaml:"dir"`
+	Dir           string `yaml:"dir"`
+	DefaultLocale string `yaml:"default_locale"`
 }
 
 // Preferences holds the defaults users start with.

@@ -45,6 +45,7 @@ var envVars = []envVar{
 	{"NOTIFIER_JWT_AUDIENCE", "auth.jwt.audience", text(func(c *Config) *string { return &c.Auth.JWT.Audience })},
 	{"NOTIFIER_JWT_LEEWAY", "auth.jwt.leeway", duration(func(c *Config) *time.Duration { return &c.Auth.JWT.Leeway })},
 	{"NOTIFIER_TEMPLATES_DIR", "templates.dir", text(func(c *Config) *string { return &c.Templates.Dir })},
+	{"NOTIFIER_TEMPLATES_DEFAULT_LOCALE", "templates.default_locale", text(func(c *Config) *string { return &c.Templates.DefaultLocale })},
 	{"NOTIFIER_LOG_LEVEL", "log.level", text(func(c *Config) *string { return &c.Log.Level })},
 	{"NOTIFIER_LOG_FORMAT", "log.format", text(func(c *Config) *string { return &c.Log.Format })},
 	{"NOTIFIER_PPROF_ADDR", "debug.pprof_addr", text(func(c *Config) *string { return &c.Debug.PprofAddr })},

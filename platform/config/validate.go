@@ -18,6 +18,7 @@ import (
 	"github.com/notifier/notifier/platform/apitokens"
 	"github.com/notifier/notifier/platform/jwtauth"
 	"github.com/notifier/notifier/platform/quiethours"
+	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/upstream"
 )
 
@@ -49,6 +50,11 @@ func (c Config) Validate() error {
 		} else if !info.IsDir() {
 			p.add("templates.dir", "%s is not a directory", c.Templates.Dir)
 		}
+	}
+	if c.Templates.DefaultLocale == "" {
+		p.missing("templates.default_locale", "empty, want a BCP 47 language tag such as ru or en")
+	} else if _, err := templating.ParseLocale(c.Templates.DefaultLocale); err != nil {
+		p.add("templates.default_locale", "%v", err)
 	}
 	if c.Delivery.MaxAttempts < 1 {
 		p.add("delivery.max_attempts", "%d, at least 1 needed", c.Delivery.MaxAttempts)

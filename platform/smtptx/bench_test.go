@@ -120,7 +120,7 @@ func dialFake(addr string) (*gosmtp.Client, error) {
 // here), text and HTML, a Message-ID and a date.
 func newMoviesMessage(b *testing.B) func() (*mail.Msg, error) {
 	b.Helper()
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func newRenderer(t *testing.T, files map[string]string) (*templating.Renderer, f
 	for name, text := range files {
 		fsys[name] = &fstest.MapFile{Data: []byte(text)}
 	}
-	r, err := templating.New(fsys)
+	r, err := templating.New(fsys, "ru")
 	require.NoError(t, err)
 	return r, fsys
 }
@@ -73,7 +73,7 @@ func TestSMSRendersOneLineOfTextOnly(t *testing.T) {
 	out, err := r.Render("sms/code.md", map[string]any{"secret_code": "1234"})
 
 	require.NoError(t, err)
-	assert.Equal(t, templating.Rendered{Text: "Код: 1234. Никому <не> сообщайте его."}, out)
+	assert.Equal(t, templating.Rendered{Text: "Код: 1234. Никому <не> сообщайте его.", Locale: "ru", File: "sms/code.md"}, out)
 }
 
 func TestSMSIgnoresSubject(t *testing.T) {
@@ -83,7 +83,7 @@ func TestSMSIgnoresSubject(t *testing.T) {
 	out, err := r.Render("sms/code.md", map[string]any{"secret_code": 7})
 
 	require.NoError(t, err)
-	assert.Equal(t, templating.Rendered{Text: "Код: 7"}, out)
+	assert.Equal(t, templating.Rendered{Text: "Код: 7", Locale: "ru", File: "sms/code.md"}, out)
 }
 
 func TestTemplateOutsideChannelDirectoriesIsRefused(t *testing.T) {
@@ -483,13 +483,13 @@ func TestNamesListsEveryTemplate(t *testing.T) {
 
 func TestNewNeedsAValidLayout(t *testing.T) {
 	t.Parallel()
-	_, err := templating.New(fstest.MapFS{"sms/code.md": {Data: []byte("Код")}})
+	_, err := templating.New(fstest.MapFS{"sms/code.md": {Data: []byte("Код")}}, "ru")
 	require.ErrorIs(t, err, errNotExist())
 
-	_, err = templating.New(fstest.MapFS{templating.LayoutName: {Data: []byte("<html>\n{% if content %}\n</html>")}})
+	_, err = templating.New(fstest.MapFS{templating.LayoutName: {Data: []byte("<html>\n{% if content %}\n</html>")}}, "ru")
 	requireTemplateError(t, err, templating.LayoutName, 2)
 
-	_, err = templating.New(nil)
+	_, err = templating.New(nil, "ru")
 	require.Error(t, err)
 }
 

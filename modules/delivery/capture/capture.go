@@ -1,7 +1,7 @@
 // Package capture is the delivery channel of tests and of the in-memory
 // run: instead of sending, it keeps every message in an Outbox that tests
-// read and the log shows (the template and the masked address, never the
-// subject or the body).
+// read and the log shows (the template, its locale and the masked address,
+// never the subject or the body).
 //
 // The delivery module (deliveryfx.Module) provides one *Outbox to the fx
 // graph and sends email there when smtp.addr is empty, SMS when sms.url is
@@ -42,6 +42,8 @@ type Message struct {
 	// Template is the name of the template the message was rendered
 	// from, such as "email/welcome.md".
 	Template string
+	// Locale is the locale of the template file rendered, such as "en".
+	Locale string
 	// To is the address: an email address or a phone number.
 	To        string
 	Subject   string
@@ -98,7 +100,7 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 	// The subject and the body can hold the recipient's name: the log
 	// shows only which template went to which (masked) address.
 	o.logger.InfoContext(ctx, "message captured",
-		"channel", m.Channel, "template", m.Template, "to", logging.MaskAddress(m.To),
+		"channel", m.Channel, "template", m.Template, "locale", m.Locale, "to", logging.MaskAddress(m.To),
 		"posting_id", m.PostingID, "message_id", m.ID)
 	return nil
 }

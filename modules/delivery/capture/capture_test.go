@@ -92,7 +92,7 @@ func TestCaptureLogsTheTemplateAndTheMaskedAddressNeverTheSubjectOrTheBody(t *te
 	var buf bytes.Buffer
 	outbox := capture.NewOutbox(slog.New(slog.NewTextHandler(&buf, nil)))
 	require.NoError(t, outbox.Send(context.Background(), capture.Message{
-		Channel: "email", Template: "email/welcome.md", To: "ivan.petrov@mail.ru",
+		Channel: "email", Template: "email/welcome.md", Locale: "ru", To: "ivan.petrov@mail.ru",
 		Subject: "Добро пожаловать, Иван!", Text: "Иван, рады вам", HTML: "<p>Иван</p>",
 		PostingID: "p-1", ID: "abc@notifier",
 	}))
@@ -100,6 +100,7 @@ func TestCaptureLogsTheTemplateAndTheMaskedAddressNeverTheSubjectOrTheBody(t *te
 	require.Contains(t, line, "message captured")
 	require.Contains(t, line, "channel=email")
 	require.Contains(t, line, "template=email/welcome.md")
+	require.Contains(t, line, "locale=ru")
 	require.Contains(t, line, "to=i***@mail.ru")
 	require.Contains(t, line, "posting_id=p-1")
 	require.NotContains(t, line, "ivan.petrov")

@@ -90,7 +90,7 @@ func start(t *testing.T, cfg config.Config, opts ...fx.Option) *system {
 	m, err := messaging.New(messaging.Config{MaxRetries: 1, RetryInterval: time.Millisecond},
 		messaging.NewMemoryTransport(nil), messaging.NewMemoryKeyStore(clock.System{}, time.Hour), logger)
 	require.NoError(t, err)
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 
 	s := &system{commands: m.CommandBus(), events: m.EventBus(), outcomes: &outcomes{}}
@@ -450,7 +450,7 @@ func startErr(t *testing.T, cfg config.Config) error {
 	m, err := messaging.New(messaging.Config{MaxRetries: 1, RetryInterval: time.Millisecond},
 		messaging.NewMemoryTransport(nil), messaging.NewMemoryKeyStore(clock.System{}, time.Hour), logger)
 	require.NoError(t, err)
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	app := fx.New(fx.NopLogger,
 		fx.Supply(cfg, logger, fx.Annotate(clock.System{}, fx.As(new(clock.Clock))), m.EventBus(), renderer),

@@ -129,7 +129,7 @@ func (h *harness) run(t *testing.T, logger *slog.Logger, state ...fx.Option) {
 	client, err := upstream.New(upstream.Config{}, logger,
 		upstream.WithHandler("auth", demodirectory.NewAuth(&demodirectory.Data{Users: h.users})))
 	require.NoError(t, err)
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	_, h.api = humatest.New(t)
 

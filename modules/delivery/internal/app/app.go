@@ -11,9 +11,11 @@ import (
 	"github.com/notifier/notifier/platform/templating"
 )
 
-// Renderer renders a named template with data (templating.Renderer).
+// Renderer renders a named template with data for a recipient of locale
+// (templating.Renderer): the file of that locale, of its language, or of
+// the default locale; a malformed locale counts as none.
 type Renderer interface {
-	Render(name string, data map[string]any) (templating.Rendered, error)
+	RenderLocale(name, locale string, data map[string]any) (templating.Rendered, error)
 }
 
 // EventPublisher publishes events (the CQRS event bus).

@@ -597,7 +597,7 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 		return h.finished(ctx, key, *stale)
 	}
 	if r.msg == nil {
-		msg, reason := h.compose(cmd, key, r.recipient)
+		msg, reason := h.compose(ctx, cmd, key, r.recipient)
 		if reason != "" {
 			h.logger.WarnContext(ctx, "delivery failed before sending",
 				"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "reason", reason)
@@ -729,10 +729,11 @@ func (h *DeliverBatchHandler) expired(expiresAt *time.Time, t time.Time) bool {
 	return expiresAt != nil && !t.Before(*expiresAt)
 }
 
-// compose renders the message of one delivery. It returns a public reason
-// instead when the delivery cannot be made: no sender or no address for the
-// channel, no template, a broken template.
-func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key, r delivery.Recipient) (Message, string) {
+// compose renders the message of one delivery, in the recipient's locale.
+// It returns a public reason instead when the delivery cannot be made: no
+// sender or no address for the channel, no template, a broken template. A
+// malformed locale is no reason: the default locale's file is rendered.
+func (h *DeliverBatchHandler) compose(ctx context.Context, cmd delivery.DeliverBatch, key domain.Key, r delivery.Recipient) (Message, string) {
 	if !h.workers.has(key.Channel) {
 		return Message{}, fmt.Sprintf("unsupported channel %q", key.Channel)
 	}
@@ -754,7 +755,7 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 			data["unsubscribe_url"] = u
 		}
 	}
-	rendered, err := h.renderer.Render(name, data)
+	rendered, err := h.renderer.RenderLocale(name, r.Locale, data)
 	if err != nil {
 		var te *templating.TemplateError
 		switch {
@@ -766,6 +767,11 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 			return Message{}, fmt.Sprintf("render %s: %v", name, err)
 		}
 	}
+	if rendered.MalformedLocale && h.logger.Enabled(ctx, slog.LevelDebug) {
+		// Not the locale itself: it is the directory's data about the user.
+		h.logger.DebugContext(ctx, "recipient's locale is not a language tag; the default locale's template used",
+			"posting_id", key.PostingID, "user_id", key.UserID, "template", name, "locale", rendered.Locale)
+	}
 	return Message{
 		ID:             key.MessageID(),
 		IdempotencyKey: key.IdempotencyKey(),
@@ -773,6 +779,7 @@ func (h *DeliverBatchHandler) compose(cmd delivery.DeliverBatch, key domain.Key,
 		UserID:         key.UserID,
 		Channel:        key.Channel,
 		Template:       name,
+		Locale:         rendered.Locale,
 		To:             to,
 		Subject:        rendered.Subject,
 		Text:           rendered.Text,

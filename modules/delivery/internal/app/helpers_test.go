@@ -24,13 +24,19 @@ import (
 var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // testTemplates is a small template tree: one email template with an sms
-// twin, one email template without.
+// twin, both with an English file beside the bare (Russian) one, and one
+// email template without.
 var testTemplates = fstest.MapFS{
-	"layouts/email.html": {Data: []byte("<html><body>{{ content|safe }}" +
+	"layouts/email.html": {Data: []byte("<html lang=\"{{ locale }}\"><body>{{ content|safe }}" +
+		"{% if unsubscribe_url %}<a href=\"{{ unsubscribe_url }}\">unsubscribe</a>{% endif %}</body></html>")},
+	"layouts/email.en.html": {Data: []byte("<html lang=\"{{ locale }}\"><body>{{ content|safe }}<p>English footer</p>" +
 		"{% if unsubscribe_url %}<a href=\"{{ unsubscribe_url }}\">unsubscribe</a>{% endif %}</body></html>")},
 	"email/hello.md": {Data: []byte("---\nsubject: \"Привет, {{ user.first_name|default:user.username }}!\"\n---\n" +
 		"Здравствуйте, {{ user.first_name }}! {{ note }}\n")},
+	"email/hello.en.md": {Data: []byte("---\nsubject: \"Hi {{ user.first_name|default:user.username }}!\"\n---\n" +
+		"Hello {{ user.first_name }}! {{ note }}\n")},
 	"sms/hello.md":    {Data: []byte("Привет, {{ user.first_name }}! Код {{ code }}.")},
+	"sms/hello.en.md": {Data: []byte("Hi {{ user.first_name }}! Code {{ code }}.")},
 	"email/only.md":   {Data: []byte("---\nsubject: Only\n---\nOnly email.\n")},
 	"email/broken.md": {Data: []byte("---\nsubject: Broken\n---\nline one\n{% if %}\n")},
 }
@@ -174,7 +180,7 @@ func (h *harness) slept() []time.Duration {
 
 func renderer(t *testing.T) *templating.Renderer {
 	t.Helper()
-	r, err := templating.New(testTemplates)
+	r, err := templating.New(testTemplates, "ru")
 	require.NoError(t, err)
 	return r
 }

@@ -18,6 +18,9 @@ type Message struct {
 	// Template is the name of the template it was rendered from, such as
 	// "email/welcome.md".
 	Template string
+	// Locale is the locale of the template file rendered (the recipient's,
+	// its language's or the default one), such as "en".
+	Locale string
 	// To is the address: an email address or a phone number.
 	To      string
 	Subject string

@@ -50,10 +50,24 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Method:      http.MethodPost,
 		Path:        "/api/v1/templates/preview",
 		Summary:     "Render a template with a sample context",
-		Description: "Renders the template as a delivery would. The context's \"user\" defaults to a sample " +
-			"recipient and \"posting_id\" to a sample id. An unknown template, or a broken one, is " +
-			"refused with 422 naming body.template; for a broken template the detail names the file and line.",
-		Tags:   []string{"Templates"},
+		Description: "Renders the template as a delivery would, for a recipient of the given locale: the template's " +
+			"file of that locale (email/new_movies.en-GB.md), else of its language (email/new_movies.en.md), else " +
+			"of the default locale (templates.default_locale), else the bare file. Without a locale, the context " +
+			"user's locale is used, else the default. The answer says which locale and file were rendered. The " +
+			"context's \"user\" defaults to a sample recipient and \"posting_id\" to a sample id. A locale that is " +
+			"not a BCP 47 language tag is refused with 422 naming body.locale; an unknown template, the name of one of " +
+			"a template's locale files, or a broken template with 422 naming body.template (for a broken template " +
+			"the detail names the file and line).",
+		Tags: []string{"Templates"},
+		RequestBody: &huma.RequestBody{
+			Content: map[string]*huma.MediaType{"application/json": {Example: map[string]any{
+				"template": "email/new_movies.md",
+				"locale":   "en-GB",
+				"context": map[string]any{
+					"movies": []any{map[string]any{"title": "Stalker", "year": 1979, "url": "https://cinema.example.com/movies/1"}},
+				},
+			}}},
+		},
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, httpapi.RoleManager), h.previewTemplate)
 }
@@ -107,16 +121,19 @@ func (h *HTTP) listDeliveries(ctx context.Context, in *ListDeliveriesInput) (*Li
 // PreviewTemplateInput is the request of preview-template.
 type PreviewTemplateInput struct {
 	Body struct {
-		Template string         `json:"template" minLength:"1" maxLength:"200" example:"email/new_movies.md" doc:"Template name, under its channel directory"`
+		Template string         `json:"template" minLength:"1" maxLength:"200" example:"email/new_movies.md" doc:"Template name, under its channel directory, without a locale"`
+		Locale   string         `json:"locale,omitempty" maxLength:"64" example:"en-GB" doc:"The recipient's locale, a BCP 47 tag (en-GB, en_GB and EN-gb alike); default: the context user's locale, else the default locale"`
 		Context  map[string]any `json:"context,omitempty" doc:"Template context; user and posting_id default to samples"`
 	}
 }
 
 // PreviewTemplateBody is a rendered template.
 type PreviewTemplateBody struct {
-	Subject string `json:"subject" doc:"Email subject; empty for SMS"`
+	Subject string `json:"subject" doc:"Email subject; empty for SMS" example:"Just added: Stalker"`
 	Text    string `json:"text" doc:"Plain text of an email, or the SMS"`
 	HTML    string `json:"html" doc:"HTML of an email; empty for SMS"`
+	Locale  string `json:"locale" doc:"The locale of the file rendered: the one asked for, its language, or the default locale" example:"en"`
+	File    string `json:"file" doc:"The template file rendered" example:"email/new_movies.en.md"`
 }
 
 // PreviewTemplateOutput is the response of preview-template.
@@ -125,11 +142,13 @@ type PreviewTemplateOutput struct {
 }
 
 func (h *HTTP) previewTemplate(_ context.Context, in *PreviewTemplateInput) (*PreviewTemplateOutput, error) {
-	out, err := h.preview.Handle(app.PreviewTemplate{Template: in.Body.Template, Context: in.Body.Context})
+	out, err := h.preview.Handle(app.PreviewTemplate{Template: in.Body.Template, Locale: in.Body.Locale, Context: in.Body.Context})
 	if err != nil {
-		return nil, problem(err, map[string]string{"template": "body.template"})
+		return nil, problem(err, map[string]string{"template": "body.template", "locale": "body.locale"})
 	}
-	return &PreviewTemplateOutput{Body: PreviewTemplateBody{Subject: out.Subject, Text: out.Text, HTML: out.HTML}}, nil
+	return &PreviewTemplateOutput{Body: PreviewTemplateBody{
+		Subject: out.Subject, Text: out.Text, HTML: out.HTML, Locale: out.Locale, File: out.File,
+	}}, nil
 }
 
 // problem maps a use case error to an HTTP error: bad input is a 422 naming

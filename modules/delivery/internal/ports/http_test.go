@@ -31,12 +31,15 @@ func newAPI(t *testing.T, store app.Store) humatest.TestAPI {
 	fsys := fstest.MapFS{
 		"email/broken.md": {Data: []byte("---\nsubject: Broken\n---\nfine line\n{% if %}\n")},
 	}
-	for _, name := range []string{"layouts/email.html", "email/new_movies.md", "sms/phone_confirmation.md"} {
+	for _, name := range []string{
+		"layouts/email.ru.html", "layouts/email.en.html", "email/new_movies.ru.md", "email/new_movies.en.md",
+		"sms/phone_confirmation.ru.md", "sms/phone_confirmation.en.md",
+	} {
 		raw, err := templates.FS.ReadFile(name)
 		require.NoError(t, err)
 		fsys[name] = &fstest.MapFile{Data: raw}
 	}
-	renderer, err := templating.New(fsys)
+	renderer, err := templating.New(fsys, "ru")
 	require.NoError(t, err)
 	list, err := app.NewListDeliveriesHandler(store)
 	require.NoError(t, err)
@@ -100,6 +103,89 @@ func TestPreviewRendersTheTemplateForTheSampleRecipientOrTheGivenOne(t *testing.
 	require.Equal(t, "Код подтверждения: 4321. Никому не сообщайте его.", got["text"])
 	require.Empty(t, got["subject"])
 	require.Empty(t, got["html"])
+}
+
+func TestPreviewRendersTheLocaleAskedForAndSaysWhichFile(t *testing.T) {
+	t.Parallel()
+	api := newAPI(t, memory.New())
+	movies := []any{map[string]any{"title": "Stalker", "year": 1979}}
+	tests := []struct {
+		name   string
+		body   map[string]any
+		locale string
+		file   string
+		want   string
+	}{
+		{"no locale: the default", map[string]any{"template": "email/new_movies.md", "context": map[string]any{"movies": movies}},
+			"ru", "email/new_movies.ru.md", "Здравствуйте, Иван!"},
+		{"a full tag: its language", map[string]any{"template": "email/new_movies.md", "locale": "en-GB", "context": map[string]any{"movies": movies}},
+			"en", "email/new_movies.en.md", "Hi Иван, new movies"},
+		{"a tag as the directory writes it", map[string]any{"template": "email/new_movies.md", "locale": "EN_gb", "context": map[string]any{"movies": movies}},
+			"en", "email/new_movies.en.md", "Just added: Stalker"},
+		{"a language without files: the default", map[string]any{"template": "email/new_movies.md", "locale": "de", "context": map[string]any{"movies": movies}},
+			"ru", "email/new_movies.ru.md", "Новинки в каталоге"},
+		{"the context user's locale", map[string]any{"template": "email/new_movies.md", "context": map[string]any{
+			"movies": movies, "user": map[string]any{"first_name": "Emma", "locale": "en-US"},
+		}}, "en", "email/new_movies.en.md", "Hi Emma, new movies"},
+		{"the body's locale over the user's", map[string]any{"template": "email/new_movies.md", "locale": "ru", "context": map[string]any{
+			"movies": movies, "user": map[string]any{"first_name": "Emma", "locale": "en-US"},
+		}}, "ru", "email/new_movies.ru.md", "Здравствуйте, Emma!"},
+		{"an SMS", map[string]any{"template": "sms/phone_confirmation.md", "locale": "en", "context": map[string]any{"secret_code": "4321"}},
+			"en", "sms/phone_confirmation.en.md", "Your confirmation code: 4321."},
+	}
+	for _, tt := range tests {
+		resp := api.Post("/api/v1/templates/preview", tt.body)
+
+		require.Equal(t, http.StatusOK, resp.Code, "%s: %s", tt.name, resp.Body.String())
+		got := decode[map[string]string](t, resp.Body.Bytes())
+		require.Equal(t, tt.locale, got["locale"], tt.name)
+		require.Equal(t, tt.file, got["file"], tt.name)
+		require.Contains(t, got["subject"]+"\n"+got["text"], tt.want, tt.name)
+		if got["html"] != "" {
+			require.Contains(t, got["html"], `<html lang="`+tt.locale+`">`, tt.name)
+		}
+	}
+}
+
+func TestPreviewOfAMalformedLocaleIs422NamingTheLocale(t *testing.T) {
+	t.Parallel()
+	api := newAPI(t, memory.New())
+	for _, locale := range []string{"English", "und", "en--GB", "ru RU", strings.Repeat("a", 65), "x-private"} {
+		resp := api.Post("/api/v1/templates/preview", map[string]any{"template": "email/new_movies.md", "locale": locale})
+
+		require.Equal(t, http.StatusUnprocessableEntity, resp.Code, "%q: %s", locale, resp.Body.String())
+		requireFieldNamed(t, resp.Body.Bytes(), "body.locale")
+		require.Contains(t, resp.Header().Get("Content-Type"), "problem+json")
+	}
+	resp := api.Post("/api/v1/templates/preview", map[string]any{"template": "email/new_movies.md", "locale": 7})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.Code, resp.Body.String())
+	requireFieldNamed(t, resp.Body.Bytes(), "body.locale")
+}
+
+func TestPreviewOfALocaleFileNamesTheTemplateToAskFor(t *testing.T) {
+	t.Parallel()
+	api := newAPI(t, memory.New())
+
+	resp := api.Post("/api/v1/templates/preview", map[string]any{"template": "email/new_movies.en.md"})
+
+	require.Equal(t, http.StatusUnprocessableEntity, resp.Code, resp.Body.String())
+	p := requireFieldNamed(t, resp.Body.Bytes(), "body.template")
+	require.Equal(t, `"email/new_movies.en.md" is the en file of "email/new_movies.md": name "email/new_movies.md" and give locale "en"`,
+		p.Errors[0].Message)
+}
+
+func TestTheOpenAPIDocumentShowsAPreviewInALocale(t *testing.T) {
+	t.Parallel()
+	api := newAPI(t, memory.New())
+	op := api.OpenAPI().Paths["/api/v1/templates/preview"].Post
+
+	media := op.RequestBody.Content["application/json"]
+	require.NotNil(t, media.Schema, "the schema still comes from the input")
+	require.Equal(t, "en-GB", media.Example.(map[string]any)["locale"])
+	for _, schema := range []string{"PreviewTemplateInputBody", "PreviewTemplateBody"} {
+		require.Contains(t, api.OpenAPI().Components.Schemas.Map()[schema].Properties, "locale", schema)
+	}
+	require.Contains(t, op.Description, "body.locale")
 }
 
 func TestPreviewOfAnUnknownTemplateIs422NamingTheTemplate(t *testing.T) {

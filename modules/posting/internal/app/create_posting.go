@@ -38,7 +38,13 @@ var notificationTypePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
 // TemplateCatalog tells which templates exist (*templating.Renderer).
 type TemplateCatalog interface {
+	// Exists reports whether name is a template with a file for every
+	// recipient.
 	Exists(name string) bool
+	// VariantOf tells whether name is the name of one locale's file of a
+	// template ("email/welcome.en.md"), and if so returns the template's
+	// name and the locale.
+	VariantOf(name string) (template, locale string, ok bool)
 }
 
 // URLPolicy tells which URLs may be fetched (*upstream.Client).
@@ -237,6 +243,12 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 
 	if spec.Template == "" {
 		return spec, invalid("template", "is required")
+	}
+	if base, locale, ok := h.templates.VariantOf(spec.Template); ok {
+		// A posting goes to recipients of every language: each gets the
+		// file of their locale.
+		return spec, invalid("template", "%q is the %s file of %q: name %q, each recipient gets the file of their locale",
+			spec.Template, locale, base, base)
 	}
 	if !h.templates.Exists(spec.Template) {
 		return spec, invalid("template", "unknown template %q", spec.Template)

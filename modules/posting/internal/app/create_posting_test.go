@@ -172,6 +172,28 @@ func TestInvalidPostingsAreRefusedNamingTheField(t *testing.T) {
 	require.Empty(t, w.commands.all())
 }
 
+func TestAPostingNamesItsTemplateNotOneOfItsLocaleFiles(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	for _, name := range []string{"email/new_movies.en.md", "email/new_movies.ru.md", "email/new_movies.en_GB.md"} {
+		cmd := newMoviesCmd("k-" + name)
+		cmd.Template = name
+
+		_, _, err := w.create.Handle(context.Background(), cmd)
+
+		var appErr *app.Error
+		require.ErrorAs(t, err, &appErr, name)
+		require.Equal(t, app.CodeInvalid, appErr.Code)
+		require.Equal(t, "template", appErr.Field)
+		require.Contains(t, appErr.Message, `name "email/new_movies.md", each recipient gets the file of their locale`)
+	}
+	require.Empty(t, w.commands.all())
+
+	p := w.mustCreate(t, newMoviesCmd("k-base"))
+	require.Equal(t, "email/new_movies.md", p.Template, "the template's own name is what a posting keeps")
+	require.Equal(t, "new_movies", p.NotificationType)
+}
+
 func TestConcurrentDuplicatesOfARequestStartOneWalk(t *testing.T) {
 	t.Parallel()
 	eachWorld(t, nil, func(t *testing.T, w *world) {
@@ -342,7 +364,7 @@ func TestAGivenFingerprintStandsForTheRequest(t *testing.T) {
 
 func templatesOf(t *testing.T) *templating.Renderer {
 	t.Helper()
-	r, err := templating.New(templates.FS)
+	r, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	return r
 }

@@ -63,7 +63,7 @@ func FuzzCreatePosting(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -246,7 +246,7 @@ func build(t *testing.T, w *world, auth, fastapi http.Handler) *world {
 	client, err := upstream.New(upstream.Config{Attempts: 1}, w.logger,
 		upstream.WithHandler("auth", w.auth), upstream.WithHandler("fastapi", w.fastapi))
 	require.NoError(t, err)
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	dir, err := directory.New(client)
 	require.NoError(t, err)

@@ -127,7 +127,7 @@ func FuzzCreatePostingHTTP(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	client, err := upstream.New(upstream.Config{Attempts: 1}, logger,
 		upstream.WithHandler("auth", demodirectory.NewAuth(&demodirectory.Data{Users: demodirectory.GenerateUsers(3)})))
 	require.NoError(t, err)
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, f.bus, renderer, client, f.clock, logger)
 	require.NoError(t, err)
@@ -194,6 +194,8 @@ func TestBadPostingRequestsGet4xxNamingTheField(t *testing.T) {
 		{"negative expires_in", func(b map[string]any) { b["expires_in"] = -5 }, 422, "expires_in"},
 		{"expires_in of the wrong type", func(b map[string]any) { b["expires_in"] = true }, 422, "expires_in"},
 		{"unknown template", func(b map[string]any) { b["template"] = "email/nope.md" }, 422, "template"},
+		{"a locale file of the template", func(b map[string]any) { b["template"] = "sms/phone_confirmation.en.md" }, 422,
+			`name \"sms/phone_confirmation.md\"`},
 		{"missing receivers", func(b map[string]any) { delete(b, "receivers") }, 422, "receivers"},
 		{"receivers on an unknown host", func(b map[string]any) { b["receivers"] = "http://10.0.0.1/api/v1/users/" }, 422, "receivers"},
 		{"bad delivery_type", func(b map[string]any) { b["delivery_type"] = []string{"pigeon"} }, 422, "delivery_type"},

@@ -30,7 +30,7 @@ func TestMessagesNoRetryCanFixArePermanentFailures(t *testing.T) {
 	// Nothing listens on port 1: the directory is down.
 	client, err := upstream.New(upstream.Config{Attempts: 1, Upstreams: map[string]string{"auth": "http://127.0.0.1:1"}}, logger)
 	require.NoError(t, err)
-	renderer, err := templating.New(templates.FS)
+	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
 	dir, err := directory.New(client)
 	require.NoError(t, err)

@@ -32,7 +32,7 @@ func New(outbox *capture.Outbox, clk clock.Clock) (*Sender, error) {
 // permanent.
 func (s *Sender) Send(ctx context.Context, m app.Message) error {
 	err := s.outbox.Send(ctx, capture.Message{
-		ID: m.ID, Channel: m.Channel, Template: m.Template, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+		ID: m.ID, Channel: m.Channel, Template: m.Template, Locale: m.Locale, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 		PostingID: m.PostingID, UserID: m.UserID, ListUnsubscribe: m.ListUnsubscribe, At: s.clock.Now(),
 	})
 	switch {

@@ -21,7 +21,7 @@ func TestCaptureSenderKeepsEveryFieldAndClassifiesInjectedFailures(t *testing.T)
 	s, err := capturesender.New(outbox, clock.NewFake(now))
 	require.NoError(t, err)
 	msg := app.Message{ID: "id@notifier", IdempotencyKey: "id", PostingID: "p1", UserID: "u1",
-		Channel: "email", Template: "email/welcome.md", To: "a@example.com", Subject: "S", Text: "T", HTML: "<p>T</p>"}
+		Channel: "email", Template: "email/welcome.md", Locale: "en", To: "a@example.com", Subject: "S", Text: "T", HTML: "<p>T</p>"}
 
 	outbox.FailNext(1, capture.ErrTransient)
 	require.True(t, app.IsTransient(s.Send(context.Background(), msg)))
@@ -36,6 +36,6 @@ func TestCaptureSenderKeepsEveryFieldAndClassifiesInjectedFailures(t *testing.T)
 	require.False(t, app.IsTransient(err))
 
 	require.NoError(t, s.Send(context.Background(), msg))
-	require.Equal(t, []capture.Message{{ID: "id@notifier", Channel: "email", Template: "email/welcome.md", To: "a@example.com", Subject: "S",
+	require.Equal(t, []capture.Message{{ID: "id@notifier", Channel: "email", Template: "email/welcome.md", Locale: "en", To: "a@example.com", Subject: "S",
 		Text: "T", HTML: "<p>T</p>", PostingID: "p1", UserID: "u1", At: now}}, outbox.Messages())
 }

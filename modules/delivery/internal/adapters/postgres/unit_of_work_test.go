@@ -140,7 +140,7 @@ func TestRedeliveredBatchReportsOnceWhatARolledBackUnitOfWorkLeftUnreported(t *t
 	renderer, err := templating.New(fstest.MapFS{
 		"layouts/email.html": {Data: []byte("<html><body>{{ content|safe }}</body></html>")},
 		"email/hello.md":     {Data: []byte("---\nsubject: Hello\n---\nHello, {{ user.first_name }}!\n")},
-	})
+	}, "ru")
 	require.NoError(t, err)
 	email := &countingSender{sent: map[string]int{}}
 	events := &outboxPublisher{pool: pool}
