@@ -59,7 +59,25 @@ func TestAPersonUnsubscribesInABrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ru", lang)
 
-	// Its link: a page that asks, and changes nothing yet.
+	// Вера reads English (en-GB in the directory): her email is in English,
+	// its layout says so, and its footer link reads so.
+	vera := emailTo(t, n.Outbox.ByChannel("email"), "vera@example.com")
+	veraInbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(vera.HTML))
+	}))
+	t.Cleanup(veraInbox.Close)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(veraInbox.URL), chromedp.WaitVisible(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`))))
+	testenv.Screenshot(t, ctx, "1-email-en.png")
+	lang, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+	require.NoError(t, err)
+	require.Equal(t, "en", lang, "the locale actually used: there is no en-GB file, en is next")
+	link, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`)))
+	require.NoError(t, err)
+	require.Equal(t, "Unsubscribe from these emails", strings.TrimSpace(link))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(inbox.URL), chromedp.WaitVisible(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`))))
+
+	// Анна's link: a page that asks, and changes nothing yet.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`)), chromedp.WaitVisible(chromedp.CSS(`button[type="submit"]`))))
 	testenv.Screenshot(t, ctx, "2-unsubscribe-page.png")
 	question, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
