@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,22 +42,7 @@ func TestServeRefusesBadConfigurationNamingTheSetting(t *testing.T) {
 
 // syncBuffer is a bytes.Buffer safe to write from the service's goroutines
 // while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testenv.SyncBuffer
 
 func TestServeWithNoConfigurationRunsInMemoryAndSaysWhereTheDocsAre(t *testing.T) {
 	var out bytes.Buffer

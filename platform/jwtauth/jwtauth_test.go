@@ -1,13 +1,11 @@
 package jwtauth_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/platform/jwtauth"
 	"github.com/notifier/notifier/platform/jwtauth/jwtauthtest"
 )
@@ -29,22 +28,7 @@ const (
 var now = time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)
 
 // syncBuffer is a log sink safe to read while a verifier writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testenv.SyncBuffer
 
 // newVerifier builds a started verifier of cfg (issuer, audience, a 30s
 // leeway and the fixed clock filled in) and returns it with its log.

@@ -1,37 +1,21 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/notifier/notifier/internal/testenv"
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/delivery/internal/app"
 )
 
 // syncBuffer is a bytes.Buffer safe for the workers' concurrent logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testenv.SyncBuffer
 
 func TestEachRecipientOfABatchGetsTheirLanguage(t *testing.T) {
 	t.Parallel()
