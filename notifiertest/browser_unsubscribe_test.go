@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/notifier/notifier/internal/testenv"
+	"github.com/notifier/notifier/internal/browsertest"
 	"github.com/notifier/notifier/notifiertest"
 	"github.com/notifier/notifier/platform/config"
 )
@@ -25,7 +25,7 @@ import (
 // (go test -artifacts -run TestAPersonUnsubscribesInABrowser ./notifiertest/).
 func TestAPersonUnsubscribesInABrowser(t *testing.T) {
 	t.Parallel()
-	ctx := testenv.Browser(t)
+	ctx := browsertest.Browser(t)
 
 	// The links in emails point at the public URL: a proxy in front of the
 	// notifier, whose own address is known only once it runs.
@@ -51,7 +51,7 @@ func TestAPersonUnsubscribesInABrowser(t *testing.T) {
 
 	// The email, as its HTML part shows.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(inbox.URL), chromedp.WaitVisible(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`))))
-	testenv.Screenshot(t, ctx, "1-email.png")
+	browsertest.Screenshot(t, ctx, "1-email.png")
 	link, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`)))
 	require.NoError(t, err)
 	require.Equal(t, "Отписаться от таких писем", strings.TrimSpace(link))
@@ -68,7 +68,7 @@ func TestAPersonUnsubscribesInABrowser(t *testing.T) {
 	}))
 	t.Cleanup(veraInbox.Close)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(veraInbox.URL), chromedp.WaitVisible(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`))))
-	testenv.Screenshot(t, ctx, "1-email-en.png")
+	browsertest.Screenshot(t, ctx, "1-email-en.png")
 	lang, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
 	require.NoError(t, err)
 	require.Equal(t, "en", lang, "the locale actually used: there is no en-GB file, en is next")
@@ -79,7 +79,7 @@ func TestAPersonUnsubscribesInABrowser(t *testing.T) {
 
 	// Анна's link: a page that asks, and changes nothing yet.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href*="/api/v1/unsubscribe"]`)), chromedp.WaitVisible(chromedp.CSS(`button[type="submit"]`))))
-	testenv.Screenshot(t, ctx, "2-unsubscribe-page.png")
+	browsertest.Screenshot(t, ctx, "2-unsubscribe-page.png")
 	question, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 	require.NoError(t, err)
 	require.Contains(t, question, "Вы перестанете получать уведомления «новые фильмы» по электронной почте")
@@ -91,13 +91,13 @@ func TestAPersonUnsubscribesInABrowser(t *testing.T) {
 		h1, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("h1") || {}).textContent || ""`))
 		return err == nil && h1 == "Вы отписались"
 	}, 10*time.Second, 50*time.Millisecond, "the page after the button says it is done")
-	testenv.Screenshot(t, ctx, "3-unsubscribed.png")
+	browsertest.Screenshot(t, ctx, "3-unsubscribed.png")
 	require.Equal(t, map[string]any{"new_movies": map[string]any{"email": false}}, perType(t, n))
 
 	// An altered link.
 	altered := mail.ListUnsubscribe[:len(mail.ListUnsubscribe)-3] + "AAA"
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(altered), chromedp.WaitVisible(chromedp.CSS("h1"))))
-	testenv.Screenshot(t, ctx, "4-invalid-link.png")
+	browsertest.Screenshot(t, ctx, "4-invalid-link.png")
 	title, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
 	require.NoError(t, err)
 	require.Equal(t, "Ссылка недействительна", title)

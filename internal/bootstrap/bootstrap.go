@@ -21,6 +21,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/notifier/notifier/internal/console"
 	"github.com/notifier/notifier/modules/delivery/deliveryfx"
 	"github.com/notifier/notifier/modules/eventintake/eventintakefx"
 	"github.com/notifier/notifier/modules/posting/postingfx"
@@ -236,6 +237,21 @@ func newRenderer(cfg config.Config) (*templating.Renderer, error) {
 	return templating.New(fsys, cfg.Templates.DefaultLocale)
 }
 
+// mountConsole serves the web console at /console, over the API handler.
+func mountConsole(p wiring) error {
+	c, err := console.New(console.Config{
+		API:       p.Server.Handler(),
+		Tokens:    p.Config.API.Tokens,
+		Templates: p.Renderer.Names(),
+		Key:       []byte(p.Config.Console.Key),
+	}, p.Logger.With("component", "console"))
+	if err != nil {
+		return err
+	}
+	p.Server.Handle("/console/", c.Handler())
+	return nil
+}
+
 type wiring struct {
 	fx.In
 	Lifecycle       fx.Lifecycle
@@ -248,6 +264,8 @@ type wiring struct {
 	RawHandlers     []messaging.RawHandler `group:"raw_handlers"`
 	Routes          []httpapi.Routes       `group:"routes"`
 	Sweepers        []db.Sweeper           `group:"sweepers"`
+	Config          config.Config
+	Renderer        *templating.Renderer
 }
 
 // wire registers every module's handlers and routes, and starts the router
@@ -288,6 +306,9 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 	}
 	for _, r := range p.Routes {
 		r.RegisterRoutes(p.Server.API())
+	}
+	if err := mountConsole(p); err != nil {
+		return err
 	}
 
 	routerDone := make(chan error, 1)

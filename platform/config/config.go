@@ -35,6 +35,7 @@ type Config struct {
 	Templates   Templates         `yaml:"templates"`
 	Preferences Preferences       `yaml:"preferences"`
 	Unsubscribe Unsubscribe       `yaml:"unsubscribe"`
+	Console     Console           `yaml:"console"`
 	Delivery    Delivery          `yaml:"delivery"`
 	Messaging   Messaging         `yaml:"messaging"`
 	Intake      Intake            `yaml:"intake"`
@@ -70,6 +71,14 @@ type HTTP struct {
 	// emails (unsubscribe); required outside the memory transport. Empty in
 	// memory mode means http://localhost with the port of Addr.
 	PublicURL string `yaml:"public_url"`
+}
+
+// Console configures the web console at /console.
+type Console struct {
+	// Key seals the console's session cookies; empty: a random key of the
+	// process (sign-ins end when it stops, and instances do not share
+	// them).
+	Key string `yaml:"key"`
 }
 
 // QuietHours is a daily window of local time; both empty means none.

@@ -34,6 +34,7 @@ var envVars = []envVar{
 	{"NOTIFIER_SMTP_PASSWORD", "smtp.password", text(func(c *Config) *string { return &c.SMTP.Password })},
 	{"NOTIFIER_SMS_URL", "sms.url", text(func(c *Config) *string { return &c.SMS.URL })},
 	{"NOTIFIER_API_TOKENS", "api.tokens", text(func(c *Config) *string { return &c.API.Tokens })},
+	{"NOTIFIER_CONSOLE_KEY", "console.key", text(func(c *Config) *string { return &c.Console.Key })},
 	{"NOTIFIER_PUBLIC_URL", "http.public_url", text(func(c *Config) *string { return &c.HTTP.PublicURL })},
 	{"NOTIFIER_UNSUBSCRIBE_KEY", "unsubscribe.keys", func(c *Config, v string) error {
 		c.Unsubscribe.Keys = splitList(v)

@@ -1,4 +1,7 @@
-package testenv
+// Package browsertest drives a headless Chromium from tests: what a person
+// looks at (emails, pages, the console) is checked in a real browser,
+// screenshotted, and linted for accessibility with axe-core.
+package browsertest
 
 import (
 	"context"
@@ -10,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/notifier/notifier/internal/testenv"
 )
 
 // Browser starts a headless Chromium (Debian's chromium package, or the
@@ -29,7 +34,7 @@ func Browser(t testing.TB) context.Context {
 		}
 	}
 	if path == "" {
-		Unavailable(t, "Chromium (apt-get install chromium)", errors.New("not found in PATH"))
+		testenv.Unavailable(t, "Chromium (apt-get install chromium)", errors.New("not found in PATH"))
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -45,7 +50,7 @@ func Browser(t testing.TB) context.Context {
 	// The first run starts the browser, which lives as long as the context
 	// of that run: no timeout on it, only on what follows.
 	if err := chromedp.Do(browserCtx); err != nil {
-		Unavailable(t, "Chromium at "+path, err)
+		testenv.Unavailable(t, "Chromium at "+path, err)
 	}
 	ctx, cancelTimeout := context.WithTimeout(browserCtx, 60*time.Second)
 	t.Cleanup(cancelTimeout)

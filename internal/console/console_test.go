@@ -1,0 +1,197 @@
+package console
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	managerToken = "manager-token-0001"
+	serviceToken = "service-token-0001"
+)
+
+// fakeAPI answers the console's API calls and records them.
+type fakeAPI struct {
+	calls []string
+	auth  []string
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.URL.Path == "/api/v1/postings" && r.Method == http.MethodGet:
+		_, _ = io.WriteString(w, `{"items": [{"id": "p1", "status": "dispatching", "notification_type": "promo", "created_at": "2026-12-06T10:00:00Z",
+			"counters": {"recipients": 100, "sent": 40, "skipped": 10}}]}`)
+	case strings.HasSuffix(r.URL.Path, "/cancel"):
+		_, _ = io.WriteString(w, `{"id": "p1", "status": "cancelled"}`)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"title": "Not Found", "status": 404, "detail": "no such thing"}`)
+	}
+}
+
+func newConsole(t *testing.T, now time.Time) (*Console, *fakeAPI) {
+	t.Helper()
+	api := &fakeAPI{}
+	c, err := New(Config{API: api, Tokens: "manager:" + managerToken + ",service:" + serviceToken,
+		Templates: []string{"email/welcome.md", "sms/phone_confirmation.md"}, Key: []byte("test key"), Now: func() time.Time { return now }},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	return c, api
+}
+
+func do(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func signIn(t *testing.T, h http.Handler, token string) (*httptest.ResponseRecorder, *http.Cookie) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/console/login", strings.NewReader(url.Values{"token": {token}, "next": {"/console/postings?status=failed"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := do(h, req)
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == sessionCookie {
+			return rec, ck
+		}
+	}
+	return rec, nil
+}
+
+func csrfOf(t *testing.T, c *Console, ck *http.Cookie) string {
+	t.Helper()
+	s, err := c.sealer.open(ck.Value, c.now())
+	require.NoError(t, err)
+	return s.CSRF
+}
+
+var now = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+
+func TestSigningInSetsAStrictHttpOnlyCookieAndGoesWhereItWasGoing(t *testing.T) {
+	t.Parallel()
+	c, api := newConsole(t, now)
+	h := c.Handler()
+
+	rec, ck := signIn(t, h, managerToken)
+
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Equal(t, "/console/postings?status=failed", rec.Header().Get("Location"))
+	require.NotNil(t, ck)
+	assert.True(t, ck.HttpOnly)
+	assert.Equal(t, http.SameSiteStrictMode, ck.SameSite)
+	assert.False(t, ck.Secure, "plain HTTP here")
+	assert.Equal(t, "/console", ck.Path)
+	assert.NotContains(t, ck.Value, managerToken, "the token is sealed")
+
+	req := httptest.NewRequest(http.MethodGet, "/console/postings", nil)
+	req.AddCookie(ck)
+	page := do(h, req)
+	require.Equal(t, http.StatusOK, page.Code)
+	assert.Contains(t, page.Body.String(), "promo")
+	assert.Contains(t, page.Body.String(), `aria-valuenow="50"`, "50 of 100 done")
+	assert.Contains(t, page.Body.String(), `hx-trigger="every 2s"`, "a running posting refreshes")
+	assert.Equal(t, []string{"Bearer " + managerToken}, api.auth, "the API is called as the signed-in manager")
+
+	tls := httptest.NewRequest(http.MethodPost, "/console/login", strings.NewReader("token="+managerToken))
+	tls.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	tls.Header.Set("X-Forwarded-Proto", "https")
+	for _, k := range do(h, tls).Result().Cookies() {
+		assert.True(t, k.Secure, "Secure over TLS")
+	}
+}
+
+func TestOnlyManagersAndAdminsSignIn(t *testing.T) {
+	t.Parallel()
+	c, _ := newConsole(t, now)
+	for _, token := range []string{serviceToken, "unknown-token-123", ""} {
+		rec, ck := signIn(t, c.Handler(), token)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, token)
+		assert.Nil(t, ck, token)
+		assert.Contains(t, rec.Body.String(), "not a manager")
+	}
+}
+
+func TestPagesNeedASessionAndFormsTheirCSRFToken(t *testing.T) {
+	t.Parallel()
+	c, api := newConsole(t, now)
+	h := c.Handler()
+	_, ck := signIn(t, h, managerToken)
+
+	rec := do(h, httptest.NewRequest(http.MethodGet, "/console/postings", nil))
+	assert.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Equal(t, "/console/login?next=%2Fconsole%2Fpostings", rec.Header().Get("Location"))
+
+	forged := httptest.NewRequest(http.MethodGet, "/console/postings", nil)
+	forged.AddCookie(&http.Cookie{Name: sessionCookie, Value: ck.Value[:len(ck.Value)-2] + "AA"})
+	assert.Equal(t, http.StatusSeeOther, do(h, forged).Code, "an altered cookie is no session")
+
+	expired, _ := newConsole(t, now.Add(sessionTTL+time.Minute))
+	expired.sealer = c.sealer
+	late := httptest.NewRequest(http.MethodGet, "/console/postings", nil)
+	late.AddCookie(ck)
+	assert.Equal(t, http.StatusSeeOther, do(expired.Handler(), late).Code, "an expired session")
+
+	for name, form := range map[string]url.Values{"no token": {}, "a wrong token": {"csrf": {"guess"}}} {
+		req := httptest.NewRequest(http.MethodPost, "/console/postings/p1/cancel", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(ck)
+		rec := do(h, req)
+		assert.Equal(t, http.StatusForbidden, rec.Code, name)
+	}
+	assert.NotContains(t, api.calls, "POST /api/v1/postings/p1/cancel", "nothing was cancelled")
+
+	req := httptest.NewRequest(http.MethodPost, "/console/postings/p1/cancel", strings.NewReader(url.Values{"csrf": {csrfOf(t, c, ck)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(ck)
+	rec = do(h, req)
+	assert.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Contains(t, api.calls, "POST /api/v1/postings/p1/cancel")
+	assert.Contains(t, rec.Header().Get("Location"), "Cancelled.")
+}
+
+func TestRedirectsAfterSignInStayInTheConsole(t *testing.T) {
+	t.Parallel()
+	for next, want := range map[string]string{
+		"/console/users/u1":   "/console/users/u1",
+		"https://evil.test/":  "/console/postings",
+		"//evil.test/console": "/console/postings",
+		"/console/\\evil":     "/console/postings",
+		"/api/v1/postings":    "/console/postings",
+	} {
+		assert.Equal(t, want, safeNext(next), next)
+	}
+}
+
+func TestEveryResponseForbidsFramingAndForeignScripts(t *testing.T) {
+	t.Parallel()
+	c, _ := newConsole(t, now)
+	rec := do(c.Handler(), httptest.NewRequest(http.MethodGet, "/console/login", nil))
+	assert.Equal(t, "DENY", rec.Header().Get("X-Frame-Options"))
+	assert.Contains(t, rec.Header().Get("Content-Security-Policy"), "script-src 'self'")
+	assert.Contains(t, rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	js := do(c.Handler(), httptest.NewRequest(http.MethodGet, "/console/static/htmx.min.js", nil))
+	assert.Equal(t, http.StatusOK, js.Code)
+	assert.True(t, strings.HasPrefix(js.Body.String(), "var htmx="), "htmx is served from the binary")
+}
+
+func TestAnHTMXRequestWithoutASessionIsToldToSignIn(t *testing.T) {
+	t.Parallel()
+	c, _ := newConsole(t, now)
+	req := httptest.NewRequest(http.MethodGet, "/console/postings", nil)
+	req.Header.Set("HX-Request", "true")
+	rec := do(c.Handler(), req)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+	assert.Equal(t, "/console/login", rec.Header().Get("HX-Redirect"))
+}

@@ -1,0 +1,119 @@
+package notifiertest_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifier/notifier/internal/browsertest"
+	"github.com/notifier/notifier/notifiertest"
+)
+
+// A manager signs in to the console in a real browser, creates a mailing
+// from the form (after its live preview), watches it complete, schedules
+// another and cancels it, edits a user's switches and signs out; every page
+// is screenshotted and checked with axe-core. Screenshots:
+// go test -run TestAManagerUsesTheConsole -artifacts -outputdir /tmp/shots ./notifiertest/
+func TestAManagerUsesTheConsole(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.Browser(t)
+	n := notifiertest.Start(t)
+	console := n.URL + "/console"
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return s
+	}
+	waitText := func(sel, want string) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).textContent || ""`))
+			return err == nil && strings.Contains(s, want)
+		}, 15*time.Second, 50*time.Millisecond, "%s shows %q", sel, want)
+	}
+
+	// Not signed in: the sign-in page, which refuses a service token.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/postings"), chromedp.WaitVisible(chromedp.CSS("#token"))))
+	browsertest.Screenshot(t, ctx, "1-sign-in.png")
+	browsertest.NoAxeViolations(t, ctx, "sign-in")
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#token"), notifiertest.ServiceToken),
+		chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitVisible(chromedp.CSS(".error"))))
+	require.Contains(t, text(".error"), "not a manager's or an admin's token")
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#token"), notifiertest.ManagerToken),
+		chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitVisible(chromedp.CSS("table"))))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(loc, "/console/postings"), "back where it was going: %s", loc)
+
+	// A new mailing from the form, after its preview.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/mailings/new"), chromedp.WaitVisible(chromedp.CSS("#template"))))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#template"), "email/new_episode.md"),
+		chromedp.SetValue(chromedp.CSS("#receivers"), "http://auth/api/v1/users/?is_active=True&subscribed_series="+seriesMetod),
+		chromedp.SetValue(chromedp.CSS("#type"), "promo"),
+		chromedp.SetValue(chromedp.CSS("#context"), `{"series": {"title": "Метод"}}`),
+	))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`htmx.trigger("#template", "change")`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("#preview iframe") || {}).srcdoc || ""`))
+		return err == nil && strings.Contains(s, "Метод")
+	}, 10*time.Second, 50*time.Millisecond, "the live preview shows the email")
+	browsertest.Screenshot(t, ctx, "2-new-mailing.png")
+	browsertest.NoAxeViolations(t, ctx, "new mailing")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#mailing button[type=submit]:not([formaction])`))))
+	waitText(".notice", "Mailing created.")
+	waitText("#summary .status", "completed")
+	browsertest.Screenshot(t, ctx, "3-posting.png")
+	browsertest.NoAxeViolations(t, ctx, "posting")
+	require.Contains(t, text("#summary"), "promo")
+	deliveries := text("main .card:last-of-type tbody")
+	require.Contains(t, deliveries, "sent")
+	require.NotContains(t, deliveries, "@", "no address on the page")
+
+	// The list shows it, completed, at 100 %.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/postings?type=promo"), chromedp.WaitVisible(chromedp.CSS("#rows"))))
+	require.Contains(t, text("#rows"), "completed")
+	browsertest.Screenshot(t, ctx, "4-postings.png")
+	browsertest.NoAxeViolations(t, ctx, "postings")
+
+	// A scheduled mailing, cancelled from its page.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/mailings/new"), chromedp.WaitVisible(chromedp.CSS("#template"))))
+	later := time.Now().UTC().Add(48 * time.Hour).Format("2006-01-02T15:04")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#template"), "email/new_episode.md"),
+		chromedp.SetValue(chromedp.CSS("#context"), `{"series": {"title": "Метод"}}`),
+		chromedp.SetValue(chromedp.CSS("#send_at"), later),
+		chromedp.SetValue(chromedp.CSS("#expires_in"), "7 days"),
+		chromedp.Click(chromedp.CSS(`#mailing button[type=submit]:not([formaction])`)),
+	))
+	waitText("#summary .status", "scheduled")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#summary button.danger`))))
+	waitText(".notice", "Cancelled.")
+	waitText("#summary .status", "cancelled")
+	browsertest.Screenshot(t, ctx, "5-cancelled.png")
+
+	// A user's switches: new_episode off on email.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/users/"+boris), chromedp.WaitVisible(chromedp.CSS(`select[name="per_type.new_episode.email"]`))))
+	browsertest.Screenshot(t, ctx, "6-user.png")
+	browsertest.NoAxeViolations(t, ctx, "user")
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`select[name="per_type.new_episode.email"]`), "off"),
+		chromedp.Click(chromedp.CSS(`form.card button[type=submit]`))))
+	waitText(".notice", "Saved.")
+	prefs := n.Do(t, http.MethodGet, "/api/v1/users/"+boris+"/preferences", notifiertest.ManagerToken, nil)
+	require.Equal(t, map[string]any{"new_episode": map[string]any{"email": false}}, prefs.Map(t)["per_type"])
+
+	// The poison queue is the admins'.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/poison"), chromedp.WaitVisible(chromedp.CSS("h1"))))
+	require.Contains(t, text(".error"), "for admins")
+
+	// Signing out ends the session.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/postings"), chromedp.WaitVisible(chromedp.CSS("header form button")),
+		chromedp.Click(chromedp.CSS("header form button")), chromedp.WaitVisible(chromedp.CSS("#token"))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/postings"), chromedp.WaitVisible(chromedp.CSS("#token"))))
+}
