@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -116,4 +117,43 @@ func TestAManagerUsesTheConsole(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/postings"), chromedp.WaitVisible(chromedp.CSS("header form button")),
 		chromedp.Click(chromedp.CSS("header form button")), chromedp.WaitVisible(chromedp.CSS("#token"))))
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/postings"), chromedp.WaitVisible(chromedp.CSS("#token"))))
+}
+
+// With JavaScript off, the console still signs in, previews (the Preview
+// button posts the form), creates a mailing and shows it.
+func TestTheConsoleWorksWithoutJavaScript(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.Browser(t)
+	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	require.NoError(t, err)
+	n := notifiertest.Start(t)
+	console := n.URL + "/console"
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/mailings/new"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SetValue(chromedp.CSS("#token"), notifiertest.AdminToken), chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("#template"))))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#template"), "email/new_episode.md"),
+		chromedp.SetValue(chromedp.CSS("#receivers"), "http://auth/api/v1/users/?is_active=True&subscribed_series="+seriesMetod),
+		chromedp.SetValue(chromedp.CSS("#context"), `{"series": {"title": "Метод"}}`),
+		chromedp.Click(chromedp.CSS(`#mailing button[formaction]`)),
+		chromedp.WaitVisible(chromedp.CSS("#preview iframe")),
+	))
+	subject, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#preview p")))
+	require.NoError(t, err)
+	require.Contains(t, subject, "Метод", "the preview without JavaScript")
+	browsertest.Screenshot(t, ctx, "no-js-preview.png")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#mailing button[type=submit]:not([formaction])`)),
+		chromedp.WaitVisible(chromedp.CSS(".notice"))))
+	notice, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice")))
+	require.NoError(t, err)
+	require.Equal(t, "Mailing created.", notice)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	id := loc[strings.LastIndex(loc, "/")+1 : strings.Index(loc, "?")]
+	require.Equal(t, "completed", n.WaitForPosting(t, id).Status)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#summary"))))
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#summary .status")))
+	require.NoError(t, err)
+	require.Equal(t, "completed", status, "a reload shows what the live update would have")
 }
