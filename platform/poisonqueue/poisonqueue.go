@@ -113,8 +113,12 @@ func canonicalID(id string) (string, bool) {
 }
 
 // FromMessage returns the entry of a message of the poison topic. Its
-// poisoning time is the router's stamp (messaging.PoisonedAtKey), or now
-// for a message without one (poisoned by an older version). Text that a
+// poisoning time is the router's stamp (messaging.PoisonedAtKey); for a
+// message without one (poisoned by an older version, such as the history
+// of the SQL transport's poison table, which the recorder reads from its
+// start) it is the message's publication (messaging.PublishedAtKey) when
+// that is earlier than now, else now: never later than the poisoning could
+// be, so that retention never runs longer than the TTL. Text that a
 // database could not keep (invalid UTF-8, NUL) is replaced by U+FFFD in
 // the reason and the metadata; the payload stays as it is.
 func FromMessage(msg *message.Message, now time.Time) Message {
@@ -125,6 +129,8 @@ func FromMessage(msg *message.Message, now time.Time) Message {
 	handler := clean(msg.Metadata.Get(middleware.PoisonedHandlerKey))
 	at := now
 	if t, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(messaging.PoisonedAtKey)); err == nil {
+		at = t
+	} else if t, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(messaging.PublishedAtKey)); err == nil && t.Before(now) {
 		at = t
 	}
 	return Message{

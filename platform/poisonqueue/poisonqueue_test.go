@@ -46,6 +46,11 @@ func TestAPoisonedMessageBecomesAnEntryOfItsMessageAndHandler(t *testing.T) {
 	unstamped := poisoned("x", "h", nil)
 	unstamped.Metadata.Set(messaging.PoisonedAtKey, "")
 	require.Equal(t, now, poisonqueue.FromMessage(unstamped, now).PoisonedAt, "poisoned by an older version: when it is seen")
+	unstamped.Metadata.Set(messaging.PublishedAtKey, "2026-02-28T00:00:00Z")
+	require.Equal(t, time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC), poisonqueue.FromMessage(unstamped, now).PoisonedAt,
+		"or when it was published, if that is earlier: never kept longer than the TTL")
+	unstamped.Metadata.Set(messaging.PublishedAtKey, "2027-01-01T00:00:00Z")
+	require.Equal(t, now, poisonqueue.FromMessage(unstamped, now).PoisonedAt, "a publication in the future is not believed")
 }
 
 func TestTextADatabaseCannotKeepIsReplacedButThePayloadIsKeptAsItIs(t *testing.T) {
