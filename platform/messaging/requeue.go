@@ -79,8 +79,10 @@ func (m *Messaging) Handles(name string) bool {
 // and handler overwritten): after the router's retries the message is
 // redelivered to it, until it succeeds. A failure marked Permanent cannot
 // succeed: it is logged, without the message's content, and the message
-// dropped by this handler. Messages are not deduplicated: handle must be
-// idempotent.
+// dropped by this handler; handle must then leave the unit of work it ran
+// in able to commit (a savepoint around what failed), or the failed commit
+// sends the message round again. Messages are not deduplicated: handle
+// must be idempotent.
 func (m *Messaging) AddPoisonHandler(name string, handle func(*message.Message) error) error {
 	if err := m.initialize(PoisonTopic, name); err != nil {
 		return err

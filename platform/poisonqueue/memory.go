@@ -142,17 +142,20 @@ func (s *Memory) Take(ctx context.Context, id string, fn func(ctx context.Contex
 	m, gen := copyMessage(e.m), e.gen
 	s.mu.Unlock()
 
-	err := fn(ctx, m)
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if cur, ok := s.entries[id]; ok && cur == e && e.gen == gen {
-		if err == nil {
-			delete(s.entries, id)
-		} else {
-			e.taken = false
+	done := false
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if cur, ok := s.entries[id]; ok && cur == e && e.gen == gen {
+			if done {
+				delete(s.entries, id)
+			} else {
+				e.taken = false // fn failed or panicked: the entry stays
+			}
 		}
-	}
+	}()
+	err := fn(ctx, m)
+	done = err == nil
 	return err
 }
 

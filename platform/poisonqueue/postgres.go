@@ -53,13 +53,33 @@ func (s *Postgres) cutoff() time.Time { return s.clock.Now().Add(-s.retention).U
 const columns = `id::text, message_id, topic, handler, reason, payload, length(payload), metadata, poisoned_at`
 
 // Record implements Store. A value PostgreSQL refuses (a data or integrity
-// error) can never be recorded: the error is messaging.Permanent.
+// error) can never be recorded: the error is messaging.Permanent, and in
+// the caller's transaction the insert ran in a savepoint, rolled back, so
+// that the transaction can still commit (the poison handler drops such a
+// message and succeeds).
 func (s *Postgres) Record(ctx context.Context, m Message) error {
-	q, err := db.Q(ctx, s.pool)
+	tx, inTx, err := db.TxFrom(ctx)
 	if err != nil {
 		return fmt.Errorf("record poisoned message: %w", err)
 	}
-	_, err = q.Exec(ctx, `
+	if !inTx {
+		return s.record(ctx, s.pool, m)
+	}
+	savepoint, err := tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("record poisoned message: %w", err)
+	}
+	if err := s.record(ctx, savepoint, m); err != nil {
+		return errors.Join(err, savepoint.Rollback(ctx))
+	}
+	if err := savepoint.Commit(ctx); err != nil {
+		return fmt.Errorf("record poisoned message: %w", err)
+	}
+	return nil
+}
+
+func (s *Postgres) record(ctx context.Context, q db.Querier, m Message) error {
+	_, err := q.Exec(ctx, `
 		INSERT INTO poison_messages (id, message_id, topic, handler, reason, payload, metadata, poisoned_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET

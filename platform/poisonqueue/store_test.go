@@ -309,16 +309,30 @@ func TestInPostgresTakeRunsFnInTheTransactionOfTheDeletion(t *testing.T) {
 
 // Record joins the poison handler's unit of work; a value PostgreSQL
 // refuses is a permanent failure, so the message is not redelivered for
-// ever.
-func TestInPostgresARecordThatCanNeverSucceedIsPermanent(t *testing.T) {
+// ever, and it leaves the unit of work able to commit (the handler drops
+// the message and succeeds; a failed commit would have it poisoned again).
+func TestInPostgresARecordThatCanNeverSucceedIsPermanentAndLeavesTheUnitOfWorkWhole(t *testing.T) {
 	t.Parallel()
-	s, err := poisonqueue.NewPostgres(testenv.Postgres(t), clock.NewFake(t0), retention)
+	pool := testenv.Postgres(t)
+	s, err := poisonqueue.NewPostgres(pool, clock.NewFake(t0), retention)
 	require.NoError(t, err)
-	m := entry("m1", "h1", t0)
-	m.Reason = "bad\x00reason" // FromMessage never makes one; a caller could
-	err = s.Record(context.Background(), m)
+	bad := entry("m1", "h1", t0)
+	bad.Reason = "bad\x00reason" // FromMessage never makes one; a caller could
+	good := entry("m2", "h1", t0)
+
+	err = s.Record(context.Background(), bad)
 	require.Error(t, err)
 	require.True(t, messaging.IsPermanent(err), "%v", err)
+
+	ctx, finish := db.Begin(context.Background(), pool)
+	require.NoError(t, s.Record(ctx, good))
+	err = s.Record(ctx, bad)
+	require.True(t, messaging.IsPermanent(err), "%v", err)
+	require.NoError(t, finish(nil), "the transaction still commits")
+	_, err = s.Get(context.Background(), good.ID)
+	require.NoError(t, err, "what the unit of work recorded before stands")
+	_, err = s.Get(context.Background(), bad.ID)
+	require.ErrorIs(t, err, poisonqueue.ErrNotFound)
 }
 
 func TestStoresRefuseABadRetentionOrPool(t *testing.T) {
