@@ -73,7 +73,7 @@ func TestAManagerUsesTheConsole(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "3-posting.png")
 	browsertest.NoAxeViolations(t, ctx, "posting")
 	require.Contains(t, text("#summary"), "promo")
-	deliveries := text("main .card:last-of-type tbody")
+	deliveries := text("#deliveries tbody")
 	require.Contains(t, deliveries, "sent")
 	require.NotContains(t, deliveries, "@", "no address on the page")
 
@@ -156,4 +156,47 @@ func TestTheConsoleWorksWithoutJavaScript(t *testing.T) {
 	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#summary .status")))
 	require.NoError(t, err)
 	require.Equal(t, "completed", status, "a reload shows what the live update would have")
+}
+
+// An admin sees a poisoned event with its reason in the console and
+// discards it; a user's page lists their deliveries.
+func TestAnAdminWorksThePoisonQueueAndAUsersDeliveriesInTheConsole(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.Browser(t)
+	n := notifiertest.Start(t)
+	console := n.URL + "/console"
+	n.PublishEvent(t, `{"from_service": "auth", "event": "user_deleted", "details": {}}`)
+	n.WaitForPoisoned(t, 1)
+	n.PublishEvent(t, withEventID(t, seed(t, "event_new_movies.json", "<uuid>", cheburashka), "evt-console-1"))
+	n.WaitForPostingsFromEvent(t, "evt-console-1", 1)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/poison"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SetValue(chromedp.CSS("#token"), notifiertest.AdminToken), chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("table"))))
+	var rows string
+	require.Eventually(t, func() bool {
+		var err error
+		rows, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody")))
+		if err == nil && !strings.Contains(rows, "user_deleted") {
+			_, _ = chromedp.Run(ctx, chromedp.Reload())
+		}
+		return err == nil && strings.Contains(rows, "user_deleted")
+	}, 10*time.Second, 200*time.Millisecond, "the poisoned event is listed")
+	browsertest.Screenshot(t, ctx, "7-poison-queue.png")
+	browsertest.NoAxeViolations(t, ctx, "poison queue")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tbody button.danger`)), chromedp.WaitVisible(chromedp.CSS(".notice"))))
+	notice, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice")))
+	require.NoError(t, err)
+	require.Equal(t, "Discarded.", notice)
+	rows, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody")))
+	require.NoError(t, err)
+	require.Contains(t, rows, "empty")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/users/"+anna), chromedp.WaitVisible(chromedp.CSS("#deliveries table"))))
+	deliveries, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#deliveries tbody")))
+	require.NoError(t, err)
+	require.Contains(t, deliveries, "sent")
+	require.NotContains(t, deliveries, "@")
+	browsertest.Screenshot(t, ctx, "8-user-deliveries.png")
+	browsertest.NoAxeViolations(t, ctx, "user with deliveries")
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/notifier/notifier/platform/jwtauth"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/metrics"
+	"github.com/notifier/notifier/platform/poisonqueue"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/unsubscribe"
 	"github.com/notifier/notifier/platform/upstream"
@@ -100,6 +101,7 @@ func App(o Options) fx.Option {
 			},
 			newRenderer,
 			newUnsubscribeLinks,
+			newPoisonQueue,
 			func(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Logger, reg *prometheus.Registry) (*httpapi.Server, error) {
 				users, err := newUserTokens(lc, cfg.Auth.JWT, c, logger)
 				if err != nil {
@@ -258,6 +260,7 @@ type wiring struct {
 	Logger          *slog.Logger
 	Infra           *infra
 	Messaging       *messaging.Messaging
+	PoisonQueue     *poisonQueue
 	Server          *httpapi.Server
 	CommandHandlers []cqrs.CommandHandler  `group:"command_handlers"`
 	EventHandlers   []cqrs.EventHandler    `group:"event_handlers"`
@@ -300,13 +303,18 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 		return err
 	}
 	// Keep poisoned messages for operators: on a broker a queue nothing
-	// consumes holds them (the observer above only logs and counts).
+	// consumes holds them (the observer above only logs and counts), and
+	// the console's store, which they can requeue or discard from.
 	if err := p.Messaging.RetainPoisoned(); err != nil {
+		return err
+	}
+	if err := p.Messaging.AddPoisonHandler(poisonqueue.RecorderName, p.PoisonQueue.record.Handle); err != nil {
 		return err
 	}
 	for _, r := range p.Routes {
 		r.RegisterRoutes(p.Server.API())
 	}
+	p.PoisonQueue.routes.RegisterRoutes(p.Server.API())
 	if err := mountConsole(p); err != nil {
 		return err
 	}
@@ -322,7 +330,7 @@ func wire(p wiring, onPoison func(*message.Message)) error {
 	})
 	if p.Infra.pools.Bulk != nil {
 		p.Server.AddReadinessCheck("database", p.Infra.pools.Ping)
-		startJanitor(p.Lifecycle, append(platformSweepers(p.Infra), p.Sweepers...), p.Logger)
+		startJanitor(p.Lifecycle, janitorSweepers(p.Infra, p.PoisonQueue, p.Sweepers), p.Logger)
 	}
 	if p.Infra.broker != nil {
 		p.Server.AddReadinessCheck("broker", p.Infra.broker.Ping)

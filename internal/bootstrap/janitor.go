@@ -31,6 +31,16 @@ func platformSweepers(in *infra) []db.Sweeper {
 	return out
 }
 
+// janitorSweepers returns every clean-up the janitor runs: the
+// platform's, the console's poison queue's and the modules'.
+func janitorSweepers(in *infra, pq *poisonQueue, modules []db.Sweeper) []db.Sweeper {
+	out := platformSweepers(in)
+	if pq != nil && pq.sweeper != nil {
+		out = append(out, *pq.sweeper)
+	}
+	return append(out, modules...)
+}
+
 // startJanitor runs every sweeper every janitorInterval in the background.
 func startJanitor(lc fx.Lifecycle, sweepers []db.Sweeper, logger *slog.Logger) {
 	if len(sweepers) == 0 {

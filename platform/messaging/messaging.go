@@ -157,7 +157,7 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	}
 	m := &Messaging{router: router, transport: transport, dedup: NewDedup(keys), logger: logger}
 
-	poison, err := middleware.PoisonQueue(transport.Publisher(), PoisonTopic)
+	poison, err := middleware.PoisonQueueWithFilter(poisonPublisher{transport.Publisher(), cfg.Clock}, PoisonTopic, goesToPoisonQueue)
 	if err != nil {
 		return nil, fmt.Errorf("poison queue: %w", err)
 	}
@@ -170,7 +170,7 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 		ShouldRetry:         func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
 		Logger:              wlog,
 	}
-	middlewares := []message.HandlerMiddleware{m.observe, poison, retry.Middleware, middleware.Recoverer}
+	middlewares := []message.HandlerMiddleware{onlyTheRequeuedHandler, m.observe, poison, retry.Middleware, middleware.Recoverer}
 	if cfg.UnitOfWork != nil {
 		middlewares = append(middlewares, cfg.UnitOfWork)
 	}
@@ -288,8 +288,8 @@ func (m *Messaging) laneOf(handlerName string, msg *message.Message) string {
 
 // observe counts handled and poisoned messages and puts the message's lane
 // in its context (lane.From), where the unit of work finds it. It is the
-// outermost middleware, so it sees what the poison queue middleware made
-// of an error.
+// outermost middleware but for onlyTheRequeuedHandler, so it sees what the
+// poison queue middleware made of an error.
 func (m *Messaging) observe(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		name := message.HandlerNameFromCtx(msg.Context())

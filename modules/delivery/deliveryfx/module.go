@@ -10,8 +10,8 @@
 //     application;
 //   - one cqrs.EventHandler to "event_handlers"
 //     ("delivery.CancelDeliveriesOnPostingCancelled");
-//   - two httpapi.Routes to "routes" (the deliveries list and the template
-//     preview; the suppression list);
+//   - three httpapi.Routes to "routes" (a posting's deliveries and the
+//     template preview; a user's deliveries; the suppression list);
 //   - the shared *capture.Outbox, which receives email when smtp.addr is
 //     empty and SMS when sms.url is empty. A test harness reads it with
 //     fx.Populate(&outbox).
@@ -69,6 +69,7 @@ var Module = fx.Module("delivery",
 	fx.Provide(newLanes),
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
+	fx.Provide(fx.Annotate(newUserDeliveriesRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newSuppressionRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 )
 
@@ -411,6 +412,14 @@ func newRoutes(store app.Store, renderer *templating.Renderer) (*ports.HTTP, err
 		return nil, err
 	}
 	return ports.NewHTTP(list, preview)
+}
+
+func newUserDeliveriesRoutes(store app.Store) (*ports.UserDeliveriesHTTP, error) {
+	list, err := app.NewListUserDeliveriesHandler(store)
+	if err != nil {
+		return nil, err
+	}
+	return ports.NewUserDeliveriesHTTP(list)
 }
 
 func newSuppressionRoutes(list app.SuppressionStore, clk clock.Clock, logger *slog.Logger, m app.Metrics) (*ports.SuppressionsHTTP, error) {

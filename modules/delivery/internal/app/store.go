@@ -8,8 +8,8 @@ import (
 	"github.com/notifier/notifier/modules/delivery/internal/domain"
 )
 
-// ErrInvalidCursor is returned by Store.ListByPosting for a cursor it did not
-// issue.
+// ErrInvalidCursor is returned by Store.ListByPosting and Store.ListByUser
+// for a cursor they did not issue.
 var ErrInvalidCursor = errors.New("invalid cursor")
 
 // Store keeps one row per (posting, user, channel). Every method is safe for
@@ -21,8 +21,9 @@ var ErrInvalidCursor = errors.New("invalid cursor")
 // context carries. A message really sent must stay marked sent even when the
 // handler's unit of work later rolls back, or the redelivered batch would
 // send it again; and a batch must not hold a transaction open while it
-// talks to SMTP servers. CancelPosting, Report and ListByPosting join the
-// caller's unit of work, so a report commits with the event it publishes.
+// talks to SMTP servers. CancelPosting, Report, ListByPosting and ListByUser
+// join the caller's unit of work, so a report commits with the event it
+// publishes.
 //
 // In PostgreSQL: InsertPending is one round trip (an INSERT … SELECT FROM
 // unnest … ON CONFLICT DO NOTHING and a SELECT of the keys still pending);
@@ -31,7 +32,8 @@ var ErrInvalidCursor = errors.New("invalid cursor")
 // FROM unnest; FinishMany one UPDATE … FROM unnest; Report one UPDATE …
 // RETURNING per chunk that flags the final unreported rows reported;
 // ListByPosting a keyset query on (posting_id, user_id, channel), the
-// unique key.
+// unique key; ListByUser a keyset query on the index (user_id, created_at,
+// posting_id, channel) (migration 00016).
 type Store interface {
 	// InsertPending inserts a pending row, created at at, for each key that
 	// has none; existing rows are left untouched. It returns the rows of keys
@@ -63,6 +65,10 @@ type Store interface {
 	// ListByPosting returns a page of a posting's rows ordered by user id then
 	// channel. It returns ErrInvalidCursor for a cursor it did not issue.
 	ListByPosting(ctx context.Context, postingID string, q ListQuery) (Page, error)
+	// ListByUser returns a page of a user's rows across postings, newest
+	// first: by creation time, then posting id and channel, descending. It
+	// returns ErrInvalidCursor for a cursor it did not issue.
+	ListByUser(ctx context.Context, userID string, q UserListQuery) (Page, error)
 	// CancelPosting remembers the posting as cancelled and moves its pending
 	// rows to cancelled (not reported yet) at at. It returns how many rows it
 	// changed; calling it again changes none.
@@ -120,6 +126,18 @@ type ReportScope struct {
 type ListQuery struct {
 	// Status keeps only rows with this status; empty keeps all.
 	Status string
+	// Limit is the page size, at least 1.
+	Limit int
+	// Cursor continues after the page that returned it; empty starts.
+	Cursor string
+}
+
+// UserListQuery selects a page of a user's rows.
+type UserListQuery struct {
+	// Status keeps only rows with this status; empty keeps all.
+	Status string
+	// Channel keeps only rows of this channel; empty keeps all.
+	Channel string
 	// Limit is the page size, at least 1.
 	Limit int
 	// Cursor continues after the page that returned it; empty starts.

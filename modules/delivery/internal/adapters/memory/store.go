@@ -26,6 +26,7 @@ type Store struct {
 	mu        sync.Mutex
 	rows      map[domain.Key]*domain.Delivery
 	postings  map[string]*postingRows
+	users     map[string][]domain.Key
 	cancelled map[string]time.Time
 	leases    map[app.BatchKey]lease
 }
@@ -49,6 +50,7 @@ func New() *Store {
 	return &Store{
 		rows:      map[domain.Key]*domain.Delivery{},
 		postings:  map[string]*postingRows{},
+		users:     map[string][]domain.Key{},
 		cancelled: map[string]time.Time{},
 		leases:    map[app.BatchKey]lease{},
 	}
@@ -81,6 +83,7 @@ func (s *Store) InsertPending(_ context.Context, keys []domain.Key, at time.Time
 			}
 			p.keys = append(p.keys, k)
 			p.sorted = false
+			s.users[k.UserID] = append(s.users[k.UserID], k)
 		}
 		if row.Status == delivery.StatusPending {
 			pending = append(pending, *row)
@@ -243,6 +246,45 @@ func (s *Store) ListByPosting(_ context.Context, postingID string, q app.ListQue
 		}
 		page.Items = append(page.Items, *row)
 	}
+	return page, nil
+}
+
+// ListByUser implements app.Store: it sorts the user's rows at each call,
+// which is cheap at the size of one user's deliveries.
+func (s *Store) ListByUser(_ context.Context, userID string, q app.UserListQuery) (app.Page, error) {
+	if q.Limit < 1 {
+		return app.Page{}, fmt.Errorf("list user deliveries: limit %d is below 1", q.Limit)
+	}
+	var after *app.UserCursor
+	if q.Cursor != "" {
+		c, err := app.DecodeUserCursor(q.Cursor)
+		if err != nil {
+			return app.Page{}, err
+		}
+		after = &c
+	}
+	s.mu.Lock()
+	rows := make([]domain.Delivery, 0, len(s.users[userID]))
+	for _, k := range s.users[userID] {
+		row := s.rows[k]
+		if (q.Status != "" && row.Status != q.Status) || (q.Channel != "" && row.Channel != q.Channel) {
+			continue
+		}
+		if after != nil && !after.After(*row) {
+			continue
+		}
+		rows = append(rows, *row)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(rows, func(a, b domain.Delivery) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.PostingID, a.PostingID), strings.Compare(b.Channel, a.Channel))
+	})
+	var page app.Page
+	if len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+		page.NextCursor = app.EncodeUserCursor(rows[len(rows)-1])
+	}
+	page.Items = rows
 	return page, nil
 }
 

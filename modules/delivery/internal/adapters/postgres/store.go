@@ -14,8 +14,10 @@
 // db.Q and join the caller's unit of work. IsCancelled remembers its answer
 // for a while (cancelled.go).
 //
-// Only the primary key is indexed, so that a row's updates (its final
-// status, its reported flag) write no index entry (migration 00006).
+// Only the primary key and (user_id, created_at, posting_id, channel) are
+// indexed, columns that never change, so that a row's updates (its final
+// status, its reported flag) write no index entry (migrations 00006 and
+// 00016).
 package postgres
 
 import (
@@ -350,6 +352,58 @@ func (s *Store) ListByPosting(ctx context.Context, postingID string, lq app.List
 	if len(items) > lq.Limit {
 		items = items[:lq.Limit]
 		page.NextCursor = app.EncodeCursor(items[len(items)-1].Key)
+	}
+	page.Items = items
+	return page, nil
+}
+
+// ListByUser implements app.Store with a keyset query on the index
+// deliveries_user_created (user_id, created_at, posting_id, channel, all
+// but the user descending; migration 00016): the page is read in index
+// order, the channel filtered on the index entries, the status on the rows
+// read.
+func (s *Store) ListByUser(ctx context.Context, userID string, lq app.UserListQuery) (app.Page, error) {
+	if lq.Limit < 1 {
+		return app.Page{}, fmt.Errorf("list user deliveries: limit %d is below 1", lq.Limit)
+	}
+	var sql strings.Builder
+	sql.WriteString(`SELECT ` + columns + ` FROM deliveries WHERE user_id = $1`)
+	args := []any{userID}
+	if lq.Status != "" {
+		args = append(args, lq.Status)
+		fmt.Fprintf(&sql, ` AND status = $%d`, len(args))
+	}
+	if lq.Channel != "" {
+		args = append(args, lq.Channel)
+		fmt.Fprintf(&sql, ` AND channel = $%d`, len(args))
+	}
+	if lq.Cursor != "" {
+		after, err := app.DecodeUserCursor(lq.Cursor)
+		if err != nil {
+			return app.Page{}, err
+		}
+		args = append(args, after.CreatedAt, after.PostingID, after.Channel)
+		fmt.Fprintf(&sql, ` AND (created_at, posting_id, channel) < ($%d, $%d, $%d)`, len(args)-2, len(args)-1, len(args))
+	}
+	args = append(args, lq.Limit+1) // one more tells whether a next page exists
+	fmt.Fprintf(&sql, ` ORDER BY created_at DESC, posting_id DESC, channel DESC LIMIT $%d`, len(args))
+
+	q, err := db.Q(ctx, s.pool)
+	if err != nil {
+		return app.Page{}, fmt.Errorf("list user deliveries: %w", err)
+	}
+	rows, err := q.Query(ctx, sql.String(), args...)
+	if err != nil {
+		return app.Page{}, fmt.Errorf("list user deliveries: %w", err)
+	}
+	items, err := collect(rows, lq.Limit+1)
+	if err != nil {
+		return app.Page{}, fmt.Errorf("list user deliveries: %w", err)
+	}
+	var page app.Page
+	if len(items) > lq.Limit {
+		items = items[:lq.Limit]
+		page.NextCursor = app.EncodeUserCursor(items[len(items)-1])
 	}
 	page.Items = items
 	return page, nil
