@@ -57,8 +57,8 @@ func SetPostingID(ctx context.Context, id string) {
 // personalData matches what could be an email address or a phone number in
 // an error text: something@something, or 9 to 15 digits with at most two
 // separators between two (E.164 numbers, written with spaces, dashes, dots
-// or parentheses).
-var personalData = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+|\+?\d(?:[ ()\-.]{0,2}\d){8,14}`)
+// or parentheses), not within a word (a UUID's digits are left alone).
+var personalData = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+|(?:\+|\b)\d(?:[ ()\-.]{0,2}\d){8,14}\b`)
 
 // Scrub replaces in s whatever looks like an email address or a phone
 // number with "[redacted]". Errors are meant to hold neither, but a

@@ -153,6 +153,8 @@ func TestErrorsOnSpansAreScrubbedOfAddresses(t *testing.T) {
 	require.Equal(t, "invalid number [redacted]", tracing.Scrub("invalid number +7 (900) 123-45-01"))
 	require.Equal(t, "gave up after 5 attempts: smtp rcpt: 451 4.3.0", tracing.Scrub("gave up after 5 attempts: smtp rcpt: 451 4.3.0"))
 	require.Equal(t, "posting 1c5e2d4a-6b8f-4a1e-9d3c-5f7a8b9c0d11", tracing.Scrub("posting 1c5e2d4a-6b8f-4a1e-9d3c-5f7a8b9c0d11"))
+	require.Equal(t, "posting 4b379a0f-b0e8-4176-842b-9435059716d2", tracing.Scrub("posting 4b379a0f-b0e8-4176-842b-9435059716d2"))
+	require.Equal(t, "to [redacted]: 400", tracing.Scrub("to 79001234501: 400"))
 
 	spans := tracetest.NewSpanRecorder()
 	tp, err := tracing.New(context.Background(), tracing.Settings{}, tracing.WithSpanProcessor(spans))
