@@ -54,6 +54,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		aborted := false
 		if v != nil {
 			if v == http.ErrAbortHandler {
+				if span != nil {
+					span.End()
+				}
 				panic(v)
 			}
 			s.logger.ErrorContext(r.Context(), "http handler panicked",
