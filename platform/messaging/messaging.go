@@ -17,7 +17,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/notifier/notifier/platform/clock"
@@ -53,7 +52,7 @@ type Config struct {
 	// Tracing, when on, carries the trace context of every command and
 	// event the buses send in its metadata (traceparent, tracestate) and
 	// gives every handler a consumer span, a child of the context its
-	// message carries (see Tracing). Nil is off.
+	// message carries (tracing.go). Nil is off.
 	Tracing *tracing.Provider
 	// System is the messaging.system of the consumer spans: "rabbitmq",
 	// "postgresql", "gochannel".
