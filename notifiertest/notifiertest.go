@@ -26,6 +26,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/fx"
 
 	"github.com/notifier/notifier/internal/bootstrap"
@@ -38,6 +39,7 @@ import (
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/jwtauth/jwtauthtest"
 	"github.com/notifier/notifier/platform/logging"
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // The API tokens of a test Notifier, one per role.
@@ -66,6 +68,7 @@ type settings struct {
 	configure []func(*config.Config)
 	logger    *slog.Logger
 	wrap      []message.HandlerMiddleware
+	tracing   []tracing.Option
 }
 
 // WithUsers replaces the demo directory's users with users (movies, series
@@ -135,6 +138,14 @@ func WithUserTokens() Option {
 // context tells its lane (lane.From).
 func WithHandlerMiddleware(mw message.HandlerMiddleware) Option {
 	return func(s *settings) { s.wrap = append(s.wrap, mw) }
+}
+
+// WithTracing turns tracing on, with every span the Notifier ends handed to
+// p (such as tracetest.NewSpanRecorder()), through the same setup as the
+// OTLP exporter of production: an HTTP request's span, each message
+// handler's, each send's.
+func WithTracing(p sdktrace.SpanProcessor) Option {
+	return func(s *settings) { s.tracing = append(s.tracing, tracing.WithSpanProcessor(p)) }
 }
 
 // Notifier is a running test instance.
@@ -221,6 +232,7 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 			OnPoison:  n.recordPoison,
 
 			HandlerMiddlewares: s.wrap,
+			TracingOptions:     s.tracing,
 		}),
 		fx.Populate(&n.Outbox, &n.publisher, &server),
 	)

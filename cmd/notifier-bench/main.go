@@ -49,6 +49,7 @@ type options struct {
 	cpuProfile  time.Duration
 	sinkKinds   []sinkKind
 	instances   int
+	traces      bool
 }
 
 // defaultSinkKinds are the SMTP servers a run measures unless told: one
@@ -154,6 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&sinkKindsFlag{kinds: &o.sinkKinds}, "sink-extensions",
 		"the SMTP extensions the sink offers: none, pipelining or pipelining,chunking; each mode runs once against each kind named, "+
 			"one a use of the flag (repeat it) or several separated by ';'")
+	fs.BoolVar(&o.traces, "traces", false, "turn the notifiers' tracing on (OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP sink the bench serves, which decodes and counts the spans; every trace sampled); off, no OTEL_* variable of the shell reaches them")
 	fs.IntVar(&o.instances, "instances", 1, "notifier processes in amqp and sql modes, sharing RabbitMQ and PostgreSQL, each on its own HTTP port; the mailing and the phone codes are posted to the first (memory mode runs one)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

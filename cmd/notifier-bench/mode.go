@@ -71,6 +71,11 @@ type modeResult struct {
 	// why there is none.
 	Profile string `json:"cpu_profile,omitempty"`
 
+	// Traced says the notifiers traced every request and message
+	// (-traces); Traces is what their collector received.
+	Traced bool         `json:"traced"`
+	Traces *traceCounts `json:"traces,omitempty"`
+
 	Problems []string `json:"problems"`
 }
 
@@ -98,11 +103,14 @@ type stubs struct {
 	sms     string
 	sink    *discardSink
 	gateway *smsGateway
+	// traces is the trace collector, when the run traces (-traces).
+	traces    *otlpSink
+	tracesURL string
 }
 
 // startStubs starts the stubs for n users, with a sink offering the
-// extensions of kind.
-func startStubs(n int, kind sinkKind) (*stubs, error) {
+// extensions of kind, and a trace collector when traces is set.
+func startStubs(n int, kind sinkKind, traces bool) (*stubs, error) {
 	s := &stubs{gateway: newSMSGateway(time.Now)}
 	data, err := demodirectory.LoadDefault()
 	if err != nil {
@@ -130,6 +138,12 @@ func startStubs(n int, kind sinkKind) (*stubs, error) {
 	if s.sink, err = startDiscardSink(n, kind); err != nil {
 		return nil, errors.Join(err, s.close())
 	}
+	if traces {
+		s.traces = &otlpSink{}
+		if s.tracesURL, err = serve(s.traces); err != nil {
+			return nil, errors.Join(err, s.close())
+		}
+	}
 	return s, nil
 }
 
@@ -154,7 +168,7 @@ func runMode(ctx context.Context, o options, mode string, kind sinkKind, configP
 		res.Instances = 1
 	}
 	schema := "" // the run's PostgreSQL schema, outside memory mode
-	st, err := startStubs(o.recipients, kind)
+	st, err := startStubs(o.recipients, kind, o.traces)
 	if err != nil {
 		return res, err
 	}
@@ -176,6 +190,11 @@ func runMode(ctx context.Context, o options, mode string, kind sinkKind, configP
 	}
 	if configPath != "" {
 		env["NOTIFIER_CONFIG"] = configPath
+	}
+	if o.traces {
+		res.Traced = true
+		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = st.tracesURL
+		env["OTEL_TRACES_SAMPLER"] = "always_on"
 	}
 	if mode != "memory" {
 		dbURL, name, drop, err := createSchema(ctx, o.databaseURL)
@@ -319,6 +338,10 @@ func runMode(ctx context.Context, o options, mode string, kind sinkKind, configP
 		res.RowWrites = schemaWrites(ctx, o.databaseURL, schema)
 	}
 	res.Sink, res.Gateway = st.sink.counts(), st.gateway.counts()
+	if st.traces != nil {
+		counts := st.traces.counts() // the notifiers flushed their spans as they stopped
+		res.Traces = &counts
+	}
 	res.Problems = append(res.Problems, checkMode(res, waitErr)...)
 	return res, nil
 }
@@ -426,6 +449,9 @@ func checkMode(res modeResult, waitErr error) []string {
 	}
 	if lost := res.Codes.Posted - res.Codes.Arrived; lost > 0 {
 		problems = append(problems, fmt.Sprintf("%d of %d phone codes never reached the gateway (waited 30 s after the mailing)", lost, res.Codes.Posted))
+	}
+	if t := res.Traces; res.Traced && (t == nil || t.Bad > 0 || t.Spans == 0) {
+		problems = append(problems, fmt.Sprintf("the trace collector received no usable export: %+v", t))
 	}
 	return problems
 }

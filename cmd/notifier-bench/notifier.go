@@ -29,8 +29,8 @@ type notifierProcess struct {
 }
 
 // startNotifier runs "binary serve" with env (over this process's
-// environment without its NOTIFIER_* variables, so that nothing set in the
-// shell changes the run) on a free loopback port, and waits until /readyz
+// environment without its NOTIFIER_* and OTEL_* variables, so that nothing
+// set in the shell changes the run) on a free loopback port, and waits until /readyz
 // answers 200.
 func startNotifier(ctx context.Context, binary string, env map[string]string, token, logPath string) (*notifierProcess, error) {
 	addr, err := freeAddr()
@@ -43,7 +43,7 @@ func startNotifier(ctx context.Context, binary string, env map[string]string, to
 	}
 	cmd := exec.Command(binary, "serve")
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NOTIFIER_") {
+		if !strings.HasPrefix(kv, "NOTIFIER_") && !strings.HasPrefix(kv, "OTEL_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

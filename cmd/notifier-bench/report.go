@@ -113,8 +113,15 @@ func (r *report) setSinkRatios() {
 	}
 }
 
-// name is a run's name in the output: "amqp, SMTP none".
-func (m modeResult) name() string { return m.Mode + ", SMTP " + m.SinkExtensions.String() }
+// name is a run's name in the output: "amqp, SMTP none", with ", traced"
+// when the notifiers traced (-traces).
+func (m modeResult) name() string {
+	n := m.Mode + ", SMTP " + m.SinkExtensions.String()
+	if m.Traced {
+		n += ", traced"
+	}
+	return n
+}
 
 // problems counts what went wrong across the modes.
 func (r *report) problems() int {
@@ -174,7 +181,12 @@ func printTable(w io.Writer, r *report) {
 		}
 		fmt.Fprintf(tw, "%s\n", target)
 	}
-	row("", func(m modeResult) string { return m.Mode }, "target")
+	row("", func(m modeResult) string {
+		if m.Traced {
+			return m.Mode + " (traced)"
+		}
+		return m.Mode
+	}, "target")
 	row("SMTP server offers", func(m modeResult) string { return m.SinkExtensions.String() }, "")
 	if slices.ContainsFunc(r.Modes, func(m modeResult) bool { return m.Instances > 1 }) {
 		row("notifier instances", func(m modeResult) string { return strconv.Itoa(m.Instances) }, "")
@@ -224,6 +236,14 @@ func printTable(w io.Writer, r *report) {
 	row("phone codes arrived / posted", func(m modeResult) string {
 		return fmt.Sprintf("%d / %d", m.Codes.Arrived, m.Codes.Posted)
 	}, "")
+	if slices.ContainsFunc(r.Modes, func(m modeResult) bool { return m.Traced }) {
+		row("traces: spans exported / smtp.send spans / requests", func(m modeResult) string {
+			if m.Traces == nil {
+				return "off"
+			}
+			return fmt.Sprintf("%s / %s / %d", thousands(m.Traces.Spans), thousands(m.Traces.Sends), m.Traces.Requests)
+		}, "sends = N")
+	}
 	row("peak RSS of the notifier (VmHWM)", func(m modeResult) string {
 		var each []string
 		for _, in := range m.PerInstance {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 	_ "time/tzdata" // quiet hours read users' time zones, whatever the image holds
@@ -113,13 +114,14 @@ func tuneGC(getenv func(string) string) {
 func serve(ctx context.Context, logOut io.Writer, getenv func(string) string) error {
 	tuneGC(getenv)
 	cfg, err := bootstrap.LoadConfig(getenv)
-	if err != nil {
+	traces, terr := bootstrap.LoadTracing(getenv)
+	if err := joinProblems(err, terr); err != nil {
 		return err
 	}
 	logger := logging.New(logOut, cfg.Log.Level, cfg.Log.Format)
 	logger.Info("starting notifier", "version", currentVersion(), "transport", cfg.Transport)
 
-	app := fx.New(bootstrap.App(bootstrap.Options{Config: cfg, Logger: logger, Version: currentVersion()}))
+	app := fx.New(bootstrap.App(bootstrap.Options{Config: cfg, Logger: logger, Version: currentVersion(), Tracing: traces}))
 	// A stop asked for while starting is honoured once started: the
 	// start is not cut short half way (a cancelled start is an error).
 	startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -137,6 +139,23 @@ func serve(ctx context.Context, logOut io.Writer, getenv func(string) string) er
 		return fmt.Errorf("stop: %w", bootstrap.Cause(err))
 	}
 	return nil
+}
+
+// joinProblems returns the configuration's error and the tracing
+// settings' as one, their problems listed together when both are
+// *config.Error, so that one start shows them all.
+func joinProblems(cfgErr, tracingErr error) error {
+	var a, b *config.Error
+	switch {
+	case cfgErr == nil:
+		return tracingErr
+	case tracingErr == nil:
+		return cfgErr
+	case errors.As(cfgErr, &a) && errors.As(tracingErr, &b):
+		return &config.Error{Problems: append(slices.Clone(a.Problems), b.Problems...)}
+	default:
+		return cfgErr
+	}
 }
 
 func migrate(ctx context.Context, logOut io.Writer, getenv func(string) string) error {

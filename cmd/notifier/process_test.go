@@ -107,6 +107,14 @@ func TestABadSettingStopsTheStartWithOneLinePerProblemAndStatus2(t *testing.T) {
 			file: "delivery:\n  workers:\n    bulk: 0\n",
 			want: []string{"delivery.workers.bulk: 0, at least 1 needed"},
 		},
+		"tracing settings, with the configuration's": {
+			vars: map[string]string{"NOTIFIER_LOG_LEVEL": "loud", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_TRACES_SAMPLER": "sometimes"},
+			want: []string{
+				"NOTIFIER_LOG_LEVEL: ",
+				`OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported`,
+				`OTEL_TRACES_SAMPLER: "sometimes" is not a sampler`,
+			},
+		},
 		"several problems at once": {
 			vars: map[string]string{"NOTIFIER_TRANSPORT": "kafka", "NOTIFIER_LOG_LEVEL": "loud", "NOTIFIER_API_TOKENS": "admin:"},
 			file: "posting:\n  inline_context_max: 0\n",

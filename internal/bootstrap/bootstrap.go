@@ -37,6 +37,7 @@ import (
 	"github.com/notifier/notifier/platform/metrics"
 	"github.com/notifier/notifier/platform/poisonqueue"
 	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/tracing"
 	"github.com/notifier/notifier/platform/unsubscribe"
 	"github.com/notifier/notifier/platform/upstream"
 	"github.com/notifier/notifier/templates"
@@ -58,6 +59,12 @@ type Options struct {
 	// HandlerMiddlewares wrap every message handler inside its unit of
 	// work (messaging.Config.Middlewares): faults and holds a test injects.
 	HandlerMiddlewares []message.HandlerMiddleware
+	// Tracing says whether and where to export traces (LoadTracing); the
+	// zero value is off.
+	Tracing tracing.Settings
+	// TracingOptions are passed to tracing.New: a test's span recorder
+	// (tracing.WithSpanProcessor) turns tracing on by itself.
+	TracingOptions []tracing.Option
 }
 
 // App returns the whole application as fx options.
@@ -90,8 +97,11 @@ func App(o Options) fx.Option {
 			metrics.NewRegistry,
 			func(r *prometheus.Registry) prometheus.Registerer { return r },
 			newInfra,
-			func(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger) (*messaging.Messaging, error) {
-				return newMessaging(cfg, in, c, logger, o.HandlerMiddlewares)
+			func(lc fx.Lifecycle, logger *slog.Logger) (*tracing.Provider, error) {
+				return newTracing(lc, o, logger)
+			},
+			func(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger, tp *tracing.Provider) (*messaging.Messaging, error) {
+				return newMessaging(cfg, in, c, logger, tp, o.HandlerMiddlewares)
 			},
 			func(m *messaging.Messaging) *cqrs.CommandBus { return m.CommandBus() },
 			func(m *messaging.Messaging) *cqrs.EventBus { return m.EventBus() },
@@ -102,7 +112,7 @@ func App(o Options) fx.Option {
 			newRenderer,
 			newUnsubscribeLinks,
 			newPoisonQueue,
-			func(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Logger, reg *prometheus.Registry) (*httpapi.Server, error) {
+			func(lc fx.Lifecycle, cfg config.Config, c clock.Clock, logger *slog.Logger, reg *prometheus.Registry, tp *tracing.Provider) (*httpapi.Server, error) {
 				users, err := newUserTokens(lc, cfg.Auth.JWT, c, logger)
 				if err != nil {
 					return nil, err
@@ -118,6 +128,7 @@ func App(o Options) fx.Option {
 					Title:        "Notifier API",
 					Version:      o.Version,
 					Metrics:      reg,
+					Tracing:      tp,
 				}, logger)
 			},
 		),
@@ -171,14 +182,47 @@ func newClaims(i *infra) (claims, error) {
 	return claims{Store: s, Sweeper: db.Sweeper{What: "expired claim checks", Sweep: s.Sweep}}, nil
 }
 
-func newMessaging(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger, mws []message.HandlerMiddleware) (*messaging.Messaging, error) {
+func newMessaging(cfg config.Config, in *infra, c clock.Clock, logger *slog.Logger, tp *tracing.Provider, mws []message.HandlerMiddleware) (*messaging.Messaging, error) {
 	return messaging.New(messaging.Config{
 		Clock:         c,
 		MaxRetries:    cfg.Messaging.MaxRetries,
 		RetryInterval: cfg.Messaging.RetryInterval,
 		UnitOfWork:    in.unit,
 		Middlewares:   mws,
+		Tracing:       tp,
+		System:        messagingSystem(cfg.Transport),
 	}, in.transport, in.keys, logger)
+}
+
+// messagingSystem is the messaging.system of the consumer spans on a
+// transport.
+func messagingSystem(transport string) string {
+	switch transport {
+	case config.TransportAMQP:
+		return "rabbitmq"
+	case config.TransportSQL:
+		return "postgresql"
+	default:
+		return "gochannel"
+	}
+}
+
+// newTracing builds the tracer provider the options ask for (off unless
+// the settings export or a test records) and flushes it when the
+// application stops, after the router and the HTTP server, whose hooks
+// were appended after its own.
+func newTracing(lc fx.Lifecycle, o Options, logger *slog.Logger) (*tracing.Provider, error) {
+	s := o.Tracing
+	s.Version = o.Version
+	tp, err := tracing.New(context.Background(), s, o.TracingOptions...)
+	if err != nil {
+		return nil, err
+	}
+	if tp.Enabled() {
+		logger.Info("tracing on", "otlp_export", s.Export)
+	}
+	lc.Append(fx.Hook{OnStop: tp.Shutdown})
+	return tp, nil
 }
 
 // newUpstream gives the upstream client the configured hosts and, in

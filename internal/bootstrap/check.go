@@ -16,6 +16,7 @@ import (
 	"github.com/notifier/notifier/modules/preferences/preferencesfx"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/tracing"
 	"github.com/notifier/notifier/templates"
 )
 
@@ -34,6 +35,21 @@ var checks = []config.Check{
 // listing every problem, one per line, each naming its setting.
 func LoadConfig(getenv func(string) string) (config.Config, error) {
 	return config.Load(getenv, checks...)
+}
+
+// LoadTracing reads the tracing settings from the standard OTEL_* variables
+// (tracing.FromEnv). Values that cannot be used are a *config.Error with
+// one problem per variable.
+func LoadTracing(getenv func(string) string) (tracing.Settings, error) {
+	s, err := tracing.FromEnv(getenv)
+	if err != nil {
+		var problems []string
+		for _, e := range unjoin(err) {
+			problems = append(problems, e.Error())
+		}
+		return tracing.Settings{}, &config.Error{Problems: problems}
+	}
+	return s, nil
 }
 
 // checkTemplates parses every file of every template of templates.dir (or

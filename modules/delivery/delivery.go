@@ -86,6 +86,9 @@ type DeliverBatch struct {
 // Name returns the wire name.
 func (DeliverBatch) Name() string { return "delivery.DeliverBatch.v1" }
 
+// PostingRef returns the posting the command is about, for its traces.
+func (c DeliverBatch) PostingRef() string { return c.PostingID }
+
 // RouteKey puts the command on its lane's topic.
 func (c DeliverBatch) RouteKey() string {
 	if c.Lane == LaneTransactional {
@@ -116,6 +119,9 @@ type DeliveryOutcomes struct {
 
 // Name returns the wire name.
 func (DeliveryOutcomes) Name() string { return "delivery.DeliveryOutcomes.v1" }
+
+// PostingRef returns the posting the event is about, for its traces.
+func (e DeliveryOutcomes) PostingRef() string { return e.PostingID }
 
 // RouteKey puts the event on its lane's topic: "transactional" for the
 // transactional lane, "" (bulk) otherwise.

@@ -111,6 +111,9 @@ type AudienceBatchResolved struct {
 // Name returns the wire name.
 func (AudienceBatchResolved) Name() string { return "posting.AudienceBatchResolved.v1" }
 
+// PostingRef returns the posting the event is about, for its traces.
+func (e AudienceBatchResolved) PostingRef() string { return e.PostingID }
+
 // RouteKey puts the event on its posting's lane.
 func (e AudienceBatchResolved) RouteKey() string { return e.Priority.route() }
 
@@ -126,3 +129,6 @@ type PostingCancelled struct {
 
 // Name returns the wire name.
 func (PostingCancelled) Name() string { return "posting.PostingCancelled.v1" }
+
+// PostingRef returns the posting the event is about, for its traces.
+func (e PostingCancelled) PostingRef() string { return e.PostingID }

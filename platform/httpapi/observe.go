@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // requestInfo carries what the inner layers learn about a request back to
@@ -38,6 +39,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := &requestInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	var span trace.Span
+	if s.tracer != nil && !untracedPaths[r.URL.Path] {
+		r, span = s.startSpan(r)
+	}
 	if r.Body != nil {
 		// Huma stops reading at each operation's own cap; this bounds raw
 		// routes and multipart forms too.
@@ -49,6 +54,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		aborted := false
 		if v != nil {
 			if v == http.ErrAbortHandler {
+				if span != nil {
+					span.End()
+				}
 				panic(v)
 			}
 			s.logger.ErrorContext(r.Context(), "http handler panicked",
@@ -61,7 +69,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				writeProblem(rw, internalProblem())
 			}
 		}
-		s.observe(r, rw, info, time.Since(start))
+		operation, status := s.observe(r, rw, info, time.Since(start))
+		if span != nil {
+			endSpan(span, r, operation, status)
+		}
 		if aborted {
 			panic(http.ErrAbortHandler)
 		}
@@ -69,10 +80,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rw, r)
 }
 
-// observe writes the access log line and updates the request metrics. The
-// log holds no body, no query string and no header, so no token, and the
-// path with its personal data masked (loggedPath).
-func (s *Server) observe(r *http.Request, rw *responseWriter, info *requestInfo, elapsed time.Duration) {
+// observe writes the access log line and updates the request metrics, and
+// returns the operation and the status it logged. The log holds no body, no
+// query string and no header, so no token, and the path with its personal
+// data masked (loggedPath).
+func (s *Server) observe(r *http.Request, rw *responseWriter, info *requestInfo, elapsed time.Duration) (string, int) {
 	operation := info.operation
 	if operation == "" {
 		operation = r.Pattern
@@ -100,6 +112,7 @@ func (s *Server) observe(r *http.Request, rw *responseWriter, info *requestInfo,
 		"duration", elapsed,
 		"bytes", rw.bytes,
 	)
+	return operation, status
 }
 
 // metricMethod bounds the method label: unknown methods become "OTHER".

@@ -15,6 +15,9 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // Defaults applied by NewServer to a zero Config field.
@@ -68,6 +71,10 @@ type Config struct {
 	// global registry (the request and handler counters, Go and process
 	// metrics): the registry of the application's own metrics.
 	Metrics prometheus.Gatherer
+	// Tracing, when on, gives every request but the probes and the scrape
+	// a server span, a child of the W3C trace context of its headers
+	// (traceparent), in the context its handler sees. Nil is off.
+	Tracing *tracing.Provider
 }
 
 // withDefaults fills in the zero fields of c.
@@ -108,6 +115,7 @@ type Server struct {
 	tokens     *tokenSet
 	userTokens UserTokenVerifier // nil: users' tokens are refused
 	metrics    *metrics
+	tracer     trace.Tracer // nil: no spans
 	handler    http.Handler
 	srv        *http.Server
 
@@ -159,6 +167,9 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 		metrics:    m,
 
 		readinessTimeout: ReadinessTimeout,
+	}
+	if cfg.Tracing.Enabled() {
+		s.tracer = cfg.Tracing.Tracer(tracerScope)
 	}
 
 	hcfg := huma.DefaultConfig(cfg.Title, cfg.Version)

@@ -10,7 +10,8 @@ import (
 
 // New returns a logger writing to w at level ("debug", "info", "warn",
 // "error") in format ("text" or "json"), masking personal data in every
-// attribute whose key names it (see MaskingHandler).
+// attribute whose key names it (see MaskingHandler) and adding the trace_id
+// and span_id of the context a record is logged with (see TraceHandler).
 func New(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -21,7 +22,7 @@ func New(w io.Writer, level, format string) *slog.Logger {
 	if format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(NewMaskingHandler(h))
+	return slog.New(NewMaskingHandler(NewTraceHandler(h)))
 }
 
 // MaskEmail keeps the first letter of the local part and the domain:

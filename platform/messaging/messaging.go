@@ -17,9 +17,11 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/lane"
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // PoisonTopic receives every message that cannot be processed, with the
@@ -47,6 +49,14 @@ type Config struct {
 	// Clock stamps every command and event the buses send with its
 	// PublishedAt time; nil means the system clock.
 	Clock clock.Clock
+	// Tracing, when on, carries the trace context of every command and
+	// event the buses send in its metadata (traceparent, tracestate) and
+	// gives every handler a consumer span, a child of the context its
+	// message carries (tracing.go). Nil is off.
+	Tracing *tracing.Provider
+	// System is the messaging.system of the consumer spans: "rabbitmq",
+	// "postgresql", "gochannel".
+	System string
 }
 
 func (c *Config) setDefaults() {
@@ -126,6 +136,9 @@ type Messaging struct {
 	logger    *slog.Logger
 	// lanes holds the lane of each subscribed handler, by name.
 	lanes sync.Map
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
+	system string
 }
 
 var (
@@ -155,7 +168,10 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("new router: %w", err)
 	}
-	m := &Messaging{router: router, transport: transport, dedup: NewDedup(keys), logger: logger}
+	m := &Messaging{router: router, transport: transport, dedup: NewDedup(keys), logger: logger, system: cfg.System}
+	if cfg.Tracing.Enabled() {
+		m.tracer = cfg.Tracing.Tracer(tracerScope)
+	}
 
 	poison, err := middleware.PoisonQueueWithFilter(poisonPublisher{transport.Publisher(), cfg.Clock}, PoisonTopic, goesToPoisonQueue)
 	if err != nil {
@@ -170,7 +186,14 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 		ShouldRetry:         func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
 		Logger:              wlog,
 	}
-	middlewares := []message.HandlerMiddleware{onlyTheRequeuedHandler, m.observe, poison, retry.Middleware, middleware.Recoverer}
+	middlewares := []message.HandlerMiddleware{onlyTheRequeuedHandler, m.observe, poison}
+	if m.tracer != nil {
+		// Inside the poison queue, so that the span records the error of
+		// a message it takes; around the retries, so that one span covers
+		// a message's every try.
+		middlewares = append(middlewares, m.trace)
+	}
+	middlewares = append(middlewares, retry.Middleware, middleware.Recoverer)
 	if cfg.UnitOfWork != nil {
 		middlewares = append(middlewares, cfg.UnitOfWork)
 	}
@@ -181,6 +204,9 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 	stamp := func(msg *message.Message, v any) error {
 		msg.Metadata.Set(PublishedAtKey, cfg.Clock.Now().UTC().Format(time.RFC3339Nano))
 		msg.Metadata.Set(lane.MetadataKey, lane.Of(routeOf(v)))
+		if m.tracer != nil {
+			stampTrace(msg, v)
+		}
 		return nil
 	}
 	m.commands, err = cqrs.NewCommandBusWithConfig(transport.Publisher(), cqrs.CommandBusConfig{

@@ -23,7 +23,8 @@
 // (optional) the transactional lane's store writes on that lane's own
 // connections, and so does its suppression list (table
 // delivery_suppressions, checked once per batch). Its metrics go to the graph's
-// prometheus.Registerer (optional: the application's registry).
+// prometheus.Registerer (optional: the application's registry). With the
+// graph's *tracing.Provider on (optional), every send has a span.
 package deliveryfx
 
 import (
@@ -55,6 +56,7 @@ import (
 	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/tracing"
 	"github.com/notifier/notifier/platform/unsubscribe"
 )
 
@@ -200,6 +202,8 @@ type deps struct {
 	Unsubscribe *unsubscribe.Links `optional:"true"`
 	// Deferred keeps what waits for the end of quiet hours.
 	Deferred app.DeferredStore
+	// Tracing gives every send a span when it is on (optional).
+	Tracing *tracing.Provider `optional:"true"`
 }
 
 // claimCacheSize is how many stored template contexts the lanes keep
@@ -277,6 +281,9 @@ func newLanes(d deps) (lanes, error) {
 			opts = append(opts, app.WithUnsubscribeLinks(d.Unsubscribe))
 		}
 		opts = append(opts, app.WithQuietHours(d.Deferred))
+		if d.Tracing.Enabled() {
+			opts = append(opts, app.WithTracing(d.Tracing.Tracer(tracerScope), sendSpanNames(d.Config)))
+		}
 		if d.Claims != nil {
 			opts = append(opts, app.WithClaims(claims, func(err error) bool { return errors.Is(err, claimcheck.ErrNotFound) }))
 		}
@@ -347,6 +354,19 @@ func validate(cfg config.Delivery) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// tracerScope is the instrumentation scope of the send spans.
+const tracerScope = "github.com/notifier/notifier/modules/delivery"
+
+// sendSpanNames names the span of a send after what takes it: "smtp.send"
+// and "sms.send" for the SMTP server and the SMS gateway, "capture.send"
+// for the capture channel.
+func sendSpanNames(cfg config.Config) map[string]string {
+	return map[string]string{
+		domain.ChannelEmail: channelName(cfg.SMTP.Addr != "", "smtp") + ".send",
+		domain.ChannelSMS:   channelName(cfg.SMS.URL != "", "sms") + ".send",
+	}
 }
 
 func channelName(configured bool, name string) string {

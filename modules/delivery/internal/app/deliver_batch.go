@@ -11,13 +11,17 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/delivery/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/logging"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/templating"
+	"github.com/notifier/notifier/platform/tracing"
 	"github.com/notifier/notifier/platform/unsubscribe"
 )
 
@@ -62,6 +66,10 @@ type DeliverBatchHandler struct {
 	// suppressions is the suppression list (WithSuppressions); nil
 	// suppresses nothing.
 	suppressions SuppressionList
+	// tracer gives each send a span named spanNames[channel]
+	// (WithTracing); nil: no spans.
+	tracer    trace.Tracer
+	spanNames map[string]string
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
@@ -128,6 +136,16 @@ func WithMetrics(m Metrics) DeliverBatchOption {
 // connections.
 func WithSuppressions(l SuppressionList) DeliverBatchOption {
 	return func(h *DeliverBatchHandler) { h.suppressions = l }
+}
+
+// WithTracing gives every send a span of t, a child of the batch's span,
+// named after the channel's sender in spanNames ("smtp.send", "sms.send",
+// "capture.send"; "<channel>.send" for a channel left out), with the
+// posting, the lane, the channel, the attempt and the result
+// (tracing.ResultKey) as attributes, never the address; a failed send
+// records its error.
+func WithTracing(t trace.Tracer, spanNames map[string]string) DeliverBatchOption {
+	return func(h *DeliverBatchHandler) { h.tracer, h.spanNames = t, maps.Clone(spanNames) }
 }
 
 // NewDeliverBatchHandler returns a DeliverBatchHandler sending through
@@ -617,7 +635,14 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 	r.attempts++
 	attempt := r.attempts
 	began := time.Now()
-	sendErr := senders[key.Channel].Send(ctx, *r.msg)
+	sendCtx, span := ctx, trace.Span(nil)
+	if h.tracer != nil {
+		sendCtx, span = h.startSend(ctx, key, attempt)
+	}
+	sendErr := senders[key.Channel].Send(sendCtx, *r.msg)
+	if span != nil {
+		endSend(span, sendErr, ctx.Err() != nil)
+	}
 	h.metrics.Attempted(key.Channel, time.Since(began))
 	now := h.clock.Now()
 	if sendErr == nil {
@@ -686,6 +711,39 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 	h.metrics.Retried(key.Channel, RetryClassOf(sendErr))
 	r.lastErr = sendErr.Error()
 	return tried{row: r, again: true, wait: wait}
+}
+
+// startSend starts the span of one send.
+func (h *DeliverBatchHandler) startSend(ctx context.Context, key domain.Key, attempt int) (context.Context, trace.Span) {
+	name := h.spanNames[key.Channel]
+	if name == "" {
+		name = key.Channel + ".send"
+	}
+	return h.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		tracing.PostingIDKey.String(key.PostingID),
+		tracing.LaneKey.String(lane.From(ctx)),
+		tracing.ChannelKey.String(key.Channel),
+		tracing.AttemptKey.Int(attempt),
+	))
+}
+
+// endSend records how a send ended on its span and ends it.
+func endSend(span trace.Span, err error, interrupted bool) {
+	defer span.End()
+	switch {
+	case err == nil:
+		span.SetAttributes(tracing.ResultKey.String(tracing.ResultSent))
+		return
+	case interrupted:
+		span.SetAttributes(tracing.ResultKey.String(tracing.ResultInterrupted))
+	case IsTransient(err):
+		span.SetAttributes(tracing.ResultKey.String(tracing.ResultTransient), attribute.String("notifier.retry_class", string(RetryClassOf(err))))
+	case IsRecipientRefused(err):
+		span.SetAttributes(tracing.ResultKey.String(tracing.ResultRefused))
+	default:
+		span.SetAttributes(tracing.ResultKey.String(tracing.ResultPermanent))
+	}
+	tracing.Fail(span, err)
 }
 
 // suppress puts an address its channel refused for good on the suppression

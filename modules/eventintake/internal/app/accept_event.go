@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/notifier/notifier/modules/eventintake/internal/domain"
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // MessageIDKey is the metadata key of the transport's message ID (the AMQP
@@ -53,8 +54,10 @@ func (a *AcceptEvent) MaxBody() int64 { return a.maxBody }
 // that key. It returns an error wrapping domain.ErrTooLarge or
 // domain.ErrMalformedJSON, or a *domain.InvalidEventError, for bad input
 // (nothing is queued), and any other error when the queue is not
-// available. The message is not bound to ctx: it outlives the request.
-func (a *AcceptEvent) Handle(_ context.Context, payload []byte) (string, error) {
+// available. The message is not bound to ctx, since it outlives the
+// request; it carries the trace context of ctx (traceparent), so that its
+// handling joins the request's trace.
+func (a *AcceptEvent) Handle(ctx context.Context, payload []byte) (string, error) {
 	if err := domain.CheckSize(payload, a.maxBody); err != nil {
 		return "", err
 	}
@@ -64,6 +67,7 @@ func (a *AcceptEvent) Handle(_ context.Context, payload []byte) (string, error) 
 	key := domain.EventKey(payload, "")
 	msg := message.NewMessage(watermill.NewUUID(), bytes.Clone(payload))
 	msg.Metadata.Set(MessageIDKey, key)
+	tracing.Inject(ctx, msg.Metadata)
 	if err := a.publisher.Publish(a.topic, msg); err != nil {
 		return "", fmt.Errorf("queue event %s: %w", key, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/lane"
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // DefaultIdempotencyRetention is how long an idempotency key answers with
@@ -160,6 +161,8 @@ func (h *CreatePostingHandler) HandleFor(ctx context.Context, scope string, cmd 
 	if err != nil {
 		return domain.Posting{}, false, err
 	}
+	// The span of the request or the message that made it names it.
+	tracing.SetPostingID(ctx, p.ID.String())
 	if created {
 		h.log.InfoContext(ctx, "posting created", "posting_id", p.ID, "status", p.Status,
 			"notification_type", p.NotificationType, "priority", p.Priority, "from_event", p.FromEvent)

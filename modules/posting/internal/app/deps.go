@@ -31,6 +31,9 @@ type ExpandAudience struct {
 // Name returns the wire name.
 func (ExpandAudience) Name() string { return "posting.ExpandAudience.v1" }
 
+// PostingRef returns the posting whose audience it walks, for its traces.
+func (c ExpandAudience) PostingRef() string { return c.PostingID }
+
 // RouteKey puts the command on its posting's lane.
 func (c ExpandAudience) RouteKey() string {
 	return posting.CreatePosting{Priority: c.Priority}.RouteKey()
