@@ -70,6 +70,9 @@ func TestAManagerUsesTheConsole(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#mailing button[type=submit]:not([formaction])`))))
 	waitText(".notice", "Mailing created.")
 	waitText("#summary .status", "completed")
+	// The counters update live; the deliveries table is as it was when
+	// the page loaded: a reload shows them final.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#deliveries table"))))
 	browsertest.Screenshot(t, ctx, "3-posting.png")
 	browsertest.NoAxeViolations(t, ctx, "posting")
 	require.Contains(t, text("#summary"), "promo")
