@@ -107,7 +107,7 @@ func (c *Console) parsePages() error {
 		},
 	}
 	c.pages = map[string]*template.Template{}
-	for _, page := range []string{"login", "postings", "posting", "new", "user", "poison", "error"} {
+	for _, page := range []string{"login", "postings", "posting", "new", "user", "poison", "webhooks", "error"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templatesFS, "templates/layout.html", "templates/partials.html", "templates/"+page+".html")
 		if err != nil {
 			return fmt.Errorf("console page %s: %w", page, err)
@@ -140,6 +140,9 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /console/users", c.signedIn(c.findUser))
 	mux.HandleFunc("GET /console/users/{id}", c.signedIn(c.user))
 	mux.HandleFunc("POST /console/users/{id}/preferences", c.signedIn(c.savePreferences))
+	mux.HandleFunc("GET /console/webhooks", c.signedIn(c.webhooks))
+	mux.HandleFunc("GET /console/webhooks/{id}", c.signedIn(c.webhook))
+	mux.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(c.enableWebhook))
 	mux.HandleFunc("GET /console/poison", c.signedIn(c.poison))
 	mux.HandleFunc("POST /console/poison/{id}/{action}", c.signedIn(c.poisonAction))
 	return securityHeaders(mux)

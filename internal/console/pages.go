@@ -486,12 +486,10 @@ type poisonList struct {
 }
 
 func (c *Console) poison(w http.ResponseWriter, r *http.Request, s session) {
-	data := pageData{"Title": "Poison queue", "Notice": r.URL.Query().Get("notice")}
-	if s.Role != apitokens.RoleAdmin {
-		data["Error"] = "The poison queue is for admins: sign in with an admin token."
-		c.render(w, r, http.StatusForbidden, "poison", s, data)
+	if !c.adminOnly(w, r, s, "poison", "Poison queue", "The poison queue is") {
 		return
 	}
+	data := pageData{"Title": "Poison queue", "Notice": r.URL.Query().Get("notice")}
 	params := url.Values{"limit": {"50"}}
 	if cur := r.URL.Query().Get("cursor"); cur != "" {
 		params.Set("cursor", cur)
