@@ -16,6 +16,7 @@ import (
 	"github.com/notifier/notifier/notifiertest"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/demodirectory"
+	"github.com/notifier/notifier/platform/metrics"
 )
 
 // hookCall is one call a webhook receiver got.
@@ -129,6 +130,11 @@ func TestWebhooksReportADeliveryAndItsPostingSigned(t *testing.T) {
 			hook := n.Do(t, http.MethodGet, "/api/v1/webhooks/"+id, notifiertest.AdminToken, nil).Map(t)
 			require.Equal(t, 0.0, hook["pending_messages"])
 			require.Equal(t, true, hook["enabled"])
+			v := n.Metrics(t)
+			require.Equal(t, 2.0, v[metrics.Series("notifier_webhook_attempts_total", "result", "succeeded")])
+			require.Equal(t, 0.0, v[metrics.Series("notifier_webhook_attempts_total", "result", "failed")])
+			require.Equal(t, 1.0, v[metrics.Series("notifier_webhook_endpoints", "state", "enabled")])
+			require.True(t, v.Has(metrics.Series("notifier_webhook_messages_pending")))
 		})
 	}
 }

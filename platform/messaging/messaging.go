@@ -99,7 +99,9 @@ type SkipsDeduplication interface {
 // Observer is implemented by event handlers that watch events another
 // module's handler already consumes (the webhooks module watching
 // delivery outcomes): each must get every message of the topic, beside
-// that handler, whatever the transport.
+// that handler, whatever the transport. A topic's only consumer must not
+// be an Observer: on the SQL transport its queue would fill with copies
+// nobody takes.
 type Observer interface {
 	Observes() bool
 }

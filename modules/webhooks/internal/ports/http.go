@@ -140,7 +140,7 @@ type Webhook struct {
 	Enabled     bool     `json:"enabled" doc:"Whether calls are made to it" example:"true"`
 	// Pointers, so that an endpoint without them leaves them out.
 	DisabledAt      *time.Time `json:"disabled_at,omitempty" doc:"When it was disabled" example:"2026-03-02T12:00:00Z"`
-	DisabledReason  string     `json:"disabled_reason,omitempty" doc:"Why it was disabled: every call of a message failed for webhooks.max_age, or it answered 410 Gone" example:"no call succeeded for 24h0m0s (31 tries of message msg_01957a2c9f1e7b3d8a4c5e6f7a8b9c0d; last: HTTP 503)"`
+	DisabledReason  string     `json:"disabled_reason,omitempty" doc:"Why it was disabled: every call of a message failed for webhooks.max_age, or it answered 410 Gone" example:"no call succeeded for 24h0m0s (34 tries of message msg_01957a2c9f1e7b3d8a4c5e6f7a8b9c0d; last: HTTP 503)"`
 	PendingMessages int        `json:"pending_messages" doc:"Messages waiting to be sent to it" example:"0"`
 	LastSuccessAt   *time.Time `json:"last_success_at,omitempty" doc:"When it last answered 2xx" example:"2026-03-01T12:00:05Z"`
 	// PreviousSecretExpiresAt is set during a rotation's grace period.
