@@ -55,7 +55,7 @@ CREATE TABLE webhook_attempts (
     status_code     integer NOT NULL DEFAULT 0, -- 0: no answer came
     error           text NOT NULL DEFAULT '',
     duration_us     bigint NOT NULL,
-    result          text NOT NULL CHECK (result IN ('succeeded', 'failed')),
+    result          text NOT NULL CHECK (result IN ('success', 'failure')),
     next_attempt_at timestamptz,
     PRIMARY KEY (endpoint_id, seq)
 );

@@ -34,8 +34,8 @@ type Sender interface {
 
 // Metrics counts the attempts.
 type Metrics interface {
-	// Attempt counts one try with its result (domain.ResultSucceeded or
-	// domain.ResultFailed) and how long it took.
+	// Attempt counts one try with its result (domain.ResultSuccess or
+	// domain.ResultFailure) and how long it took.
 	Attempt(result string, d time.Duration)
 }
 
@@ -207,10 +207,10 @@ func (d *Dispatcher) try(ctx context.Context, e domain.Endpoint, m domain.Messag
 	outcome := d.cfg.Policy.Judge(m, e, status, err, d.clock.Now())
 	attempt := domain.Attempt{
 		EndpointID: e.ID, MessageID: m.ID, EventType: m.EventType, Attempt: m.Attempts, At: at,
-		StatusCode: status, Duration: elapsed, Result: domain.ResultSucceeded,
+		StatusCode: status, Duration: elapsed, Result: domain.ResultSuccess,
 	}
 	if outcome.Verdict != domain.Delivered {
-		attempt.Result = domain.ResultFailed
+		attempt.Result = domain.ResultFailure
 		attempt.Error = failure(status, err)
 	}
 	if outcome.Verdict == domain.Retry {

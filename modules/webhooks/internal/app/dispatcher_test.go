@@ -89,14 +89,14 @@ func TestAFailedCallIsRetriedWithBackoffUnderTheSameWebhookID(t *testing.T) {
 
 	h := w.history(t, e.ID)
 	require.Len(t, h, 3)
-	require.Equal(t, []string{domain.ResultSucceeded, domain.ResultFailed, domain.ResultFailed}, []string{h[0].Result, h[1].Result, h[2].Result})
+	require.Equal(t, []string{domain.ResultSuccess, domain.ResultFailure, domain.ResultFailure}, []string{h[0].Result, h[1].Result, h[2].Result})
 	require.Equal(t, []int{3, 2, 1}, []int{h[0].Attempt, h[1].Attempt, h[2].Attempt})
 	require.Equal(t, 503, h[2].StatusCode)
 	require.Equal(t, start.Add(5*time.Second), *h[2].NextAttemptAt)
 	require.Equal(t, start.Add(15*time.Second), *h[1].NextAttemptAt)
 	require.Nil(t, h[0].NextAttemptAt)
 	require.Equal(t, calls[0].ID(), h[0].WebhookID())
-	require.Equal(t, map[string]int{domain.ResultFailed: 2, domain.ResultSucceeded: 1}, w.metrics.results)
+	require.Equal(t, map[string]int{domain.ResultFailure: 2, domain.ResultSuccess: 1}, w.metrics.results)
 }
 
 // dispatchUntil makes the calls that are due, moving the clock to the next

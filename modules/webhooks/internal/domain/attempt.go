@@ -11,10 +11,10 @@ const HistorySize = 100
 
 // The results of an attempt.
 const (
-	// ResultSucceeded: the endpoint answered 2xx.
-	ResultSucceeded = "succeeded"
-	// ResultFailed: it did not; see the status code or the error.
-	ResultFailed = "failed"
+	// ResultSuccess: the endpoint answered 2xx.
+	ResultSuccess = "success"
+	// ResultFailure: it did not; see the status code or the error.
+	ResultFailure = "failure"
 )
 
 // Attempt is one try of one message, as the history keeps it.

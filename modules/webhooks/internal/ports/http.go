@@ -270,10 +270,10 @@ type Attempt struct {
 	EventType  string    `json:"event_type" doc:"The event's type" example:"delivery.sent"`
 	WebhookID  string    `json:"webhook_id" doc:"The message's webhook-id, the same on every try" example:"msg_01957a2c9f1e7b3d8a4c5e6f7a8b9c0d"`
 	Attempt    int       `json:"attempt" doc:"The try's number for its message, from 1" example:"1"`
-	Result     string    `json:"result" enum:"succeeded,failed" doc:"succeeded: a 2xx answer; failed: anything else" example:"failed"`
+	Result     string    `json:"result" enum:"success,failure" doc:"success: a 2xx answer; failure: anything else" example:"failure"`
 	StatusCode int       `json:"status_code,omitempty" doc:"The endpoint's answer; absent when none came" example:"503"`
 	Error      string    `json:"error,omitempty" doc:"Why no answer came (timed out, connection refused, address not allowed…), or what an answer meant" example:"timed out"`
-	DurationMS float64   `json:"duration_ms" doc:"How long the call took, in milliseconds" example:"12.5"`
+	DurationMS int64     `json:"duration_ms" doc:"How long the call took, in whole milliseconds (rounded)" example:"12"`
 	// NextAttemptAt is set when the message is tried again.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty" doc:"When the message is tried again; absent when it is not (sent, given up, endpoint disabled)" example:"2026-03-01T12:00:15Z"`
 }
@@ -297,7 +297,7 @@ func (p *HTTP) attempts(ctx context.Context, in *ListAttemptsInput) (*ListAttemp
 	for _, a := range page.Items {
 		out.Body.Items = append(out.Body.Items, Attempt{
 			At: a.At, EventType: a.EventType, WebhookID: a.WebhookID(), Attempt: a.Attempt, Result: a.Result,
-			StatusCode: a.StatusCode, Error: a.Error, DurationMS: float64(a.Duration.Microseconds()) / 1000,
+			StatusCode: a.StatusCode, Error: a.Error, DurationMS: a.Duration.Round(time.Millisecond).Milliseconds(),
 			NextAttemptAt: a.NextAttemptAt,
 		})
 	}

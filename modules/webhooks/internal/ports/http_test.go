@@ -238,7 +238,7 @@ func TestAttemptsArePagedAndABadCursorIs422(t *testing.T) {
 		require.NoError(t, err)
 		next := clk.Now().Add(time.Second)
 		_, err = store.Record(t.Context(), m[0], domain.Attempt{EndpointID: e.ID, MessageID: msg.ID, EventType: msg.EventType,
-			Attempt: i + 1, At: clk.Now(), StatusCode: 503, Duration: 12500 * time.Microsecond, Result: domain.ResultFailed,
+			Attempt: i + 1, At: clk.Now(), StatusCode: 503, Duration: 12500 * time.Microsecond, Result: domain.ResultFailure,
 			NextAttemptAt: &next}, domain.Outcome{Verdict: domain.Retry, NextAttemptAt: next})
 		require.NoError(t, err)
 		clk.Advance(time.Second)
@@ -251,9 +251,9 @@ func TestAttemptsArePagedAndABadCursorIs422(t *testing.T) {
 	require.Equal(t, 3.0, latest["attempt"])
 	require.Equal(t, "msg_01000000000000000000000000000000", latest["webhook_id"])
 	require.Equal(t, "delivery.sent", latest["event_type"])
-	require.Equal(t, "failed", latest["result"])
+	require.Equal(t, "failure", latest["result"])
 	require.Equal(t, 503.0, latest["status_code"])
-	require.Equal(t, 12.5, latest["duration_ms"])
+	require.Equal(t, 13.0, latest["duration_ms"], "12.5 ms, rounded")
 	require.Equal(t, "2026-03-01T12:00:03Z", latest["next_attempt_at"])
 	second := decode(t, api.Get("/api/v1/webhooks/"+id+"/attempts?limit=2&cursor="+first["next_cursor"].(string)).Body)
 	require.Len(t, second["items"], 1)

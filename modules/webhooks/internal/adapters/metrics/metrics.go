@@ -31,7 +31,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "notifier_webhook_attempts_total",
-			Help: "Webhook calls made, by result (succeeded: a 2xx answer; failed: anything else).",
+			Help: "Webhook calls made, by result (success: a 2xx answer; failure: anything else).",
 		}, []string{"result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "notifier_webhook_attempt_duration_seconds",
@@ -44,15 +44,15 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, fmt.Errorf("register webhook metrics: %w", err)
 		}
 	}
-	m.attempts.WithLabelValues(domain.ResultSucceeded)
-	m.attempts.WithLabelValues(domain.ResultFailed)
+	m.attempts.WithLabelValues(domain.ResultSuccess)
+	m.attempts.WithLabelValues(domain.ResultFailure)
 	return m, nil
 }
 
 // Attempt implements app.Metrics.
 func (m *Metrics) Attempt(result string, d time.Duration) {
-	if result != domain.ResultSucceeded {
-		result = domain.ResultFailed
+	if result != domain.ResultSuccess {
+		result = domain.ResultFailure
 	}
 	m.attempts.WithLabelValues(result).Inc()
 	m.duration.Observe(d.Seconds())

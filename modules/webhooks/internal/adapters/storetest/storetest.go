@@ -92,9 +92,9 @@ func attempt(m domain.Message, at time.Time, result string) domain.Attempt {
 
 func record(t *testing.T, s app.Store, m domain.Message, at time.Time, o domain.Outcome) bool {
 	t.Helper()
-	result := domain.ResultFailed
+	result := domain.ResultFailure
 	if o.Verdict == domain.Delivered {
-		result = domain.ResultSucceeded
+		result = domain.ResultSuccess
 	}
 	a := attempt(m, at, result)
 	if o.Verdict == domain.Retry {
@@ -285,7 +285,7 @@ func recordDelivered(t *testing.T, s app.Store) {
 	require.Equal(t, base.Add(time.Second), a.At)
 	require.Equal(t, 503, a.StatusCode)
 	require.Equal(t, 1500*time.Microsecond, a.Duration)
-	require.Equal(t, domain.ResultSucceeded, a.Result)
+	require.Equal(t, domain.ResultSuccess, a.Result)
 	require.Nil(t, a.NextAttemptAt)
 
 	// An older success does not move LastSuccessAt back.
@@ -311,7 +311,7 @@ func recordRetry(t *testing.T, s app.Store) {
 	items, _, err := s.ListAttempts(context.Background(), e.ID, 10, "")
 	require.NoError(t, err)
 	require.Equal(t, next, *items[0].NextAttemptAt)
-	require.Equal(t, domain.ResultFailed, items[0].Result)
+	require.Equal(t, domain.ResultFailure, items[0].Result)
 	require.True(t, get(t, s, e.ID).Enabled())
 }
 
@@ -457,6 +457,6 @@ func deleteCascades(t *testing.T, s app.Store) {
 	require.NoError(t, err)
 	require.Empty(t, items)
 	// A try in flight when it was deleted records nothing, and fails not.
-	_, err = s.Record(ctx, m, attempt(m, base, domain.ResultSucceeded), domain.Outcome{Verdict: domain.Delivered})
+	_, err = s.Record(ctx, m, attempt(m, base, domain.ResultSuccess), domain.Outcome{Verdict: domain.Delivered})
 	require.NoError(t, err)
 }
