@@ -203,3 +203,39 @@ func TestAnAdminWorksThePoisonQueueAndAUsersDeliveriesInTheConsole(t *testing.T)
 	browsertest.Screenshot(t, ctx, "8-user-deliveries.png")
 	browsertest.NoAxeViolations(t, ctx, "user with deliveries")
 }
+
+// An admin follows an endpoint's calls in the console: its state and each
+// attempt, with the event type and the result.
+func TestAnAdminFollowsAWebhookInTheConsole(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.Browser(t)
+	n := notifiertest.Start(t, withWebhooksToLoopback())
+	r := newHookReceiver(t, false)
+	id, _ := registerHook(t, n, r.srv.URL+"/hooks", "delivery.sent", "posting.completed")
+	n.PublishEvent(t, withEventID(t, seed(t, "event_user_signed_up.json", "<uuid>", anna), "evt-console-hook"))
+	require.Eventually(t, func() bool { return len(r.got()) == 2 }, 20*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(n.URL+"/console/webhooks"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SetValue(chromedp.CSS("#token"), notifiertest.AdminToken), chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("tbody a"))))
+	list, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody")))
+	require.NoError(t, err)
+	require.Contains(t, list, "enabled")
+	browsertest.NoAxeViolations(t, ctx, "webhooks")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("tbody a")), chromedp.WaitVisible(chromedp.CSS("#attempts table"))))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(loc, "/console/webhooks/"+id), loc)
+	var attempts string
+	require.Eventually(t, func() bool {
+		attempts, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#attempts tbody")))
+		if err == nil && strings.Count(attempts, "success") < 2 {
+			_, _ = chromedp.Run(ctx, chromedp.Reload())
+		}
+		return err == nil && strings.Count(attempts, "success") == 2
+	}, 10*time.Second, 200*time.Millisecond, "both calls are in the history")
+	require.Contains(t, attempts, "delivery.sent")
+	require.Contains(t, attempts, "posting.completed")
+	browsertest.Screenshot(t, ctx, "9-webhook.png")
+	browsertest.NoAxeViolations(t, ctx, "webhook")
+}

@@ -1,6 +1,6 @@
 // Package bootstrap is Notifier's composition root: it picks the platform
-// pieces from the configuration and puts them together with the four
-// modules in one fx application. No business logic lives here.
+// pieces from the configuration and puts them together with the modules
+// in one fx application. No business logic lives here.
 package bootstrap
 
 import (
@@ -26,6 +26,7 @@ import (
 	"github.com/notifier/notifier/modules/eventintake/eventintakefx"
 	"github.com/notifier/notifier/modules/posting/postingfx"
 	"github.com/notifier/notifier/modules/preferences/preferencesfx"
+	"github.com/notifier/notifier/modules/webhooks/webhooksfx"
 	"github.com/notifier/notifier/platform/claimcheck"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
@@ -136,6 +137,7 @@ func App(o Options) fx.Option {
 		preferencesfx.Module,
 		deliveryfx.Module,
 		eventintakefx.Module,
+		webhooksfx.Module,
 		fx.Invoke(func(p wiring) error { return wire(p, o.OnPoison) }),
 		fx.Invoke(startPprof),
 	)

@@ -14,6 +14,7 @@ import (
 	"github.com/notifier/notifier/modules/delivery/deliveryfx"
 	"github.com/notifier/notifier/modules/eventintake/eventintakefx"
 	"github.com/notifier/notifier/modules/preferences/preferencesfx"
+	"github.com/notifier/notifier/modules/webhooks/webhooksfx"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/tracing"
@@ -26,6 +27,7 @@ var checks = []config.Check{
 	deliveryfx.Validate,
 	preferencesfx.Validate,
 	eventintakefx.Validate,
+	webhooksfx.Validate,
 	checkTemplates,
 }
 

@@ -132,3 +132,49 @@ func (PostingCancelled) Name() string { return "posting.PostingCancelled.v1" }
 
 // PostingRef returns the posting the event is about, for its traces.
 func (e PostingCancelled) PostingRef() string { return e.PostingID }
+
+// The final statuses of a posting, as PostingFinished reports them.
+const (
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusExpired   = "expired"
+	StatusCancelled = "cancelled"
+)
+
+// Counters is a posting's progress when it finished: Recipients counts the
+// users its audience walk resolved, the others count (user, channel)
+// deliveries by final status.
+type Counters struct {
+	Recipients int `json:"recipients"`
+	Skipped    int `json:"skipped"`
+	Sent       int `json:"sent"`
+	Failed     int `json:"failed"`
+	Expired    int `json:"expired"`
+	Cancelled  int `json:"cancelled"`
+}
+
+// PostingFinished says a posting reached a final status (StatusCompleted,
+// StatusFailed, StatusExpired or StatusCancelled); nothing more happens to
+// it. It is published in the transaction that writes the status, once per
+// posting; a handler that failed after writing it and is redelivered may
+// publish it again, so consumers key on PostingID.
+type PostingFinished struct {
+	PostingID        string   `json:"posting_id"`
+	Status           string   `json:"status"`
+	NotificationType string   `json:"notification_type,omitempty"`
+	FromEvent        string   `json:"from_event,omitempty"`
+	Priority         Priority `json:"priority,omitempty"`
+	// Error is the public reason of a failed posting.
+	Error      string    `json:"error,omitempty"`
+	Counters   Counters  `json:"counters"`
+	FinishedAt time.Time `json:"finished_at"`
+}
+
+// Name returns the wire name.
+func (PostingFinished) Name() string { return "posting.PostingFinished.v1" }
+
+// RouteKey puts the event on its posting's lane.
+func (e PostingFinished) RouteKey() string { return e.Priority.route() }
+
+// PostingRef returns the posting the event is about, for its traces.
+func (e PostingFinished) PostingRef() string { return e.PostingID }

@@ -40,6 +40,7 @@ type Config struct {
 	Messaging   Messaging         `yaml:"messaging"`
 	Intake      Intake            `yaml:"intake"`
 	Posting     Posting           `yaml:"posting"`
+	Webhooks    Webhooks          `yaml:"webhooks"`
 	Log         Log               `yaml:"log"`
 	Debug       Debug             `yaml:"debug"`
 
@@ -306,6 +307,38 @@ type Posting struct {
 	// InlineContextMax is the largest resolved context copied into every
 	// batch message; a larger one is stored once and referenced.
 	InlineContextMax int `yaml:"inline_context_max"`
+}
+
+// Webhooks configures the delivery-status webhooks (the webhooks module);
+// the module judges these settings (webhooksfx.Validate).
+type Webhooks struct {
+	// AllowedHosts, when set, are the only hosts an endpoint may name,
+	// reached wherever they resolve (private addresses included); empty,
+	// any host whose addresses are public. Host names or IP addresses,
+	// "*.example.com" for every subdomain.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// MaxAge is how long a message is retried before it is given up on
+	// (and its endpoint disabled, unless it took another message since).
+	MaxAge time.Duration `yaml:"max_age"`
+	// Backoff is the wait after a message's first failed try, doubled
+	// after each further one, with jitter, up to MaxBackoff.
+	Backoff    time.Duration `yaml:"backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Timeout bounds one call, connection and answer included.
+	Timeout time.Duration `yaml:"timeout"`
+	// Concurrency bounds the calls in flight in one process, and
+	// EndpointConcurrency those to one endpoint.
+	Concurrency         int `yaml:"concurrency"`
+	EndpointConcurrency int `yaml:"endpoint_concurrency"`
+	// PollInterval is how often due messages are looked for.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// RotationGrace is how long a rotated-out secret keeps signing beside
+	// the new one.
+	RotationGrace time.Duration `yaml:"rotation_grace"`
+	// DatabaseConns is the size of the dispatcher's own PostgreSQL pool,
+	// so that sending webhooks never takes a connection deliveries wait
+	// for.
+	DatabaseConns int `yaml:"database_conns"`
 }
 
 // Flow says what postings one event type makes.

@@ -54,6 +54,11 @@ var envVars = []envVar{
 		c.AMQP.Exchanges = splitList(v)
 		return nil
 	}},
+	{"NOTIFIER_WEBHOOKS_ALLOWED_HOSTS", "webhooks.allowed_hosts", func(c *Config, v string) error {
+		c.Webhooks.AllowedHosts = splitList(v)
+		return nil
+	}},
+	{"NOTIFIER_WEBHOOKS_MAX_AGE", "webhooks.max_age", duration(func(c *Config) *time.Duration { return &c.Webhooks.MaxAge })},
 	{"NOTIFIER_DEMO_DIRECTORY", "directory.demo", boolean(func(c *Config) *bool { return &c.Directory.Demo })},
 	{"NOTIFIER_DIRECTORY_PAGE_SIZE", "directory.page_size", whole(func(c *Config) *int { return &c.Directory.PageSize })},
 	{"NOTIFIER_UPSTREAMS", "upstreams", func(c *Config, v string) error {

@@ -58,9 +58,16 @@ func (h transactionalEventHandler) SkipDeduplication() bool {
 	return skipsDeduplication(h.EventHandler)
 }
 
+func (h transactionalEventHandler) Observes() bool { return observes(h.EventHandler) }
+
 func skipsDeduplication(h any) bool {
 	s, ok := h.(SkipsDeduplication)
 	return ok && s.SkipDeduplication()
+}
+
+func observes(h any) bool {
+	o, ok := h.(Observer)
+	return ok && o.Observes()
 }
 
 // acceptingSubscriber hands over only the messages accept takes; it acks

@@ -106,6 +106,24 @@ type SkipsDeduplication interface {
 	SkipDeduplication() bool
 }
 
+// Observer is implemented by event handlers that watch events another
+// module's handler already consumes (the webhooks module watching
+// delivery outcomes): each must get every message of the topic, beside
+// that handler, whatever the transport. A topic's only consumer must not
+// be an Observer: on the SQL transport its queue would fill with copies
+// nobody takes.
+type Observer interface {
+	Observes() bool
+}
+
+// Observing is implemented by transports on which some topics hand each
+// message to one consumer only (the SQL transport's queues of the
+// transactional lane): Observe, called before the handler subscribes,
+// gives an observer of topic a copy of each of its messages of its own.
+type Observing interface {
+	Observe(topic, handlerName string) error
+}
+
 // RawHandler consumes a topic that does not carry CQRS messages (such as
 // the external events exchange).
 type RawHandler struct {
@@ -251,7 +269,13 @@ func New(cfg Config, transport Transport, keys KeyStore, logger *slog.Logger) (*
 		},
 		SubscriberConstructor: func(p cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
 			route := handlerRoute(p.EventHandler)
-			return m.subscriber(EventTopic(p.EventName, route), p.HandlerName, route)
+			topic := EventTopic(p.EventName, route)
+			if o, ok := m.transport.(Observing); ok && observes(p.EventHandler) {
+				if err := o.Observe(topic, p.HandlerName); err != nil {
+					return nil, fmt.Errorf("observe %s for %s: %w", topic, p.HandlerName, err)
+				}
+			}
+			return m.subscriber(topic, p.HandlerName, route)
 		},
 		// One topic per event type already; this only guards against
 		// a stray message redelivering forever.

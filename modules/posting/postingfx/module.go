@@ -8,7 +8,8 @@
 // where a resolved template context too large to copy into every batch is
 // kept once. It contributes its command
 // handlers (posting.CreatePosting, posting.ExpandAudience) to the
-// "command_handlers" group, its event handler
+// "command_handlers" group (and publishes posting.AudienceBatchResolved,
+// posting.PostingCancelled and posting.PostingFinished), its event handler
 // (posting.ApplyOutcomesOnDeliveryOutcomes) to "event_handlers", each once
 // per lane (the transactional copy named "<name>.transactional"), its HTTP
 // routes to "routes", the sweeper of its expired idempotency keys to
@@ -117,10 +118,10 @@ func newStore(p storeParams) (domain.Store, error) {
 
 func newDirectory(c *upstream.Client) (*directory.Directory, error) { return directory.New(c) }
 
-func newCreatePosting(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, templates *templating.Renderer,
+func newCreatePosting(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, events *cqrs.EventBus, templates *templating.Renderer,
 	up *upstream.Client, clk clock.Clock, cfg config.Config, logger *slog.Logger,
 ) (*app.CreatePostingHandler, error) {
-	return app.NewCreatePostingHandler(store, tx, commands, templates, up, clk, moduleLogger(logger),
+	return app.NewCreatePostingHandler(store, tx, commands, events, templates, up, clk, moduleLogger(logger),
 		app.WithIdempotencyRetention(cfg.Posting.IdempotencyRetention))
 }
 
@@ -155,10 +156,10 @@ func newExpandAudience(store domain.Store, tx db.TxRunner, dir *directory.Direct
 		cfg.Directory.MaxAhead, moduleLogger(logger), app.WithContextLimits(limits))
 }
 
-func newApplyOutcomes(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, clk clock.Clock, cfg config.Config,
-	logger *slog.Logger,
+func newApplyOutcomes(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, events *cqrs.EventBus, clk clock.Clock,
+	cfg config.Config, logger *slog.Logger,
 ) (*app.ApplyDeliveryOutcomesHandler, error) {
-	return app.NewApplyDeliveryOutcomesHandler(store, tx, commands, clk, cfg.Directory.MaxAhead, moduleLogger(logger))
+	return app.NewApplyDeliveryOutcomesHandler(store, tx, commands, events, clk, cfg.Directory.MaxAhead, moduleLogger(logger))
 }
 
 func newCancelPosting(store domain.Store, tx db.TxRunner, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger) (*app.CancelPostingHandler, error) {

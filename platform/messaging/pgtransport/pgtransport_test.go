@@ -205,3 +205,72 @@ func TestTheTransactionalLaneOfTheOutboxForwardsWhileTheBulkLaneIsStuck(t *testi
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM wm_notifier_outbox`).Scan(&bulk))
 	require.Equal(t, 50, bulk, "the bulk rows are still waiting for their broker")
 }
+
+// codeSent travels on the transactional lane: a queue in the SQL transport.
+type codeSent struct {
+	N int `json:"n"`
+}
+
+func (codeSent) Name() string     { return "test.CodeSent.v1" }
+func (codeSent) RouteKey() string { return lane.Transactional }
+
+// codeHandler consumes codeSent on the transactional lane; observer says
+// whether it only watches the topic (messaging.Observer).
+type codeHandler struct {
+	name     string
+	observer bool
+	mu       *sync.Mutex
+	got      *[]int
+	failOnce *atomic.Bool
+}
+
+func (h codeHandler) HandlerName() string { return h.name }
+func (codeHandler) NewEvent() any         { return &codeSent{} }
+func (codeHandler) RouteKey() string      { return lane.Transactional }
+func (h codeHandler) Observes() bool      { return h.observer }
+
+func (h codeHandler) Handle(_ context.Context, e any) error {
+	if h.failOnce != nil && h.failOnce.CompareAndSwap(true, false) {
+		return errors.New("failed once")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*h.got = append(*h.got, e.(*codeSent).N)
+	return nil
+}
+
+func TestAnObserverOfAQueueGetsEveryMessageBesideItsConsumer(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	transport, err := pgtransport.NewSQL(pool, pgtransport.SQLConfig{PollInterval: 10 * time.Millisecond}, nil)
+	require.NoError(t, err)
+	m, err := messaging.New(messaging.Config{MaxRetries: 3, RetryInterval: time.Millisecond, UnitOfWork: messaging.UnitOfWork(pool)},
+		transport, messaging.NewPostgresKeyStore(pool, time.Hour), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	var (
+		mu                 sync.Mutex
+		consumed, observed []int
+		failOnce           atomic.Bool
+	)
+	failOnce.Store(true)
+	require.NoError(t, m.AddEventHandler(codeHandler{name: "ApplyCodes", mu: &mu, got: &consumed}))
+	require.NoError(t, m.AddEventHandler(codeHandler{name: "WatchCodes", observer: true, mu: &mu, got: &observed, failOnce: &failOnce}))
+	require.NoError(t, m.AddEventHandler(cqrs.NewEventHandler("SendCodeOnOrderPlaced", func(ctx context.Context, e *orderPlaced) error {
+		return m.EventBus().Publish(ctx, &codeSent{N: e.N}) // in the handler's transaction
+	})))
+	start(t, m)
+
+	require.NoError(t, m.EventBus().Publish(context.Background(), &codeSent{N: 1})) // outside any
+	require.NoError(t, m.EventBus().Publish(context.Background(), &orderPlaced{N: 2}))
+
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(consumed) == 2 && len(observed) == 2
+	}, 15*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // a stray copy would show up by now
+	mu.Lock()
+	defer mu.Unlock()
+	require.ElementsMatch(t, []int{1, 2}, consumed, "the queue's consumer lost nothing to the observer")
+	require.ElementsMatch(t, []int{1, 2}, observed, "the observer got its own copies, one failed and retried")
+}

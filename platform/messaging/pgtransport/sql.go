@@ -52,7 +52,10 @@ type SQLConfig struct {
 // topics of the transactional lane (named "<topic>.transactional", one
 // handler each) are therefore queues instead (watermill-sql's
 // PostgreSQLQueueSchema): a message is handed over as soon as it is
-// committed, and deleted once handled.
+// committed, and deleted once handled. A queue hands each message to one
+// consumer, so an observer of such a topic (messaging.Observer) gets a
+// queue of its own, "<topic>:<handler>", into which every message of the
+// topic is inserted too, in the same transaction.
 type SQL struct {
 	pool   *pgxpool.Pool
 	cfg    SQLConfig
@@ -69,6 +72,9 @@ type SQL struct {
 	// groups lists, by topic, the handlers (consumer groups) subscribed
 	// to it, for Prune.
 	groups map[string][]string
+	// observers lists, by queue topic, the observers that consume copies
+	// of its messages from queues of their own.
+	observers map[string][]string
 }
 
 // NewSQL returns the SQL transport on pool.
@@ -89,15 +95,16 @@ func NewSQL(pool *pgxpool.Pool, cfg SQLConfig, logger watermill.LoggerAdapter) (
 		logger = watermill.NopLogger{}
 	}
 	t := &SQL{
-		pool:   pool,
-		cfg:    cfg,
-		logger: logger,
-		schema: wsql.DefaultPostgreSQLSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea},
-		offset: wsql.DefaultPostgreSQLOffsetsAdapter{GenerateMessagesOffsetsTableName: offsetsTable},
-		queue:  skipLockedQueue{wsql.PostgreSQLQueueSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea}},
-		subs:   map[string]*wsql.Subscriber{},
-		pools:  map[string]*pgxpool.Pool{},
-		groups: map[string][]string{},
+		pool:      pool,
+		cfg:       cfg,
+		logger:    logger,
+		schema:    wsql.DefaultPostgreSQLSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea},
+		offset:    wsql.DefaultPostgreSQLOffsetsAdapter{GenerateMessagesOffsetsTableName: offsetsTable},
+		queue:     skipLockedQueue{wsql.PostgreSQLQueueSchema{GenerateMessagesTableName: messagesTable, GeneratePayloadType: bytea}},
+		subs:      map[string]*wsql.Subscriber{},
+		pools:     map[string]*pgxpool.Pool{},
+		groups:    map[string][]string{},
+		observers: map[string][]string{},
 	}
 	direct, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{SchemaAdapter: t.schema, AutoInitializeSchema: true}, logger)
 	if err != nil {
@@ -125,6 +132,11 @@ func (p sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
 	if isQueue(topic) {
 		schema = p.t.queue
 	}
+	copies := p.t.copiesOf(topic)
+	if !inTx && len(copies) > 0 {
+		// The queue and its observers' copies, all or none.
+		return p.publishInNewTx(topic, copies, msgs)
+	}
 	if !inTx {
 		exec = wsql.BeginnerFromPgx(p.t.pool)
 	}
@@ -134,7 +146,39 @@ func (p sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
 	if err != nil {
 		return err
 	}
-	return pub.Publish(topic, msgs...)
+	for _, to := range append([]string{topic}, copies...) {
+		if err := pub.Publish(to, msgs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishInNewTx inserts msgs into queue topic and its copies in one
+// transaction of its own.
+func (p sqlPublisher) publishInNewTx(topic string, copies []string, msgs []*message.Message) error {
+	ctx := context.Background()
+	if len(msgs) > 0 {
+		ctx = msgs[0].Context()
+	}
+	tx, err := p.t.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{SchemaAdapter: p.t.queue}, p.t.logger)
+	if err != nil {
+		return err
+	}
+	for _, to := range append([]string{topic}, copies...) {
+		if err := pub.Publish(to, msgs...); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 func (sqlPublisher) Close() error { return nil }
@@ -156,8 +200,52 @@ func (s skipLockedQueue) SelectQuery(p wsql.SelectQueryParams) (wsql.Query, erro
 }
 
 // isQueue reports whether topic is a queue: a topic of the transactional
-// lane (its name ends with ".transactional"), which one handler consumes.
-func isQueue(topic string) bool { return strings.HasSuffix(topic, "."+lane.Transactional) }
+// lane (its name ends with ".transactional"), which one handler consumes,
+// or an observer's copy of one.
+func isQueue(topic string) bool {
+	base, _, _ := strings.Cut(topic, ":")
+	return strings.HasSuffix(base, "."+lane.Transactional)
+}
+
+// copyTopic is the queue of the copies observer consumes of queue topic.
+func copyTopic(topic, observer string) string { return topic + ":" + observer }
+
+// Observe implements messaging.Observing: an observer of a queue gets the
+// copies of its messages from a queue of its own (see SQL). An observer of
+// any other topic needs nothing: it has its own consumer group.
+func (t *SQL) Observe(topic, handlerName string) error {
+	if !isQueue(topic) {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !slices.Contains(t.observers[topic], handlerName) {
+		t.observers[topic] = append(t.observers[topic], handlerName)
+	}
+	return nil
+}
+
+// copiesOf returns the observers' queues a message of topic is copied to.
+func (t *SQL) copiesOf(topic string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.observers[topic]))
+	for _, o := range t.observers[topic] {
+		out = append(out, copyTopic(topic, o))
+	}
+	return out
+}
+
+// topicFor returns the topic handlerName consumes for topic: its copy
+// queue when it observes topic, else topic.
+func (t *SQL) topicFor(handlerName, topic string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if slices.Contains(t.observers[topic], handlerName) {
+		return copyTopic(topic, handlerName)
+	}
+	return topic
+}
 
 // Subscriber implements messaging.Transport: the handler's consumer group.
 func (t *SQL) Subscriber(handlerName string) (message.Subscriber, error) {
@@ -190,6 +278,7 @@ type sqlSubscriber struct {
 }
 
 func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	topic = s.t.topicFor(s.handler, topic)
 	sub, err := s.t.subscriber(s.handler, topic)
 	if err != nil {
 		return nil, err
@@ -241,6 +330,7 @@ func (t *SQL) subscriber(handlerName, topic string) (*wsql.Subscriber, error) {
 // handler's subscriber must have been made by LaneSubscriber first, or it
 // is the bulk lane's.
 func (t *SQL) Initialize(topic, handlerName string) error {
+	topic = t.topicFor(handlerName, topic)
 	s, err := t.subscriber(handlerName, topic)
 	if err != nil {
 		return err

@@ -15,12 +15,13 @@ import (
 
 // ApplyDeliveryOutcomesHandler adds the final statuses the delivery module
 // reports to a posting's counters, completes the posting when every
-// delivery of it is final, and resumes an audience walk paused for
-// delivery.
+// delivery of it is final (publishing posting.PostingFinished), and
+// resumes an audience walk paused for delivery.
 type ApplyDeliveryOutcomesHandler struct {
 	store    domain.Store
 	tx       TxRunner
 	commands CommandSender
+	events   EventPublisher
 	clock    clock.Clock
 	maxAhead int
 	log      *slog.Logger
@@ -29,16 +30,17 @@ type ApplyDeliveryOutcomesHandler struct {
 // NewApplyDeliveryOutcomesHandler returns the handler; every dependency is
 // required and a maxAhead below 1 means DefaultMaxAhead (it must be the
 // ExpandAudienceHandler's).
-func NewApplyDeliveryOutcomesHandler(store domain.Store, tx TxRunner, commands CommandSender, clk clock.Clock, maxAhead int,
-	logger *slog.Logger,
+func NewApplyDeliveryOutcomesHandler(store domain.Store, tx TxRunner, commands CommandSender, events EventPublisher, clk clock.Clock,
+	maxAhead int, logger *slog.Logger,
 ) (*ApplyDeliveryOutcomesHandler, error) {
-	if store == nil || tx == nil || commands == nil || clk == nil || logger == nil {
+	if store == nil || tx == nil || commands == nil || events == nil || clk == nil || logger == nil {
 		return nil, errors.New("new apply delivery outcomes handler: nil dependency")
 	}
 	if maxAhead < 1 {
 		maxAhead = DefaultMaxAhead
 	}
-	return &ApplyDeliveryOutcomesHandler{store: store, tx: tx, commands: commands, clock: clk, maxAhead: maxAhead, log: logger}, nil
+	return &ApplyDeliveryOutcomesHandler{store: store, tx: tx, commands: commands, events: events, clock: clk, maxAhead: maxAhead,
+		log: logger}, nil
 }
 
 // Handle applies e in one atomic store step, so that instances applying
@@ -54,7 +56,9 @@ func NewApplyDeliveryOutcomesHandler(store domain.Store, tx TxRunner, commands C
 // took and holds to the end of the transaction), so of several handlers
 // applying outcomes at once exactly one resumes; a duplicate command would
 // be skipped by the page check anyway. A posting past its expiry is
-// marked expired instead of resumed. (In memory mode there is no
+// marked expired instead of resumed. A posting that these outcomes (or
+// that expiry) finish is reported by posting.PostingFinished, in the same
+// transaction. (In memory mode there is no
 // transaction: a bus refusing the command after the pause was cleared
 // would stall the walk, which the in-memory bus never does short of
 // shutting down.)
@@ -84,13 +88,17 @@ func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.De
 		}
 	}
 	var (
-		p       domain.Posting
-		resumed bool
+		p        domain.Posting
+		resumed  bool
+		finished bool
 	)
 	err = h.tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if p, err = h.store.AddOutcomes(ctx, id, delta, h.clock.Now()); err != nil {
+		if p, finished, err = h.store.AddOutcomes(ctx, id, delta, h.clock.Now()); err != nil {
 			return err
+		}
+		if finished {
+			return publishFinished(ctx, h.events, p)
 		}
 		if !p.WalkPaused {
 			return nil
@@ -98,7 +106,7 @@ func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.De
 		if resumable := p; !resumable.ResumeWalk(h.maxAhead, h.clock.Now()) {
 			return nil
 		}
-		p, resumed, err = h.resume(ctx, p)
+		p, resumed, finished, err = h.resume(ctx, p)
 		return err
 	})
 	if errors.Is(err, domain.ErrNotFound) {
@@ -111,7 +119,7 @@ func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.De
 		h.log.InfoContext(ctx, "audience walk resumed", "posting_id", p.ID, "next_page", p.NextPage,
 			"outstanding", p.Outstanding())
 	}
-	if p.Status.Terminal() && p.CompletedAt != nil && p.UpdatedAt.Equal(*p.CompletedAt) {
+	if finished {
 		h.log.InfoContext(ctx, "posting finished", "posting_id", p.ID, "status", p.Status,
 			"sent", p.Counters.Sent, "failed", p.Counters.Failed, "skipped", p.Counters.Skipped,
 			"expired", p.Counters.Expired, "cancelled", p.Counters.Cancelled)
@@ -121,11 +129,12 @@ func (h *ApplyDeliveryOutcomesHandler) Handle(ctx context.Context, e delivery.De
 
 // resume clears the walk's pause under the posting's lock and asks for
 // the next page. It reports false when another handler resumed the walk
-// first or the posting finished meanwhile; it returns the posting as
-// written, or counted as given.
-func (h *ApplyDeliveryOutcomesHandler) resume(ctx context.Context, counted domain.Posting) (domain.Posting, bool, error) {
+// first or the posting finished meanwhile, and finished when it expired
+// the posting (and published so); it returns the posting as written, or
+// counted as given.
+func (h *ApplyDeliveryOutcomesHandler) resume(ctx context.Context, counted domain.Posting) (p domain.Posting, resumed, finished bool, err error) {
 	var expired bool
-	p, err := h.store.Update(ctx, counted.ID, func(p *domain.Posting) error {
+	p, err = h.store.Update(ctx, counted.ID, func(p *domain.Posting) error {
 		now := h.clock.Now()
 		if p.WalkPaused && !p.Status.Terminal() && p.ExpiredAt(now) {
 			p.Expire(now)
@@ -139,15 +148,15 @@ func (h *ApplyDeliveryOutcomesHandler) resume(ctx context.Context, counted domai
 	})
 	switch {
 	case errors.Is(err, errStop):
-		return counted, false, nil
+		return counted, false, false, nil
 	case err != nil:
-		return counted, false, fmt.Errorf("resume walk: %w", err)
+		return counted, false, false, fmt.Errorf("resume walk: %w", err)
 	case expired:
 		h.log.InfoContext(ctx, "posting expired while its walk was paused", "posting_id", p.ID)
-		return p, false, nil
+		return p, false, true, publishFinished(ctx, h.events, p)
 	}
 	if err := h.commands.Send(ctx, ExpandAudience{PostingID: p.ID.String(), Page: p.NextPage, Priority: p.Priority}); err != nil {
-		return p, false, fmt.Errorf("send expand audience page %d: %w", p.NextPage, err)
+		return p, false, false, fmt.Errorf("send expand audience page %d: %w", p.NextPage, err)
 	}
-	return p, true, nil
+	return p, true, false, nil
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -45,6 +46,7 @@ func TestPostingCompletesWhenEveryDeliveryIsFinal(t *testing.T) {
 
 	require.NoError(t, w.outcomes.Handle(ctx, outcomes(p.ID, users[:2], posting.ChannelSMS, delivery.StatusSent)))
 	require.Equal(t, domain.StatusDispatching, w.get(t, p.ID).Status, "two deliveries still pending")
+	require.Empty(t, w.events.finished())
 
 	require.NoError(t, w.outcomes.Handle(ctx, outcomes(p.ID, users[2:3], posting.ChannelSMS, delivery.StatusSkipped)))
 	require.NoError(t, w.outcomes.Handle(ctx, outcomes(p.ID, users[3:], posting.ChannelSMS, delivery.StatusFailed)))
@@ -53,6 +55,52 @@ func TestPostingCompletesWhenEveryDeliveryIsFinal(t *testing.T) {
 	require.Equal(t, domain.StatusCompleted, got.Status)
 	require.Equal(t, domain.Counters{Recipients: 4, Sent: 2, Skipped: 1, Failed: 1}, got.Counters)
 	require.Equal(t, start, *got.CompletedAt)
+	require.Equal(t, posting.PostingFinished{
+		PostingID: p.ID.String(), Status: posting.StatusCompleted, NotificationType: p.NotificationType,
+		Priority: p.Priority, FinishedAt: start,
+		Counters: posting.Counters{Recipients: 4, Sent: 2, Skipped: 1, Failed: 1},
+	}, w.events.requireFinished(t, p, posting.StatusCompleted))
+
+	// Outcomes arriving later (the cancellation of nothing, a late copy)
+	// still count, and finish nothing again.
+	require.NoError(t, w.outcomes.Handle(ctx, outcomes(p.ID, users[:1], posting.ChannelSMS, delivery.StatusCancelled)))
+	w.events.requireFinished(t, p, posting.StatusCompleted)
+}
+
+func TestPostingFinishedIsPublishedOnlyWithTheOutcomesThatFinishIt(t *testing.T) {
+	t.Parallel()
+	users := demodirectory.GenerateUsers(2)
+	w := newPostgresWorld(t, users)
+	p := walkedMailing(t, w)
+	ctx := context.Background()
+	require.NoError(t, w.outcomes.Handle(ctx, outcomes(p.ID, users[:1], posting.ChannelSMS, delivery.StatusSent)))
+	w.events.failNextCall()
+
+	require.Error(t, w.outcomes.Handle(ctx, outcomes(p.ID, users[1:], posting.ChannelSMS, delivery.StatusSent)))
+
+	require.Equal(t, domain.StatusDispatching, w.get(t, p.ID).Status, "the status went with its event")
+	require.Empty(t, w.events.finished())
+	require.NoError(t, w.outcomes.Handle(ctx, outcomes(p.ID, users[1:], posting.ChannelSMS, delivery.StatusSent)))
+	require.Equal(t, domain.StatusCompleted, w.get(t, p.ID).Status)
+	w.events.requireFinished(t, p, posting.StatusCompleted)
+}
+
+func TestAPostingExpiredOnArrivalIsReportedFinished(t *testing.T) {
+	t.Parallel()
+	eachWorld(t, nil, func(t *testing.T, w *world) {
+		cmd := newMoviesCmd("k")
+		past := start.Add(-time.Minute)
+		cmd.ExpiresAt = &past
+		p := w.mustCreate(t, cmd)
+		require.Equal(t, domain.StatusExpired, p.Status)
+		require.Empty(t, w.commands.expandCommands())
+		w.events.requireFinished(t, p, posting.StatusExpired)
+
+		_, created, err := w.create.Handle(context.Background(), cmd)
+		require.NoError(t, err)
+		require.False(t, created)
+		w.events.requireFinished(t, p, posting.StatusExpired) // a repeat reports nothing
+	})
 }
 
 func TestPostingWhoseDeliveriesAllWentStaleEndsExpired(t *testing.T) {

@@ -31,8 +31,8 @@ func NewCancelPostingHandler(store domain.Store, tx TxRunner, events EventPublis
 }
 
 // Handle cancels the posting with id and publishes posting.PostingCancelled,
-// so that nothing of it not yet sent is sent; the status and the event are
-// written in one transaction. It returns an *Error with CodeNotFound for an
+// so that nothing of it not yet sent is sent, and posting.PostingFinished;
+// the status and the events are written in one transaction. It returns an *Error with CodeNotFound for an
 // unknown (or malformed) id and CodeConflict for a posting already
 // finished.
 func (h *CancelPostingHandler) Handle(ctx context.Context, id string) (domain.Posting, error) {
@@ -56,7 +56,7 @@ func (h *CancelPostingHandler) Handle(ctx context.Context, id string) (domain.Po
 		if err := h.events.Publish(ctx, posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: now, Priority: p.Priority}); err != nil {
 			return fmt.Errorf("publish posting cancelled: %w", err)
 		}
-		return nil
+		return publishFinished(ctx, h.events, p)
 	})
 	switch {
 	case errors.Is(err, domain.ErrNotFound):

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/modules/posting/internal/app"
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/claimcheck"
@@ -59,7 +60,8 @@ func TestAContextOverTheLimitOnceFetchedFailsThePostingSayingSo(t *testing.T) {
 	require.Equal(t, domain.StatusFailed, got.Status)
 	require.Contains(t, got.Error, "the template context is")
 	require.Contains(t, got.Error, "more than the 10000 allowed (posting.max_resolved_context)")
-	require.Empty(t, w.events.all(), "no batch was published")
+	require.Empty(t, w.events.batches(), "no batch was published")
+	w.events.requireFinished(t, got, posting.StatusFailed)
 }
 
 func TestTheDefaultLimitIs256KiB(t *testing.T) {

@@ -59,6 +59,7 @@ type CreatePostingHandler struct {
 	store     domain.Store
 	tx        TxRunner
 	commands  CommandSender
+	events    EventPublisher
 	templates TemplateCatalog
 	urls      URLPolicy
 	clock     clock.Clock
@@ -82,13 +83,13 @@ func WithIdempotencyRetention(d time.Duration) CreatePostingOption {
 }
 
 // NewCreatePostingHandler returns the handler; every dependency is required.
-func NewCreatePostingHandler(store domain.Store, tx TxRunner, commands CommandSender, templates TemplateCatalog,
+func NewCreatePostingHandler(store domain.Store, tx TxRunner, commands CommandSender, events EventPublisher, templates TemplateCatalog,
 	urls URLPolicy, clk clock.Clock, logger *slog.Logger, opts ...CreatePostingOption,
 ) (*CreatePostingHandler, error) {
-	if store == nil || tx == nil || commands == nil || templates == nil || urls == nil || clk == nil || logger == nil {
+	if store == nil || tx == nil || commands == nil || events == nil || templates == nil || urls == nil || clk == nil || logger == nil {
 		return nil, errors.New("new create posting handler: nil dependency")
 	}
-	h := &CreatePostingHandler{store: store, tx: tx, commands: commands, templates: templates, urls: urls, clock: clk,
+	h := &CreatePostingHandler{store: store, tx: tx, commands: commands, events: events, templates: templates, urls: urls, clock: clk,
 		log: logger, retention: DefaultIdempotencyRetention}
 	for _, o := range opts {
 		if err := o(h); err != nil {
@@ -102,7 +103,8 @@ func NewCreatePostingHandler(store domain.Store, tx TxRunner, commands CommandSe
 // already past its expiry, scheduled when its send_at is in the future,
 // accepted otherwise, in which case it asks for the first page of its
 // audience. The posting and that command are written in one transaction,
-// so neither exists without the other.
+// so neither exists without the other; a posting expired on arrival is
+// written with posting.PostingFinished instead.
 //
 // It is idempotent on cmd.IdempotencyKey, or, when that is empty, on the
 // request's fingerprint (cmd.RequestFingerprint, else computed from cmd: see
@@ -149,6 +151,9 @@ func (h *CreatePostingHandler) HandleFor(ctx context.Context, scope string, cmd 
 		if !created && !p.SameRequest(spec.RequestFingerprint) {
 			return &Error{Code: CodeKeyReused, Field: "idempotency_key",
 				Message: "was already used with a different request; a new request needs a new key"}
+		}
+		if created && p.Status.Terminal() { // expired on arrival
+			return publishFinished(ctx, h.events, p)
 		}
 		if !created || p.Status != domain.StatusAccepted {
 			return nil

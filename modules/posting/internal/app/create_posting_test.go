@@ -295,11 +295,11 @@ func TestTheRetentionIsConfigurableAndMustBePositive(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, nil)
 	for _, d := range []time.Duration{0, -time.Hour} {
-		_, err := app.NewCreatePostingHandler(w.store, w.tx, w.commands, templatesOf(t), w.client, w.clock, w.logger,
+		_, err := app.NewCreatePostingHandler(w.store, w.tx, w.commands, w.events, templatesOf(t), w.client, w.clock, w.logger,
 			app.WithIdempotencyRetention(d))
 		require.ErrorContains(t, err, "retention", d)
 	}
-	short, err := app.NewCreatePostingHandler(w.store, w.tx, w.commands, templatesOf(t), w.client, w.clock, w.logger,
+	short, err := app.NewCreatePostingHandler(w.store, w.tx, w.commands, w.events, templatesOf(t), w.client, w.clock, w.logger,
 		app.WithIdempotencyRetention(time.Minute))
 	require.NoError(t, err)
 	ctx := context.Background()

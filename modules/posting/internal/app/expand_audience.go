@@ -184,7 +184,8 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 		// Recording first takes the posting's lock: a duplicate of this
 		// page waits, then finds it recorded and publishes nothing.
 		var err error
-		p, err = h.store.Update(ctx, id, func(p *domain.Posting) error {
+		finished := false
+		p, err = h.store.Update(ctx, id, finishing(&finished, func(p *domain.Posting) error {
 			if p.Status.Terminal() {
 				return errStop
 			}
@@ -195,9 +196,14 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 			}
 			p.PauseWalkIfAhead(h.maxAhead, h.pageSize)
 			return nil
-		})
+		}))
 		if err != nil {
 			return err
+		}
+		if finished { // an empty audience, or every outcome already in
+			if err := publishFinished(ctx, h.events, p); err != nil {
+				return err
+			}
 		}
 		if len(recipients) > 0 {
 			tc, ref, err := h.limits.batchContext(ctx, p.ID.String(), p.ResolvedContext, h.clock.Now())
@@ -262,10 +268,7 @@ func (h *ExpandAudienceHandler) resumeAfter(ctx context.Context, log *slog.Logge
 }
 
 func (h *ExpandAudienceHandler) expire(ctx context.Context, log *slog.Logger, id uuid.UUID, now time.Time) error {
-	if _, err := h.store.Update(ctx, id, func(p *domain.Posting) error {
-		p.Expire(now)
-		return nil
-	}); err != nil {
+	if err := h.finish(ctx, id, func(p *domain.Posting) { p.Expire(now) }); err != nil {
 		return fmt.Errorf("expire posting: %w", err)
 	}
 	log.InfoContext(ctx, "posting expired before its audience was resolved")
@@ -280,13 +283,27 @@ func (h *ExpandAudienceHandler) failOrRetry(ctx context.Context, log *slog.Logge
 	}
 	reason := publicReason(err)
 	log.WarnContext(ctx, "posting failed", "reason", reason, "error", err)
-	if _, uerr := h.store.Update(ctx, id, func(p *domain.Posting) error {
-		p.Fail(reason, h.clock.Now())
-		return nil
-	}); uerr != nil {
-		return fmt.Errorf("fail posting: %w", uerr)
+	if ferr := h.finish(ctx, id, func(p *domain.Posting) { p.Fail(reason, h.clock.Now()) }); ferr != nil {
+		return fmt.Errorf("fail posting: %w", ferr)
 	}
 	return nil
+}
+
+// finish applies end (Expire or Fail: a no-op on a posting already
+// finished) to the posting with id and, when it finished the posting,
+// publishes posting.PostingFinished in the same transaction.
+func (h *ExpandAudienceHandler) finish(ctx context.Context, id uuid.UUID, end func(p *domain.Posting)) error {
+	return h.tx.InTx(ctx, func(ctx context.Context) error {
+		finished := false
+		p, err := h.store.Update(ctx, id, finishing(&finished, func(p *domain.Posting) error {
+			end(p)
+			return nil
+		}))
+		if err != nil || !finished {
+			return err
+		}
+		return publishFinished(ctx, h.events, p)
+	})
 }
 
 // publicReason describes a permanent failure without internals.

@@ -209,7 +209,8 @@ func TestExpandingAfterExpiryMarksThePostingExpiredAndPublishesNothing(t *testin
 	got := w.get(t, p.ID)
 	require.Equal(t, domain.StatusExpired, got.Status)
 	require.Equal(t, domain.Counters{}, got.Counters)
-	require.Empty(t, w.events.all())
+	require.Empty(t, w.events.batches())
+	w.events.requireFinished(t, got, posting.StatusExpired)
 	require.Zero(t, w.auth.n.Load(), "a stale posting fetches nothing")
 }
 
@@ -262,7 +263,8 @@ func TestEmptyAudienceCompletesAtOnce(t *testing.T) {
 	require.Equal(t, domain.StatusCompleted, got.Status)
 	require.NotNil(t, got.CompletedAt)
 	require.Zero(t, got.Counters.Recipients)
-	require.Empty(t, w.events.all())
+	require.Empty(t, w.events.batches())
+	w.events.requireFinished(t, got, posting.StatusCompleted)
 }
 
 func TestPermanentFetchFailuresFailThePostingWithAPublicReason(t *testing.T) {
@@ -293,7 +295,9 @@ func TestPermanentFetchFailuresFailThePostingWithAPublicReason(t *testing.T) {
 			got := w.get(t, p.ID)
 			require.Equal(t, domain.StatusFailed, got.Status)
 			require.Equal(t, tc.reason, got.Error)
-			require.Empty(t, w.events.all())
+			require.Empty(t, w.events.batches())
+			e := w.events.requireFinished(t, got, posting.StatusFailed)
+			require.Equal(t, tc.reason, e.Error, "the public reason travels with the event")
 		})
 	}
 }
@@ -377,5 +381,6 @@ func TestPostingThatGoesStaleWhileTheDirectoryAnswersIsNotPublished(t *testing.T
 
 	require.Equal(t, int32(1), w.auth.n.Load())
 	require.Equal(t, domain.StatusExpired, w.get(t, p.ID).Status)
-	require.Empty(t, w.events.all())
+	require.Empty(t, w.events.batches())
+	w.events.requireFinished(t, p, posting.StatusExpired)
 }

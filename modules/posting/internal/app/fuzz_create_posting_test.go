@@ -26,7 +26,7 @@ import (
 	"github.com/notifier/notifier/templates"
 )
 
-// countingSender counts the commands sent.
+// countingSender counts the commands sent and the events published.
 type countingSender struct {
 	mu sync.Mutex
 	n  int
@@ -38,6 +38,8 @@ func (s *countingSender) Send(context.Context, any) error {
 	s.n++
 	return nil
 }
+
+func (s *countingSender) Publish(ctx context.Context, event any) error { return s.Send(ctx, event) }
 
 func (s *countingSender) count() int {
 	s.mu.Lock()
@@ -68,7 +70,7 @@ func FuzzCreatePosting(f *testing.F) {
 		f.Fatal(err)
 	}
 	commands := &countingSender{}
-	create, err := app.NewCreatePostingHandler(memory.New(), db.NoTx{}, commands, renderer, client, clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), logger)
+	create, err := app.NewCreatePostingHandler(memory.New(), db.NoTx{}, commands, commands, renderer, client, clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), logger)
 	if err != nil {
 		f.Fatal(err)
 	}

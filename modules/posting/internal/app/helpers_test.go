@@ -145,8 +145,35 @@ func decodeMessage(name string, body []byte) any {
 		var m posting.PostingCancelled
 		decode(&m)
 		return m
+	case posting.PostingFinished{}.Name():
+		var m posting.PostingFinished
+		decode(&m)
+		m.FinishedAt = m.FinishedAt.UTC()
+		return m
 	}
 	panic("unknown message " + name)
+}
+
+// finished returns the posting.PostingFinished events recorded.
+func (b *recordingBus) finished() []posting.PostingFinished {
+	var out []posting.PostingFinished
+	for _, m := range b.all() {
+		if e, ok := m.(posting.PostingFinished); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// requireFinished checks that the one posting.PostingFinished recorded
+// is p's, with status.
+func (b *recordingBus) requireFinished(t *testing.T, p domain.Posting, status string) posting.PostingFinished {
+	t.Helper()
+	finished := b.finished()
+	require.Len(t, finished, 1, "one PostingFinished")
+	require.Equal(t, p.ID.String(), finished[0].PostingID)
+	require.Equal(t, status, finished[0].Status)
+	return finished[0]
 }
 
 func (b *recordingBus) expandCommands() []app.ExpandAudience {
@@ -251,7 +278,7 @@ func build(t *testing.T, w *world, auth, fastapi http.Handler) *world {
 	dir, err := directory.New(client)
 	require.NoError(t, err)
 
-	w.create, err = app.NewCreatePostingHandler(w.store, w.tx, w.commands, renderer, client, w.clock, w.logger)
+	w.create, err = app.NewCreatePostingHandler(w.store, w.tx, w.commands, w.events, renderer, client, w.clock, w.logger)
 	require.NoError(t, err)
 	w.dir, w.client = dir, client
 	w.window(t, 500, app.DefaultMaxAhead)
@@ -269,7 +296,7 @@ func (w *world) window(t *testing.T, pageSize, maxAhead int) {
 	var err error
 	w.expand, err = app.NewExpandAudienceHandler(w.store, w.tx, w.dir, w.client, w.commands, w.events, w.clock, pageSize, maxAhead, w.logger)
 	require.NoError(t, err)
-	w.outcomes, err = app.NewApplyDeliveryOutcomesHandler(w.store, w.tx, w.commands, w.clock, maxAhead, w.logger)
+	w.outcomes, err = app.NewApplyDeliveryOutcomesHandler(w.store, w.tx, w.commands, w.events, w.clock, maxAhead, w.logger)
 	require.NoError(t, err)
 }
 

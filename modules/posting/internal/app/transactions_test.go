@@ -57,7 +57,11 @@ func TestCancellationIsNotStoredWithoutItsEvent(t *testing.T) {
 	cancelled, err := w.cancel.Handle(ctx, p.ID.String())
 	require.NoError(t, err)
 	require.Equal(t, domain.StatusCancelled, cancelled.Status)
-	require.Equal(t, []any{posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: start, Priority: posting.PriorityBulk}}, w.events.all())
+	require.Equal(t, []any{
+		posting.PostingCancelled{PostingID: p.ID.String(), CancelledAt: start, Priority: posting.PriorityBulk},
+		posting.PostingFinished{PostingID: p.ID.String(), Status: posting.StatusCancelled, NotificationType: p.NotificationType,
+			FromEvent: p.FromEvent, Priority: posting.PriorityBulk, FinishedAt: start},
+	}, w.events.all())
 }
 
 func TestAudiencePageIsRecordedOnlyWithItsBatchAndTheNextPageCommand(t *testing.T) {

@@ -133,8 +133,8 @@ func (s *barrierStore) arm(n int) {
 	s.waiting, s.release = n, make(chan struct{})
 }
 
-func (s *barrierStore) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, error) {
-	p, err := s.Store.AddOutcomes(ctx, id, delta, now)
+func (s *barrierStore) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, bool, error) {
+	p, settled, err := s.Store.AddOutcomes(ctx, id, delta, now)
 	s.mu.Lock()
 	release := s.release
 	if release != nil {
@@ -147,7 +147,7 @@ func (s *barrierStore) AddOutcomes(ctx context.Context, id uuid.UUID, delta doma
 	if release != nil {
 		<-release
 	}
-	return p, err
+	return p, settled, err
 }
 
 func TestOnlyOneOfConcurrentOutcomeHandlersResumesTheWalk(t *testing.T) {
@@ -221,5 +221,6 @@ func TestPausedPostingPastItsExpiryExpiresInsteadOfResuming(t *testing.T) {
 
 		require.Empty(t, w.commands.expandCommands())
 		require.Equal(t, domain.StatusExpired, w.get(t, p.ID).Status)
+		w.events.requireFinished(t, p, posting.StatusExpired)
 	})
 }

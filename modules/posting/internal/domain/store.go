@@ -41,9 +41,9 @@ type Store interface {
 	// AddOutcomes applies Posting.AddOutcomes(delta, now) to the posting
 	// with id atomically, as Update would, but lets the store add the
 	// delivery counters in place (delta.Recipients is ignored). Concurrent
-	// calls lose no count. It returns the posting as written, or
-	// ErrNotFound.
-	AddOutcomes(ctx context.Context, id uuid.UUID, delta Counters, now time.Time) (Posting, error)
+	// calls lose no count. It returns the posting as written, and whether
+	// this call settled it (moved it to a final status), or ErrNotFound.
+	AddOutcomes(ctx context.Context, id uuid.UUID, delta Counters, now time.Time) (Posting, bool, error)
 	// ListDue returns up to limit scheduled postings whose SendAt is not after
 	// now, the earliest first.
 	ListDue(ctx context.Context, now time.Time, limit int) ([]Posting, error)

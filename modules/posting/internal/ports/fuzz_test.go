@@ -131,7 +131,7 @@ func FuzzCreatePostingHTTP(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, bus, renderer, client, clk, logger)
+	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, bus, bus, renderer, client, clk, logger)
 	if err != nil {
 		f.Fatal(err)
 	}

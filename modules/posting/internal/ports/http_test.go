@@ -65,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	renderer, err := templating.New(templates.FS, "ru")
 	require.NoError(t, err)
-	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, f.bus, renderer, client, f.clock, logger)
+	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, f.bus, f.bus, renderer, client, f.clock, logger)
 	require.NoError(t, err)
 	get, err := app.NewGetPostingHandler(store)
 	require.NoError(t, err)

@@ -35,11 +35,11 @@ func TestMessagesNoRetryCanFixArePermanentFailures(t *testing.T) {
 	dir, err := directory.New(client)
 	require.NoError(t, err)
 
-	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, bus, renderer, client, clk, logger)
+	create, err := app.NewCreatePostingHandler(store, db.NoTx{}, bus, bus, renderer, client, clk, logger)
 	require.NoError(t, err)
 	expand, err := app.NewExpandAudienceHandler(store, db.NoTx{}, dir, client, bus, bus, clk, 0, 0, logger)
 	require.NoError(t, err)
-	apply, err := app.NewApplyDeliveryOutcomesHandler(store, db.NoTx{}, bus, clk, 0, logger)
+	apply, err := app.NewApplyDeliveryOutcomesHandler(store, db.NoTx{}, bus, bus, clk, 0, logger)
 	require.NoError(t, err)
 
 	createH, err := ports.NewCreatePostingCommandHandler(create)

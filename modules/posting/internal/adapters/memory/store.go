@@ -138,11 +138,15 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 }
 
 // AddOutcomes adds delta's delivery outcomes under the store's lock.
-func (s *Store) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, error) {
-	return s.Update(ctx, id, func(p *domain.Posting) error {
+func (s *Store) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, bool, error) {
+	settled := false
+	p, err := s.Update(ctx, id, func(p *domain.Posting) error {
+		was := p.Status.Terminal()
 		p.AddOutcomes(delta, now)
+		settled = !was && p.Status.Terminal()
 		return nil
 	})
+	return p, settled, err
 }
 
 // ListDue returns scheduled postings whose time has come.

@@ -232,8 +232,11 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 // row lock until the transaction ends, so a caller deciding on what it
 // returns, such as resuming a paused walk, decides alone), then writes the
 // status change when the posting is settled by it.
-func (s *Store) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, error) {
-	var out domain.Posting
+func (s *Store) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Counters, now time.Time) (domain.Posting, bool, error) {
+	var (
+		out     domain.Posting
+		settled bool
+	)
 	err := db.InTx(ctx, s.pool, func(ctx context.Context) error {
 		q, err := db.Q(ctx, s.pool)
 		if err != nil {
@@ -259,14 +262,15 @@ func (s *Store) AddOutcomes(ctx context.Context, id uuid.UUID, delta domain.Coun
 				id, string(p.Status), p.UpdatedAt, p.CompletedAt); err != nil {
 				return fmt.Errorf("settle posting: %w", err)
 			}
+			settled = p.Status.Terminal()
 		}
 		out = p
 		return nil
 	})
 	if err != nil {
-		return domain.Posting{}, err
+		return domain.Posting{}, false, err
 	}
-	return out, nil
+	return out, settled, nil
 }
 
 func (s *Store) query(ctx context.Context, what, sql string, args ...any) ([]domain.Posting, error) {

@@ -54,7 +54,7 @@ func TestUpdateInACallersTransactionIsUndoneWithIt(t *testing.T) {
 	ctx, finish := db.Begin(context.Background(), pool)
 	_, err = s.Update(ctx, p.ID, func(p *domain.Posting) error { return p.Cancel(time.Now()) })
 	require.NoError(t, err)
-	_, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Sent: 3}, time.Now())
+	_, _, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Sent: 3}, time.Now())
 	require.NoError(t, err)
 	boom := errors.New("the handler failed later")
 	require.ErrorIs(t, finish(boom), boom)

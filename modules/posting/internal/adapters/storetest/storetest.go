@@ -374,16 +374,18 @@ func testAddOutcomes(t *testing.T, s domain.Store) {
 	p := dispatching(t, s, "k", 4)
 	later := base.Add(time.Minute)
 
-	got, err := s.AddOutcomes(ctx, p.ID, domain.Counters{Recipients: 100, Sent: 1, Skipped: 1}, later)
+	got, settled, err := s.AddOutcomes(ctx, p.ID, domain.Counters{Recipients: 100, Sent: 1, Skipped: 1}, later)
 	require.NoError(t, err)
+	require.False(t, settled)
 	require.Equal(t, domain.Counters{Recipients: 4, Sent: 1, Skipped: 1}, got.Counters, "recipients are not outcomes")
 	require.Equal(t, domain.StatusDispatching, got.Status)
 	require.Equal(t, later, got.UpdatedAt)
 	require.Nil(t, got.CompletedAt)
 
 	done := later.Add(time.Minute)
-	got, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Failed: 1, Expired: 1}, done)
+	got, settled, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Failed: 1, Expired: 1}, done)
 	require.NoError(t, err)
+	require.True(t, settled, "the last outcomes settle it")
 	require.Equal(t, domain.StatusCompleted, got.Status)
 	require.Equal(t, done, *got.CompletedAt)
 	stored, err := s.Get(ctx, p.ID)
@@ -392,8 +394,9 @@ func testAddOutcomes(t *testing.T, s domain.Store) {
 	require.Equal(t, domain.Counters{Recipients: 4, Sent: 1, Skipped: 1, Failed: 1, Expired: 1}, stored.Counters)
 
 	// Outcomes of a finished posting still count; its status stays.
-	got, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Cancelled: 2}, done.Add(time.Minute))
+	got, settled, err = s.AddOutcomes(ctx, p.ID, domain.Counters{Cancelled: 2}, done.Add(time.Minute))
 	require.NoError(t, err)
+	require.False(t, settled, "it was settled before")
 	require.Equal(t, 2, got.Counters.Cancelled)
 	require.Equal(t, domain.StatusCompleted, got.Status)
 	require.Equal(t, done, *got.CompletedAt)
@@ -414,7 +417,7 @@ func testWalkPaused(t *testing.T, s domain.Store) {
 	require.NoError(t, err)
 	require.True(t, paused.WalkPaused)
 
-	got, err := s.AddOutcomes(ctx, p.ID, domain.Counters{Sent: 200}, now)
+	got, _, err := s.AddOutcomes(ctx, p.ID, domain.Counters{Sent: 200}, now)
 	require.NoError(t, err)
 	require.True(t, got.WalkPaused, "outcomes alone do not resume a walk")
 	require.Equal(t, 300, got.Outstanding())
@@ -431,7 +434,7 @@ func testWalkPaused(t *testing.T, s domain.Store) {
 }
 
 func testAddOutcomesUnknown(t *testing.T, s domain.Store) {
-	_, err := s.AddOutcomes(context.Background(), uuid.New(), domain.Counters{Sent: 1}, base)
+	_, _, err := s.AddOutcomes(context.Background(), uuid.New(), domain.Counters{Sent: 1}, base)
 	require.ErrorIs(t, err, domain.ErrNotFound)
 }
 
@@ -450,7 +453,7 @@ func testConcurrentOutcomesAndPages(t *testing.T, s domain.Store) {
 			if i%3 == 0 {
 				delta = domain.Counters{Skipped: 1}
 			}
-			if _, err := s.AddOutcomes(ctx, p.ID, delta, base.Add(time.Second)); err != nil {
+			if _, _, err := s.AddOutcomes(ctx, p.ID, delta, base.Add(time.Second)); err != nil {
 				t.Error(err)
 			}
 		})
