@@ -221,6 +221,7 @@ func TestAnAdminFollowsAWebhookInTheConsole(t *testing.T) {
 	list, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody")))
 	require.NoError(t, err)
 	require.Contains(t, list, "enabled")
+	browsertest.Screenshot(t, ctx, "9-webhooks.png")
 	browsertest.NoAxeViolations(t, ctx, "webhooks")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("tbody a")), chromedp.WaitVisible(chromedp.CSS("#attempts table"))))
 	loc, err := chromedp.Run(ctx, chromedp.Location())
@@ -236,6 +237,6 @@ func TestAnAdminFollowsAWebhookInTheConsole(t *testing.T) {
 	}, 10*time.Second, 200*time.Millisecond, "both calls are in the history")
 	require.Contains(t, attempts, "delivery.sent")
 	require.Contains(t, attempts, "posting.completed")
-	browsertest.Screenshot(t, ctx, "9-webhook.png")
+	browsertest.Screenshot(t, ctx, "10-webhook.png")
 	browsertest.NoAxeViolations(t, ctx, "webhook")
 }
