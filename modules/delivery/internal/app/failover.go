@@ -53,13 +53,14 @@ type Provider struct {
 // permanent error (a refusal of the recipient among them) is final and no
 // other provider is tried. When every provider failed transiently or was
 // skipped, the send fails with a transient error (the delivery's retries
-// apply). The provider that accepted the message is noted in the context
-// (see WithSentBy).
+// apply). Errors name the provider they come from, except with a single
+// provider, whose errors are returned as they are. The provider that
+// accepted the message is noted in the context (see WithSentBy).
 //
-// A Failover is a Preparer: Prepare keeps the message, and each provider
-// that is a Preparer builds it when it is tried, once (an SMTP server's
-// message carries its own sender address), so that a connection is held
-// only for the exchange.
+// A Failover is a Preparer: Prepare has the first provider build the
+// message, and each other provider that is a Preparer builds it when it is
+// tried, once (an SMTP server's message carries its own sender address), so
+// that a connection is usually held only for the exchange.
 type Failover struct {
 	channel   string
 	providers []Provider
@@ -113,14 +114,28 @@ func (p *failoverPrepared) Release() {
 	p.built = nil
 }
 
-// Prepare implements Preparer; it builds nothing yet and never fails.
+// Prepare implements Preparer: the first provider, when it is a Preparer,
+// builds the message at once (before a shared connection is taken, see
+// Workers); the others build it only if they are tried. Its errors are the
+// first provider's, permanent.
 func (f *Failover) Prepare(msg Message) (Prepared, error) {
-	return &failoverPrepared{msg: msg, built: map[int]Prepared{}}, nil
+	p := &failoverPrepared{msg: msg, built: map[int]Prepared{}}
+	if first, ok := f.providers[0].Sender.(Preparer); ok {
+		built, err := first.Prepare(msg)
+		if err != nil {
+			return nil, err
+		}
+		p.built[0] = built
+	}
+	return p, nil
 }
 
 // Send implements Sender.
 func (f *Failover) Send(ctx context.Context, msg Message) error {
-	p, _ := f.Prepare(msg)
+	p, err := f.Prepare(msg)
+	if err != nil {
+		return err
+	}
 	defer p.Release()
 	return f.SendPrepared(ctx, p)
 }
@@ -141,6 +156,13 @@ func (f *Failover) SendPrepared(ctx context.Context, pm Prepared) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if len(f.providers) == 1 {
+			if errors.Is(err, errCircuitOpen) {
+				return TransientAs(RetryOther, fmt.Errorf("%s: %w", pr.Name, err))
+			}
+			return err // alone, the channel's errors are the provider's, as they were
+		}
+		err = fmt.Errorf("%s: %w", pr.Name, err)
 		if !IsTransient(err) && !errors.Is(err, errCircuitOpen) {
 			return err // permanent: no other provider would do better
 		}
@@ -161,14 +183,14 @@ func lastClass(failures []error) RetryClass {
 }
 
 // sendVia sends through one provider: its circuit, its rate limit, then
-// its sender. The error names the provider.
+// its sender.
 func (f *Failover) sendVia(ctx context.Context, i int, pr Provider, p *failoverPrepared) error {
 	report := func(bool) {}
 	if pr.Breaker != nil {
 		done, err := pr.Breaker.Allow()
 		if err != nil {
 			f.metrics.ProviderSend(f.channel, pr.Name, ProviderSkipped)
-			return fmt.Errorf("%s: %w", pr.Name, errCircuitOpen)
+			return errCircuitOpen
 		}
 		report = done
 	}
@@ -197,7 +219,7 @@ func (f *Failover) sendVia(ctx context.Context, i int, pr Provider, p *failoverP
 		report(true)
 		f.metrics.ProviderSend(f.channel, pr.Name, ProviderFailed)
 	}
-	return fmt.Errorf("%s: %w", pr.Name, err)
+	return err
 }
 
 // exchange sends p's message through pr's sender, built by it first when

@@ -213,6 +213,8 @@ func TestFailoverBuildsTheMessageOncePerProvider(t *testing.T) {
 	require.NoError(t, err)
 	p, err := f.Prepare(app.Message{ID: "m@notifier"})
 	require.NoError(t, err)
+	require.Equal(t, 1, a.built, "the first provider builds the message before a connection is taken")
+	require.Zero(t, b.built, "the others only if they are tried")
 
 	require.Error(t, f.SendPrepared(context.Background(), &otherPrepared{}), "a message of another sender")
 	ctx, sentBy := app.WithSentBy(context.Background())
@@ -269,4 +271,17 @@ func TestBreakerRejectsBadSettings(t *testing.T) {
 	require.Error(t, err)
 	_, err = breaker.New("x", breaker.Settings{Failures: 1}, nil)
 	require.Error(t, err)
+}
+
+func TestASingleProvidersErrorsAreItsOwn(t *testing.T) {
+	t.Parallel()
+	busy := app.TransientAs(app.RetryServer, errors.New("smtp: 451 4.3.0"))
+	f, err := app.NewFailover("email", []app.Provider{
+		{Name: "smtp", Sender: &provider{next: func(int) error { return busy }}},
+	}, nil)
+	require.NoError(t, err)
+
+	_, err = sendVia(t, f)
+
+	require.Equal(t, busy, err, "the error text stored and shown stays what it was before failover")
 }
