@@ -60,6 +60,14 @@ func TestASingleProviderNeedsNoName(t *testing.T) {
 	assert.Empty(t, c.SMS.Gateways())
 }
 
+func TestAFirstProviderNamedWithoutItsAddressIsRefused(t *testing.T) {
+	path := writeFile(t, "smtp:\n  name: primary\nsms:\n  rate_limit: 5\n")
+	assert.Equal(t, []string{
+		"NOTIFIER_SMTP_ADDR (smtp.addr): empty, so smtp.name and smtp.rate_limit name no server: set it, or name the first of smtp.providers",
+		"NOTIFIER_SMS_URL (sms.url): empty, so sms.name and sms.rate_limit name no gateway: set it, or name the first of sms.providers",
+	}, problems(t, map[string]string{"NOTIFIER_CONFIG": path}))
+}
+
 func TestBadProvidersAreNamedByTheirKey(t *testing.T) {
 	path := writeFile(t, `smtp:
   addr: "smtp1.example:587"

@@ -307,6 +307,12 @@ func (c Config) validateJWT(p *problems) {
 
 func (c Config) validateChannels(p *problems) {
 	checkTLS(p, "smtp.tls", c.SMTP.TLS)
+	if c.SMTP.Addr == "" && (c.SMTP.Name != "" || c.SMTP.RateLimit != 0) {
+		p.add("smtp.addr", "empty, so smtp.name and smtp.rate_limit name no server: set it, or name the first of smtp.providers")
+	}
+	if c.SMS.URL == "" && (c.SMS.Name != "" || c.SMS.RateLimit != 0) {
+		p.add("sms.url", "empty, so sms.name and sms.rate_limit name no gateway: set it, or name the first of sms.providers")
+	}
 	servers := c.SMTP.Servers()
 	names := map[string]string{}
 	for _, s := range servers {

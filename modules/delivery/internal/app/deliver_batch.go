@@ -642,6 +642,9 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 	sendCtx, sentBy := WithSentBy(sendCtx)
 	sendErr := senders[key.Channel].Send(sendCtx, *r.msg)
 	if span != nil {
+		if provider := sentBy(); provider != "" {
+			span.SetAttributes(attribute.String("notifier.provider", provider))
+		}
 		endSend(span, sendErr, ctx.Err() != nil)
 	}
 	h.metrics.Attempted(key.Channel, time.Since(began))

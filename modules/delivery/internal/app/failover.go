@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -168,8 +169,23 @@ func (f *Failover) SendPrepared(ctx context.Context, pm Prepared) error {
 		}
 		failures = append(failures, err)
 	}
-	return TransientAs(lastClass(failures), fmt.Errorf("every provider failed: %w", errors.Join(failures...)))
+	return TransientAs(lastClass(failures), fmt.Errorf("every provider failed: %w", providerFailures(failures)))
 }
+
+// providerFailures is the failures of every provider of a send, on one
+// line (its text is stored with the delivery), each still reachable by
+// errors.Is and errors.As.
+type providerFailures []error
+
+func (e providerFailures) Error() string {
+	texts := make([]string, len(e))
+	for i, err := range e {
+		texts[i] = err.Error()
+	}
+	return strings.Join(texts, "; ")
+}
+
+func (e providerFailures) Unwrap() []error { return e }
 
 // lastClass is the retry class of the last transient failure, RetryOther
 // when every provider was skipped.
