@@ -285,3 +285,41 @@ func TestASingleProvidersErrorsAreItsOwn(t *testing.T) {
 
 	require.Equal(t, busy, err, "the error text stored and shown stays what it was before failover")
 }
+
+// countingLimiter counts the sends it lets through.
+type countingLimiter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (l *countingLimiter) Wait(context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	return nil
+}
+
+func (l *countingLimiter) waits() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+func TestEachProviderIsPacedByItsOwnRateLimit(t *testing.T) {
+	t.Parallel()
+	primaryLimit, backupLimit := &countingLimiter{}, &countingLimiter{}
+	b := newBreaker(t, 1, time.Hour)
+	f, err := app.NewFailover("email", []app.Provider{
+		{Name: "primary", Sender: &provider{next: down}, Breaker: b, Limiter: primaryLimit},
+		{Name: "backup", Sender: &provider{next: up}, Limiter: backupLimit},
+	}, nil)
+	require.NoError(t, err)
+
+	for range 3 {
+		_, err := sendVia(t, f)
+		require.NoError(t, err)
+	}
+
+	require.Equal(t, 1, primaryLimit.waits(), "once its circuit is open, the primary's limit is not waited for")
+	require.Equal(t, 3, backupLimit.waits())
+}
