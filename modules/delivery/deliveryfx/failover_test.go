@@ -2,6 +2,7 @@ package deliveryfx_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -238,4 +239,28 @@ func TestANumberTheFirstGatewayCallsInvalidIsNotSentToTheNext(t *testing.T) {
 	require.Equal(t, delivery.StatusFailed, s.outcomes.statuses()["u1/sms"])
 	require.Zero(t, got.Load())
 	require.Equal(t, "main: sms gateway: status 422: invalid_number", listed(t, s, "sms-codes")["u1"]["error"])
+}
+
+func TestTheBulkWorkersShareTheBackupServersConnections(t *testing.T) {
+	t.Parallel()
+	backup := testenv.StartSMTPSink(t)
+	cfg := twoServers(t, downAddr(t), backup.Addr())
+	cfg.Delivery.Workers = map[string]int{delivery.LaneTransactional: 1, delivery.LaneBulk: 6}
+	cfg.Delivery.Connections = map[string]int{delivery.LaneTransactional: 1, delivery.LaneBulk: 2}
+	s := start(t, cfg)
+	ctx := waitCtx(t)
+
+	batch := &delivery.DeliverBatch{
+		PostingID: "mailing", Lane: delivery.LaneBulk, Template: "email/new_movies.md",
+		TemplateContext: map[string]any{"movies": []any{map[string]any{"title": "Брат"}}},
+	}
+	for i := range 40 {
+		user := fmt.Sprintf("u%02d", i)
+		batch.Items = append(batch.Items, delivery.Item{Channel: "email", Recipient: delivery.Recipient{UserID: user, Email: user + "@example.com"}})
+	}
+	require.NoError(t, s.commands.Send(ctx, batch))
+	require.Eventually(t, func() bool { return s.outcomes.count() == 40 }, 10*time.Second, time.Millisecond)
+
+	require.Equal(t, 40, backup.Count())
+	require.LessOrEqual(t, backup.Connections(), 2, "six workers, two connections to each server")
 }
