@@ -265,14 +265,6 @@ func TestNewFailoverRejectsBadProviders(t *testing.T) {
 	}
 }
 
-func TestBreakerRejectsBadSettings(t *testing.T) {
-	t.Parallel()
-	_, err := breaker.New("x", breaker.Settings{Failures: 0, OpenFor: time.Second}, nil)
-	require.Error(t, err)
-	_, err = breaker.New("x", breaker.Settings{Failures: 1}, nil)
-	require.Error(t, err)
-}
-
 func TestASingleProvidersErrorsAreItsOwn(t *testing.T) {
 	t.Parallel()
 	busy := app.TransientAs(app.RetryServer, errors.New("smtp: 451 4.3.0"))
