@@ -24,7 +24,20 @@ type SMTPSink struct {
 	mu       sync.Mutex
 	messages []SMTPMessage
 	conns    int
-	wg       sync.WaitGroup
+	rcpts    int
+	// rcptReply, when set, answers the n-th RCPT TO (from 1) instead of
+	// 250 when it returns a reply (see AnswerRCPT).
+	rcptReply func(n int) string
+	wg        sync.WaitGroup
+}
+
+// AnswerRCPT makes the sink answer the n-th RCPT TO it gets (counting from
+// 1, on every connection) with reply(n), such as "550 5.1.1 no such user"
+// or "451 4.3.0 try later", or accept it when reply(n) is "".
+func (s *SMTPSink) AnswerRCPT(reply func(n int) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rcptReply = reply
 }
 
 // StartSMTPSink starts a sink on 127.0.0.1:0, stopped when t ends.
@@ -111,6 +124,17 @@ func (s *SMTPSink) session(c net.Conn) {
 			to = nil
 			reply("250 2.1.0 ok")
 		case "RCPT":
+			s.mu.Lock()
+			s.rcpts++
+			answer := ""
+			if s.rcptReply != nil {
+				answer = s.rcptReply(s.rcpts)
+			}
+			s.mu.Unlock()
+			if answer != "" {
+				reply(answer)
+				continue
+			}
 			addr := line[strings.Index(line, ":")+1:]
 			to = append(to, strings.Trim(strings.TrimSpace(addr), "<>"))
 			reply("250 2.1.5 ok")

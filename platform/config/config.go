@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -218,19 +219,119 @@ type JWT struct {
 // Enabled reports whether users' tokens are accepted.
 func (j JWT) Enabled() bool { return j.JWKSURL != "" || j.Secret != "" }
 
-// SMTP configures the email channel; an empty Addr means the capture channel.
+// SMTP configures the email channel: its SMTP servers, in priority order
+// (Servers). The top-level keys are the first server when Addr is set;
+// Providers adds more. With none, email goes to the capture channel.
 type SMTP struct {
+	// Name names the first server in delivery records and metrics;
+	// required when there are several servers ("smtp" when alone and
+	// unnamed).
+	Name     string `yaml:"name"`
 	Addr     string `yaml:"addr"`
 	From     string `yaml:"from"`
 	TLS      string `yaml:"tls"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// RateLimit caps the first server in messages per second; 0 means
+	// unlimited.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Providers are the servers after the first, in priority order; an
+	// entry's empty from and tls are the top-level ones.
+	Providers []SMTPServer `yaml:"providers"`
 }
 
-// SMS configures the SMS gateway; an empty URL means the capture channel.
+// SMTPServer is one SMTP server of the email channel.
+type SMTPServer struct {
+	Name      string  `yaml:"name"`
+	Addr      string  `yaml:"addr"`
+	From      string  `yaml:"from"`
+	TLS       string  `yaml:"tls"`
+	Username  string  `yaml:"username"`
+	Password  string  `yaml:"password"`
+	RateLimit float64 `yaml:"rate_limit"`
+}
+
+// Servers returns the SMTP servers in priority order, each with its key
+// (the setting naming it: "smtp" or "smtp.providers[i]") and its empty
+// from and tls filled from the top-level keys.
+func (s SMTP) Servers() []Keyed[SMTPServer] {
+	var out []Keyed[SMTPServer]
+	if s.Addr != "" {
+		out = append(out, Keyed[SMTPServer]{Key: "smtp", Value: SMTPServer{
+			Name: s.Name, Addr: s.Addr, From: s.From, TLS: s.TLS,
+			Username: s.Username, Password: s.Password, RateLimit: s.RateLimit,
+		}})
+	}
+	for i, p := range s.Providers {
+		p.From = cmp.Or(p.From, s.From)
+		p.TLS = cmp.Or(p.TLS, s.TLS)
+		out = append(out, Keyed[SMTPServer]{Key: fmt.Sprintf("smtp.providers[%d]", i), Value: p})
+	}
+	if len(out) == 1 && out[0].Value.Name == "" {
+		out[0].Value.Name = "smtp"
+	}
+	return out
+}
+
+// Keyed is a provider with the key of its settings, for messages.
+type Keyed[T any] struct {
+	Key   string
+	Value T
+}
+
+// SMS configures the SMS channel: its gateways, in priority order
+// (Gateways). The top-level keys are the first gateway when URL is set;
+// Providers adds more. With none, SMS goes to the capture channel.
 type SMS struct {
+	// Name names the first gateway in delivery records and metrics;
+	// required when there are several ("gateway" when alone and
+	// unnamed).
+	Name    string        `yaml:"name"`
 	URL     string        `yaml:"url"`
 	Timeout time.Duration `yaml:"timeout"`
+	// RateLimit caps the first gateway in messages per second; 0 means
+	// unlimited.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Providers are the gateways after the first, in priority order; an
+	// entry's zero timeout is the top-level one.
+	Providers []SMSGateway `yaml:"providers"`
+}
+
+// SMSGateway is one SMS gateway of the SMS channel.
+type SMSGateway struct {
+	Name      string        `yaml:"name"`
+	URL       string        `yaml:"url"`
+	Timeout   time.Duration `yaml:"timeout"`
+	RateLimit float64       `yaml:"rate_limit"`
+}
+
+// Gateways returns the SMS gateways in priority order, each with its key
+// ("sms" or "sms.providers[i]") and its zero timeout filled from the
+// top-level one.
+func (s SMS) Gateways() []Keyed[SMSGateway] {
+	var out []Keyed[SMSGateway]
+	if s.URL != "" {
+		out = append(out, Keyed[SMSGateway]{Key: "sms", Value: SMSGateway{
+			Name: s.Name, URL: s.URL, Timeout: s.Timeout, RateLimit: s.RateLimit,
+		}})
+	}
+	for i, p := range s.Providers {
+		p.Timeout = cmp.Or(p.Timeout, s.Timeout)
+		out = append(out, Keyed[SMSGateway]{Key: fmt.Sprintf("sms.providers[%d]", i), Value: p})
+	}
+	if len(out) == 1 && out[0].Value.Name == "" {
+		out[0].Value.Name = "gateway"
+	}
+	return out
+}
+
+// Breaker configures the circuit breaker of every provider (SMTP server,
+// SMS gateway): it opens after Failures consecutive transient failures of
+// the provider, which is then skipped for OpenFor, after which one probe
+// is let through; the circuit closes when the probe works.
+type Breaker struct {
+	Failures int           `yaml:"failures"`
+	OpenFor  time.Duration `yaml:"open_for"`
 }
 
 // Templates configures where templates load from; an empty Dir means the
@@ -278,6 +379,8 @@ type Delivery struct {
 	// DeferredPollInterval is how often the deliveries waiting for the end
 	// of quiet hours are looked for: how late after the window they go.
 	DeferredPollInterval time.Duration `yaml:"deferred_poll_interval"`
+	// Breaker is the circuit breaker of each provider.
+	Breaker Breaker `yaml:"breaker"`
 }
 
 // Messaging configures the router.

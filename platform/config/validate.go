@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -305,26 +306,90 @@ func (c Config) validateJWT(p *problems) {
 }
 
 func (c Config) validateChannels(p *problems) {
-	switch c.SMTP.TLS {
-	case "none", "starttls", "tls":
-	default:
-		p.add("smtp.tls", "%q is not none, starttls or tls", c.SMTP.TLS)
+	checkTLS(p, "smtp.tls", c.SMTP.TLS)
+	if c.SMTP.Addr == "" && (c.SMTP.Name != "" || c.SMTP.RateLimit != 0) {
+		p.add("smtp.addr", "empty, so smtp.name and smtp.rate_limit name no server: set it, or name the first of smtp.providers")
 	}
-	if c.SMTP.Addr != "" {
-		if err := checkAddr(c.SMTP.Addr); err != nil {
-			p.add("smtp.addr", "%v", err)
+	if c.SMS.URL == "" && (c.SMS.Name != "" || c.SMS.RateLimit != 0) {
+		p.add("sms.url", "empty, so sms.name and sms.rate_limit name no gateway: set it, or name the first of sms.providers")
+	}
+	servers := c.SMTP.Servers()
+	names := map[string]string{}
+	for _, s := range servers {
+		k, v := s.Key, s.Value
+		if k != "smtp" {
+			if v.Addr == "" {
+				p.missing(k+".addr", "every SMTP provider needs its host:port")
+			}
+			if s.Value.TLS != c.SMTP.TLS {
+				checkTLS(p, k+".tls", v.TLS)
+			}
 		}
-		if c.SMTP.From == "" {
+		if v.Addr != "" {
+			if err := checkAddr(v.Addr); err != nil {
+				p.add(k+".addr", "%v", err)
+			}
+		}
+		if v.From == "" && k == "smtp" {
 			p.add("smtp.from", "required with smtp.addr")
+		} else if v.From == "" {
+			p.add(k+".from", "required: the provider's sender address, or smtp.from for every provider")
 		}
-	}
-	if c.SMS.URL != "" {
-		if err := checkURL(c.SMS.URL, "http", "https"); err != nil {
-			p.add("sms.url", "%v", err)
-		}
+		checkProvider(p, k, v.Name, v.RateLimit, len(servers), names)
 	}
 	positive(p, "sms.timeout", c.SMS.Timeout)
+	gateways := c.SMS.Gateways()
+	names = map[string]string{}
+	for _, g := range gateways {
+		k, v := g.Key, g.Value
+		if v.URL == "" {
+			p.missing(k+".url", "every SMS provider needs its URL")
+		} else if err := checkURL(v.URL, "http", "https"); err != nil {
+			p.add(k+".url", "%v", err)
+		}
+		if k != "sms" && v.Timeout < 0 {
+			p.add(k+".timeout", "%s, want a duration above zero (or none: sms.timeout)", v.Timeout)
+		}
+		checkProvider(p, k, v.Name, v.RateLimit, len(gateways), names)
+	}
+	if len(servers) > 1 || len(gateways) > 1 {
+		b := c.Delivery.Breaker
+		if b.Failures < 1 {
+			p.add("delivery.breaker.failures", "%d, at least 1 needed", b.Failures)
+		}
+		positive(p, "delivery.breaker.open_for", b.OpenFor)
+	}
 }
+
+func checkTLS(p *problems, key, tls string) {
+	switch tls {
+	case "none", "starttls", "tls":
+	default:
+		p.add(key, "%q is not none, starttls or tls", tls)
+	}
+}
+
+// checkProvider checks what every provider of a channel has: a name, unique
+// and required among several (names maps those seen to their key), and a
+// rate limit.
+func checkProvider(p *problems, key, name string, rate float64, providers int, names map[string]string) {
+	switch {
+	case name == "" && providers > 1:
+		p.missing(key+".name", "required when a channel has several providers")
+	case name != "" && !providerName.MatchString(name):
+		p.add(key+".name", "%q: want 1 to 64 of a-z 0-9 _ . -", name)
+	case names[name] != "":
+		p.add(key+".name", "%q is the name of %s already: names must be unique", name, names[name])
+	case name != "":
+		names[name] = key
+	}
+	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
+		p.add(key+".rate_limit", "%v, want messages per second, 0 for unlimited", rate)
+	}
+}
+
+// providerName is what a provider may be named: it labels metrics.
+var providerName = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
 
 func (c Config) validateLog(p *problems) {
 	var level slog.Level

@@ -40,6 +40,7 @@ import (
 
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/delivery/capture"
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/breaker"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/capturesender"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/memory"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/metrics"
@@ -250,10 +251,14 @@ func newLanes(d deps) (lanes, error) {
 	if d.Claims != nil {
 		claims = claimcheck.NewCached(d.Claims, claimCacheSize)
 	}
+	providers, err := newProviders(d.Config, d.Metrics)
+	if err != nil {
+		return lanes{}, err
+	}
 	build := func(lane string) (*ports.DeliverBatchLane, error) {
 		laneLogger := logger.With("lane", lane)
 		newSenders := func() (app.Senders, error) {
-			return newSenders(d.Config, d.Outbox, d.Clock, laneLogger)
+			return newSenders(d.Config, d.Outbox, d.Clock, laneLogger, providers, lane)
 		}
 		// More connections than workers would never all be used.
 		connections := cfg.Workers[lane]
@@ -302,7 +307,7 @@ func newLanes(d deps) (lanes, error) {
 			return nil, err
 		}
 		laneLogger.Info("delivery workers", "workers", workers.Size(), "connections", workers.Connections(),
-			"email", channelName(d.Config.SMTP.Addr != "", "smtp"), "sms", channelName(d.Config.SMS.URL != "", "gateway"),
+			"email", providers.names(domain.ChannelEmail), "sms", providers.names(domain.ChannelSMS),
 			"rate_limits", cfg.RateLimits)
 		return ports.NewDeliverBatchLane(lane, h)
 	}
@@ -364,8 +369,8 @@ const tracerScope = "github.com/notifier/notifier/modules/delivery"
 // for the capture channel.
 func sendSpanNames(cfg config.Config) map[string]string {
 	return map[string]string{
-		domain.ChannelEmail: channelName(cfg.SMTP.Addr != "", "smtp") + ".send",
-		domain.ChannelSMS:   channelName(cfg.SMS.URL != "", "sms") + ".send",
+		domain.ChannelEmail: channelName(len(cfg.SMTP.Servers()) > 0, "smtp") + ".send",
+		domain.ChannelSMS:   channelName(len(cfg.SMS.Gateways()) > 0, "sms") + ".send",
 	}
 }
 
@@ -376,34 +381,149 @@ func channelName(configured bool, name string) string {
 	return "capture"
 }
 
-// newSenders returns the senders of one worker: SMTP when smtp.addr is set
-// (a connection of the worker's own), the SMS gateway when sms.url is set
-// (an HTTP client of the worker's own), else the capture outbox. The worker
-// closes them when it stops.
-func newSenders(cfg config.Config, outbox *capture.Outbox, clk clock.Clock, logger *slog.Logger) (app.Senders, error) {
+// newSenders returns the senders of one connection of lane: for each
+// channel a Failover over its providers in priority order (the SMTP servers
+// of smtp and smtp.providers, each with a connection of this set's own; the
+// SMS gateways of sms and sms.providers, each with an HTTP client of its
+// own), or over the capture outbox when the channel has none. The
+// providers' breakers and rate limits are shared by every connection and
+// both lanes (see newProviders). The worker closes them when it stops.
+func newSenders(cfg config.Config, outbox *capture.Outbox, clk clock.Clock, logger *slog.Logger,
+	shared providers, lane string,
+) (app.Senders, error) {
 	captured, err := capturesender.New(outbox, clk)
 	if err != nil {
 		return nil, err
 	}
-	senders := app.Senders{domain.ChannelEmail: captured, domain.ChannelSMS: captured}
-	if cfg.SMTP.Addr != "" {
-		s, err := smtp.New(smtp.Config{
-			Addr: cfg.SMTP.Addr, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS,
-			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
-		}, logger)
-		if err != nil {
-			return nil, fmt.Errorf("delivery: %w", err)
+	channel := func(ch string, senders []app.Sender) (app.Sender, error) {
+		if len(senders) == 0 {
+			return app.NewFailover(ch, []app.Provider{{Name: capturedName, Sender: captured}}, nil)
 		}
-		senders[domain.ChannelEmail] = s
+		list := make([]app.Provider, len(senders))
+		for i, s := range senders {
+			p := shared.byChannel[ch][i]
+			list[i] = app.Provider{Name: p.name, Sender: s}
+			if p.breaker != nil {
+				list[i].Breaker = p.breaker
+			}
+			if p.limit != nil {
+				list[i].Limiter = p.limit
+				if lane == delivery.LaneTransactional {
+					list[i].Limiter = p.limit.Priority()
+				}
+			}
+		}
+		return app.NewFailover(ch, list, shared.metrics)
 	}
-	if cfg.SMS.URL != "" {
-		s, err := smsgateway.New(smsgateway.Config{URL: cfg.SMS.URL, Timeout: cfg.SMS.Timeout})
+	var email, sms []app.Sender
+	for _, s := range cfg.SMTP.Servers() {
+		sender, err := smtp.New(smtp.Config{
+			Addr: s.Value.Addr, From: s.Value.From, TLS: s.Value.TLS,
+			Username: s.Value.Username, Password: s.Value.Password,
+		}, logger.With("provider", s.Value.Name))
 		if err != nil {
-			return nil, fmt.Errorf("delivery: %w", err)
+			return nil, fmt.Errorf("delivery: %s: %w", s.Key, err)
 		}
-		senders[domain.ChannelSMS] = s
+		email = append(email, sender)
+	}
+	for _, g := range cfg.SMS.Gateways() {
+		sender, err := smsgateway.New(smsgateway.Config{URL: g.Value.URL, Timeout: g.Value.Timeout})
+		if err != nil {
+			return nil, fmt.Errorf("delivery: %s: %w", g.Key, err)
+		}
+		sms = append(sms, sender)
+	}
+	senders := app.Senders{}
+	if senders[domain.ChannelEmail], err = channel(domain.ChannelEmail, email); err != nil {
+		return nil, err
+	}
+	if senders[domain.ChannelSMS], err = channel(domain.ChannelSMS, sms); err != nil {
+		return nil, err
 	}
 	return senders, nil
+}
+
+// capturedName is the provider of the capture channel in delivery records.
+const capturedName = "capture"
+
+// providers holds what the senders of every connection share, per channel,
+// one entry per provider in priority order: its breaker (only when the
+// channel has several providers: alone, it has nowhere to fail over to)
+// and its rate limit (nil: unlimited). metrics measures them.
+type providers struct {
+	byChannel map[string][]sharedProvider
+	metrics   providerMetrics
+}
+
+type sharedProvider struct {
+	name    string
+	breaker *breaker.Breaker
+	limit   *ratelimit.Limiter
+}
+
+// providerMetrics is what the providers report to (adapters/metrics).
+type providerMetrics interface {
+	app.ProviderMetrics
+	CircuitState(channel, provider string, state int)
+}
+
+// noProviderMetrics measures nothing, for Metrics without provider
+// metrics (tests).
+type noProviderMetrics struct{}
+
+func (noProviderMetrics) ProviderSend(string, string, string) {}
+func (noProviderMetrics) CircuitState(string, string, int)    {}
+
+func (p providers) names(ch string) []string {
+	var out []string
+	for _, s := range p.byChannel[ch] {
+		out = append(out, s.name)
+	}
+	if out == nil {
+		return []string{capturedName}
+	}
+	return out
+}
+
+// newProviders makes the breakers and rate limits of the providers of
+// every channel, once for the process (smtp.providers, sms.providers,
+// delivery.breaker).
+func newProviders(cfg config.Config, m app.Metrics) (providers, error) {
+	pm, ok := m.(providerMetrics)
+	if !ok {
+		pm = noProviderMetrics{}
+	}
+	p := providers{byChannel: map[string][]sharedProvider{}, metrics: pm}
+	type named struct {
+		name string
+		rate float64
+	}
+	var email, sms []named
+	for _, s := range cfg.SMTP.Servers() {
+		email = append(email, named{s.Value.Name, s.Value.RateLimit})
+	}
+	for _, g := range cfg.SMS.Gateways() {
+		sms = append(sms, named{g.Value.Name, g.Value.RateLimit})
+	}
+	for ch, list := range map[string][]named{domain.ChannelEmail: email, domain.ChannelSMS: sms} {
+		for _, n := range list {
+			s := sharedProvider{name: n.name}
+			if n.rate > 0 {
+				s.limit = ratelimit.New(n.rate)
+			}
+			if len(list) > 1 {
+				b, err := breaker.New(ch+"/"+n.name, breaker.Settings{
+					Failures: cfg.Delivery.Breaker.Failures, OpenFor: cfg.Delivery.Breaker.OpenFor,
+				}, func(st breaker.State) { pm.CircuitState(ch, n.name, int(st)) })
+				if err != nil {
+					return providers{}, fmt.Errorf("delivery: %w", err)
+				}
+				s.breaker = b
+			}
+			p.byChannel[ch] = append(p.byChannel[ch], s)
+		}
+	}
+	return p, nil
 }
 
 func newCancelHandler(store app.Store, events *cqrs.EventBus, clk clock.Clock, logger *slog.Logger, m app.Metrics,

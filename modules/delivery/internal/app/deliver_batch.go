@@ -639,8 +639,12 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 	if h.tracer != nil {
 		sendCtx, span = h.startSend(ctx, key, attempt)
 	}
+	sendCtx, sentBy := WithSentBy(sendCtx)
 	sendErr := senders[key.Channel].Send(sendCtx, *r.msg)
 	if span != nil {
+		if provider := sentBy(); provider != "" {
+			span.SetAttributes(attribute.String("notifier.provider", provider))
+		}
 		endSend(span, sendErr, ctx.Err() != nil)
 	}
 	h.metrics.Attempted(key.Channel, time.Since(began))
@@ -658,7 +662,9 @@ func (h *DeliverBatchHandler) try(ctx context.Context, cmd delivery.DeliverBatch
 		// ended.
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 		defer cancel()
-		changed, err := h.finish(markCtx, key, Final{Status: delivery.StatusSent, MessageID: r.msg.ID, Attempted: true, At: now})
+		changed, err := h.finish(markCtx, key, Final{
+			Status: delivery.StatusSent, MessageID: r.msg.ID, Provider: sentBy(), Attempted: true, At: now,
+		})
 		if err == nil && !changed {
 			h.logger.WarnContext(ctx, "message sent but the delivery was already final (cancelled meanwhile?)",
 				"posting_id", key.PostingID, "user_id", key.UserID, "channel", key.Channel, "message_id", r.msg.ID)

@@ -98,6 +98,8 @@ type Final struct {
 	Error string
 	// MessageID is the id the message was sent with (sent only).
 	MessageID string
+	// Provider names the provider that sent the message (sent only).
+	Provider string
 	// Attempted counts one more attempt: the send that produced this status.
 	Attempted bool
 	// At is when the row became final; it is the sent time for sent.

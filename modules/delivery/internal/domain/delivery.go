@@ -59,6 +59,9 @@ type Delivery struct {
 	Error string
 	// MessageID is the id the message was sent with; empty until sent.
 	MessageID string
+	// Provider names the provider of the channel that sent the message
+	// (an SMTP server, an SMS gateway, "capture"); empty until sent.
+	Provider  string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// SentAt is when the message was accepted by the channel; zero until sent.

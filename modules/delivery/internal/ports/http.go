@@ -88,6 +88,7 @@ type DeliveryItem struct {
 	Attempts int        `json:"attempts" doc:"Sends tried so far"`
 	Error    string     `json:"error,omitempty" doc:"Last error or the reason of the status"`
 	SentAt   *time.Time `json:"sent_at,omitempty" doc:"When the channel accepted the message"`
+	Provider string     `json:"provider,omitempty" doc:"Provider of the channel that sent the message (smtp.providers, sms.providers; capture for the capture channel); only once sent" example:"primary"`
 }
 
 // ListDeliveriesBody is the page returned by list-posting-deliveries.
@@ -108,7 +109,7 @@ func (h *HTTP) listDeliveries(ctx context.Context, in *ListDeliveriesInput) (*Li
 	}
 	out := &ListDeliveriesOutput{Body: ListDeliveriesBody{Items: make([]DeliveryItem, 0, len(page.Items)), NextCursor: page.NextCursor}}
 	for _, d := range page.Items {
-		item := DeliveryItem{UserID: d.UserID, Channel: d.Channel, Status: d.Status, Attempts: d.Attempts, Error: d.Error}
+		item := DeliveryItem{UserID: d.UserID, Channel: d.Channel, Status: d.Status, Attempts: d.Attempts, Error: d.Error, Provider: d.Provider}
 		if !d.SentAt.IsZero() {
 			at := d.SentAt
 			item.SentAt = &at

@@ -222,7 +222,7 @@ func TestDeliveriesAreListedPageByPage(t *testing.T) {
 	}
 	_, err := store.InsertPending(ctx, keys, at)
 	require.NoError(t, err)
-	_, _, err = store.Finish(ctx, keys[0], app.Final{Status: delivery.StatusSent, MessageID: keys[0].MessageID(), Attempted: true, At: at.Add(time.Second)})
+	_, _, err = store.Finish(ctx, keys[0], app.Final{Status: delivery.StatusSent, MessageID: keys[0].MessageID(), Provider: "primary", Attempted: true, At: at.Add(time.Second)})
 	require.NoError(t, err)
 	_, _, err = store.Finish(ctx, keys[3], app.Final{Status: delivery.StatusFailed, Error: "smtp: 550 5.1.1", Attempted: true, At: at})
 	require.NoError(t, err)
@@ -236,6 +236,7 @@ func TestDeliveriesAreListedPageByPage(t *testing.T) {
 			Attempts int        `json:"attempts"`
 			Error    *string    `json:"error"`
 			SentAt   *time.Time `json:"sent_at"`
+			Provider string     `json:"provider"`
 		} `json:"items"`
 		NextCursor *string `json:"next_cursor"`
 	}
@@ -257,6 +258,7 @@ func TestDeliveriesAreListedPageByPage(t *testing.T) {
 			require.Nil(t, first.Error)
 			require.NotNil(t, first.SentAt)
 			require.True(t, first.SentAt.Equal(at.Add(time.Second)))
+			require.Equal(t, "primary", first.Provider)
 		}
 		if p.NextCursor == nil {
 			break

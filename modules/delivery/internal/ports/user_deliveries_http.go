@@ -62,6 +62,7 @@ type UserDeliveryItem struct {
 	Attempts  int        `json:"attempts" doc:"Sends tried so far" example:"1"`
 	Error     string     `json:"error,omitempty" doc:"Last error or the reason of the status" example:"opted out: channels.email"`
 	SentAt    *time.Time `json:"sent_at,omitempty" doc:"When the channel accepted the message" example:"2026-03-01T12:00:03Z"`
+	Provider  string     `json:"provider,omitempty" doc:"Provider of the channel that sent the message (smtp.providers, sms.providers; capture for the capture channel); only once sent" example:"primary"`
 	CreatedAt time.Time  `json:"created_at" doc:"When the delivery was created (the order of the list)" example:"2026-03-01T12:00:00Z"`
 	UpdatedAt time.Time  `json:"updated_at" doc:"When the delivery last changed" example:"2026-03-01T12:00:03Z"`
 }
@@ -90,7 +91,7 @@ func (h *UserDeliveriesHTTP) listUserDeliveries(ctx context.Context, in *ListUse
 	out := &ListUserDeliveriesOutput{Body: ListUserDeliveriesBody{Items: make([]UserDeliveryItem, 0, len(page.Items)), NextCursor: page.NextCursor}}
 	for _, d := range page.Items {
 		item := UserDeliveryItem{
-			PostingID: d.PostingID, Channel: d.Channel, Status: d.Status, Attempts: d.Attempts, Error: d.Error,
+			PostingID: d.PostingID, Channel: d.Channel, Status: d.Status, Attempts: d.Attempts, Error: d.Error, Provider: d.Provider,
 			CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 		}
 		if !d.SentAt.IsZero() {

@@ -38,6 +38,7 @@ type userPage struct {
 		Attempts  int        `json:"attempts"`
 		Error     *string    `json:"error"`
 		SentAt    *time.Time `json:"sent_at"`
+		Provider  *string    `json:"provider"`
 		CreatedAt time.Time  `json:"created_at"`
 		UpdatedAt time.Time  `json:"updated_at"`
 	} `json:"items"`
@@ -58,7 +59,7 @@ func TestAUsersDeliveriesAreListedNewestFirstPageByPage(t *testing.T) {
 	_, err := store.InsertPending(ctx, []domain.Key{{PostingID: "p3", UserID: user, Channel: "sms"}}, at.Add(2*time.Hour))
 	require.NoError(t, err)
 	sent := domain.Key{PostingID: "p2", UserID: user, Channel: "email"}
-	_, _, err = store.Finish(ctx, sent, app.Final{Status: delivery.StatusSent, MessageID: sent.MessageID(), Attempted: true, At: at.Add(time.Hour + time.Second)})
+	_, _, err = store.Finish(ctx, sent, app.Final{Status: delivery.StatusSent, MessageID: sent.MessageID(), Provider: "backup", Attempted: true, At: at.Add(time.Hour + time.Second)})
 	require.NoError(t, err)
 	skipped := domain.Key{PostingID: "p1", UserID: user, Channel: "email"}
 	_, err = store.FinishMany(ctx, []app.Transition{{Key: skipped, Final: app.Final{Status: delivery.StatusSkipped, Error: "opted out: channels.email", At: at}}})
@@ -83,12 +84,15 @@ func TestAUsersDeliveriesAreListedNewestFirstPageByPage(t *testing.T) {
 				require.Nil(t, it.Error)
 				require.NotNil(t, it.SentAt)
 				require.True(t, it.SentAt.Equal(at.Add(time.Hour+time.Second)))
+				require.NotNil(t, it.Provider)
+				require.Equal(t, "backup", *it.Provider)
 				require.True(t, it.CreatedAt.Equal(at.Add(time.Hour)))
 				require.True(t, it.UpdatedAt.Equal(at.Add(time.Hour+time.Second)))
 			case "p1/email":
 				require.Equal(t, delivery.StatusSkipped, it.Status)
 				require.Equal(t, "opted out: channels.email", *it.Error)
 				require.Nil(t, it.SentAt)
+				require.Nil(t, it.Provider, "no provider until sent")
 			}
 		}
 		if p.NextCursor == nil {

@@ -126,6 +126,7 @@ func (s *Store) finish(key domain.Key, f app.Final) (domain.Delivery, bool) {
 	row.Status = f.Status
 	row.Error = f.Error
 	row.MessageID = f.MessageID
+	row.Provider = f.Provider
 	if f.Attempted {
 		row.Attempts++
 	}

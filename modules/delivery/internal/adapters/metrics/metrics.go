@@ -41,9 +41,16 @@ type Metrics struct {
 	suppressed *prometheus.CounterVec
 	added      *prometheus.CounterVec
 	oldest     *oldestPending
+	// providerSends and circuits are per provider of a channel (the names
+	// of smtp.providers and sms.providers: a few, from the configuration).
+	providerSends *prometheus.CounterVec
+	circuits      *prometheus.GaugeVec
 }
 
-var _ app.Metrics = (*Metrics)(nil)
+var (
+	_ app.Metrics         = (*Metrics)(nil)
+	_ app.ProviderMetrics = (*Metrics)(nil)
+)
 
 // New registers the delivery metrics with reg; clk tells the age of the
 // pending deliveries at scrape time. Both are required. It fails when a
@@ -78,6 +85,16 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 			Help: "Addresses put on the suppression list, by channel and source " +
 				"(delivery: the channel refused the address; api: POST /api/v1/suppressions).",
 		}, []string{"channel", "source"}),
+		providerSends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifier_provider_sends_total",
+			Help: "Sends handed to each provider of a channel (SMTP server, SMS gateway), by channel, provider and result " +
+				"(sent, transient, refused, failed; skipped: its circuit was open).",
+		}, []string{"channel", "provider", "result"}),
+		circuits: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "notifier_provider_circuit_state",
+			Help: "State of each provider's circuit breaker, by channel and provider: 0 closed, 1 half-open (one probe), " +
+				"2 open (skipped). Only for channels with several providers.",
+		}, []string{"channel", "provider"}),
 		oldest: &oldestPending{
 			clock: clk,
 			desc: prometheus.NewDesc("notifier_delivery_oldest_pending_age_seconds",
@@ -87,7 +104,7 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 			batches: map[string]map[uint64]time.Time{},
 		},
 	}
-	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.retries, m.suppressed, m.added, m.oldest} {
+	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.retries, m.suppressed, m.added, m.oldest, m.providerSends, m.circuits} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register delivery metrics: %w", err)
 		}
@@ -148,6 +165,19 @@ func (m *Metrics) Suppressed(lane, channel string, n int) {
 func (m *Metrics) SuppressionAdded(source, channel string) {
 	m.added.WithLabelValues(known(channel, channels), known(source, sources)).Inc()
 }
+
+// ProviderSend implements app.ProviderMetrics.
+func (m *Metrics) ProviderSend(channel, provider, result string) {
+	m.providerSends.WithLabelValues(known(channel, channels), provider, known(result, providerResults)).Inc()
+}
+
+// CircuitState sets the circuit-state gauge of provider of channel (0
+// closed, 1 half-open, 2 open).
+func (m *Metrics) CircuitState(channel, provider string, state int) {
+	m.circuits.WithLabelValues(known(channel, channels), provider).Set(float64(state))
+}
+
+var providerResults = []string{app.ProviderSent, app.ProviderTransient, app.ProviderRefused, app.ProviderFailed, app.ProviderSkipped}
 
 func classes() []string {
 	out := make([]string, len(app.RetryClasses))

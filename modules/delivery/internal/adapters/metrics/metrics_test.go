@@ -140,3 +140,23 @@ func TestSuppressionsAreCountedUnderBoundedLabels(t *testing.T) {
 	require.Equal(t, 2.0, v[series("notifier_suppressions_added_total", "channel", "sms", "source", "api")])
 	require.Equal(t, 1.0, v[series("notifier_suppressions_added_total", "channel", "email", "source", "other")])
 }
+
+func TestProviderSendsAndCircuitsAreMeasuredPerProvider(t *testing.T) {
+	t.Parallel()
+	m, reg, _ := newMetrics(t)
+
+	m.ProviderSend("email", "primary", app.ProviderTransient)
+	m.ProviderSend("email", "backup", app.ProviderSent)
+	m.ProviderSend("email", "backup", app.ProviderSent)
+	m.ProviderSend("sms", "main", "exploded") // a result nobody declared
+	m.CircuitState("email", "primary", 2)
+	m.CircuitState("email", "backup", 0)
+
+	v := gather(t, reg)
+	require.Equal(t, 1.0, v[series("notifier_provider_sends_total", "channel", "email", "provider", "primary", "result", "transient")])
+	require.Equal(t, 2.0, v[series("notifier_provider_sends_total", "channel", "email", "provider", "backup", "result", "sent")])
+	require.Equal(t, 1.0, v[series("notifier_provider_sends_total", "channel", "sms", "provider", "main", "result", "other")])
+	require.Equal(t, 2.0, v[series("notifier_provider_circuit_state", "channel", "email", "provider", "primary")])
+	require.Contains(t, v, series("notifier_provider_circuit_state", "channel", "email", "provider", "backup"))
+	require.Equal(t, 0.0, v[series("notifier_provider_circuit_state", "channel", "email", "provider", "backup")])
+}

@@ -167,11 +167,11 @@ func (s *Store) finishGroup(ctx context.Context, group []*mark) (map[domain.Key]
 			b.Queue(`
 				UPDATE deliveries
 				SET status = $4::text, error = $5, message_id = $6, attempts = attempts + $7, updated_at = $8::timestamptz,
-				    sent_at = CASE WHEN $4::text = 'sent' THEN $8::timestamptz END
+				    sent_at = CASE WHEN $4::text = 'sent' THEN $8::timestamptz END, provider = $9
 				WHERE posting_id = $1 AND user_id = $2 AND channel = $3 AND status = 'pending'
 				RETURNING `+columns,
 				m.key.PostingID, m.key.UserID, m.key.Channel, m.final.Status, m.final.Error, m.final.MessageID,
-				attempted(m.final), m.final.At.UTC(),
+				attempted(m.final), m.final.At.UTC(), m.final.Provider,
 			).QueryRow(func(r pgx.Row) error {
 				d, err := scan(r)
 				if errors.Is(err, pgx.ErrNoRows) {

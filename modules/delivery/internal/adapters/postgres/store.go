@@ -59,7 +59,7 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 
 // columns are the columns scan reads, in its order.
 const columns = `posting_id, user_id, channel, status, attempts, error, message_id,
-	created_at, updated_at, sent_at, reported`
+	created_at, updated_at, sent_at, reported, provider`
 
 // InsertPending implements app.Store in one round trip: the insert and the
 // read of what is pending go together in one pgx.Batch. The read is a
@@ -184,6 +184,7 @@ func (s *Store) FinishMany(ctx context.Context, transitions []app.Transition) (i
 	var (
 		postings, users, channels = make([]string, n), make([]string, n), make([]string, n)
 		statuses, errTexts, ids   = make([]string, n), make([]string, n), make([]string, n)
+		providers                 = make([]string, n)
 		attempts                  = make([]int32, n)
 		ats                       = make([]time.Time, n)
 	)
@@ -193,18 +194,19 @@ func (s *Store) FinishMany(ctx context.Context, transitions []app.Transition) (i
 		}
 		postings[i], users[i], channels[i] = t.Key.PostingID, t.Key.UserID, t.Key.Channel
 		statuses[i], errTexts[i], ids[i] = t.Final.Status, t.Final.Error, t.Final.MessageID
+		providers[i] = t.Final.Provider
 		attempts[i], ats[i] = attempted(t.Final), t.Final.At.UTC()
 	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE deliveries d
 		SET status = u.status, error = u.error, message_id = u.message_id,
 		    attempts = d.attempts + u.attempted, updated_at = u.at,
-		    sent_at = CASE WHEN u.status = 'sent' THEN u.at END
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::timestamptz[])
-		     AS u (posting_id, user_id, channel, status, error, message_id, attempted, at)
+		    sent_at = CASE WHEN u.status = 'sent' THEN u.at END, provider = u.provider
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::timestamptz[], $9::text[])
+		     AS u (posting_id, user_id, channel, status, error, message_id, attempted, at, provider)
 		WHERE (d.posting_id, d.user_id, d.channel) = (u.posting_id, u.user_id, u.channel)
 		  AND d.status = 'pending'`,
-		postings, users, channels, statuses, errTexts, ids, attempts, ats)
+		postings, users, channels, statuses, errTexts, ids, attempts, ats, providers)
 	if err != nil {
 		return 0, fmt.Errorf("finish deliveries: %w", err)
 	}
@@ -488,7 +490,7 @@ func scan(row pgx.Row) (domain.Delivery, error) {
 		sentAt *time.Time
 	)
 	err := row.Scan(&d.PostingID, &d.UserID, &d.Channel, &d.Status, &d.Attempts, &d.Error, &d.MessageID,
-		&d.CreatedAt, &d.UpdatedAt, &sentAt, &d.Reported)
+		&d.CreatedAt, &d.UpdatedAt, &sentAt, &d.Reported, &d.Provider)
 	if err != nil {
 		return domain.Delivery{}, err
 	}

@@ -178,11 +178,12 @@ func finishSentRecordsDetails(t *testing.T, s app.Store) {
 	require.True(t, ok)
 
 	at := base.Add(3 * time.Second)
-	row, changed, err := s.Finish(ctx, k, app.Final{Status: delivery.StatusSent, MessageID: k.MessageID(), Attempted: true, At: at})
+	row, changed, err := s.Finish(ctx, k, app.Final{Status: delivery.StatusSent, MessageID: k.MessageID(), Provider: "backup", Attempted: true, At: at})
 	require.NoError(t, err)
 	require.True(t, changed)
 	require.Equal(t, 2, row.Attempts)
 	require.Equal(t, k.MessageID(), row.MessageID)
+	require.Equal(t, "backup", row.Provider)
 	require.Empty(t, row.Error, "a sent row keeps no error")
 	require.True(t, row.SentAt.Equal(at))
 
@@ -192,6 +193,7 @@ func finishSentRecordsDetails(t *testing.T, s app.Store) {
 	require.Equal(t, delivery.StatusSent, got.Status)
 	require.Equal(t, 2, got.Attempts)
 	require.Equal(t, k.MessageID(), got.MessageID)
+	require.Equal(t, "backup", got.Provider, "the record says which provider sent it")
 	require.True(t, got.SentAt.Equal(at))
 	require.True(t, got.CreatedAt.Equal(base))
 	require.True(t, got.UpdatedAt.Equal(at))
