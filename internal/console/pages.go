@@ -164,6 +164,7 @@ type deliveryList struct {
 		Status    string     `json:"status"`
 		Attempts  int        `json:"attempts"`
 		Error     string     `json:"error"`
+		Provider  string     `json:"provider"`
 		SentAt    *time.Time `json:"sent_at"`
 	} `json:"items"`
 	NextCursor string `json:"next_cursor"`
