@@ -478,6 +478,9 @@ func (h *DeliverBatchHandler) withoutSuppressed(ctx context.Context, rows []*row
 // rowAddress returns the normalized address of a row's recipient on its
 // channel, false when it has none.
 func rowAddress(r *row) (domain.Address, bool) {
+	if r.key.Channel == domain.ChannelInApp {
+		return domain.Address{}, false // an inbox is never suppressed
+	}
 	raw := address(r.key.Channel, r.recipient)
 	if raw == "" {
 		return domain.Address{}, false
@@ -865,6 +868,8 @@ func address(channel string, r delivery.Recipient) string {
 		return strings.TrimSpace(r.Email)
 	case domain.ChannelSMS:
 		return strings.TrimSpace(r.Phone)
+	case domain.ChannelInApp:
+		return r.UserID
 	default:
 		return ""
 	}
