@@ -840,11 +840,15 @@ func (h *DeliverBatchHandler) compose(ctx context.Context, cmd delivery.DeliverB
 		UserID:         key.UserID,
 		Channel:        key.Channel,
 		Template:       name,
-		Locale:         rendered.Locale,
-		To:             to,
-		Subject:        rendered.Subject,
-		Text:           rendered.Text,
-		HTML:           rendered.HTML,
+
+		NotificationType: cmd.NotificationType,
+		ExpiresAt:        cmd.ExpiresAt,
+
+		Locale:  rendered.Locale,
+		To:      to,
+		Subject: rendered.Subject,
+		Text:    rendered.Text,
+		HTML:    rendered.HTML,
 
 		ListUnsubscribe: unsubscribeURL,
 	}, ""
