@@ -79,6 +79,7 @@ var Module = fx.Module("delivery",
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newUserDeliveriesRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newSuppressionRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
+	fx.Provide(fx.Annotate(newInboxRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 )
 
 // newDeferred returns the store of what waits for the end of quiet hours:
