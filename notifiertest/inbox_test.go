@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/notifiertest"
+	"github.com/notifier/notifier/platform/config"
 )
 
 type inboxItem struct {
@@ -228,4 +229,41 @@ func TestTheInboxRefusesBadInput(t *testing.T) {
 			requireProblem(t, resp, tc.status, annas)
 		})
 	}
+}
+
+// A stream outlives the server's write timeout: each write moves the
+// connection's deadline.
+func TestTheInboxStreamOutlivesTheWriteTimeout(t *testing.T) {
+	t.Parallel()
+	n := notifiertest.Start(t, notifiertest.WithUserTokens(), notifiertest.WithConfig(func(c *config.Config) {
+		c.HTTP.WriteTimeout = 300 * time.Millisecond
+	}))
+	annas := n.UserToken(t, anna)
+	events, resp := openStream(t, n, anna, annas, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	time.Sleep(time.Second) // past the write timeout
+
+	postInApp(t, n, anna, "late", "")
+	assert.Equal(t, listInbox(t, n, anna, annas, "").Items[0].ID, nextEvent(t, events).ID)
+}
+
+// On a production transport, the inbox is the PostgreSQL table and the
+// stream still gets each message once.
+func TestTheInboxWorksOnTheSQLTransport(t *testing.T) {
+	t.Parallel()
+	n := notifiertest.Start(t, notifiertest.WithTransport("sql"), notifiertest.WithUserTokens())
+	annas := n.UserToken(t, anna)
+	events, resp := openStream(t, n, anna, annas, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	p := postInApp(t, n, anna, "sql", "")
+	require.Equal(t, 1, p.Counters.Sent, "%+v", p)
+
+	page := listInbox(t, n, anna, annas, "")
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, page.Items[0].ID, nextEvent(t, events).ID)
+	read := n.Do(t, http.MethodPost, "/api/v1/users/"+anna+"/inbox/"+page.Items[0].ID+"/read", annas, nil)
+	require.Equal(t, http.StatusOK, read.Status, string(read.Body))
+	assert.Equal(t, 0, listInbox(t, n, anna, annas, "").Unread)
 }
