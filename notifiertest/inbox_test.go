@@ -248,22 +248,49 @@ func TestTheInboxStreamOutlivesTheWriteTimeout(t *testing.T) {
 	assert.Equal(t, listInbox(t, n, anna, annas, "").Items[0].ID, nextEvent(t, events).ID)
 }
 
-// On a production transport, the inbox is the PostgreSQL table and the
+// On the production transports, the inbox is the PostgreSQL table and the
 // stream still gets each message once.
-func TestTheInboxWorksOnTheSQLTransport(t *testing.T) {
+func TestTheInboxWorksOnTheProductionTransports(t *testing.T) {
 	t.Parallel()
-	n := notifiertest.Start(t, notifiertest.WithTransport("sql"), notifiertest.WithUserTokens())
-	annas := n.UserToken(t, anna)
-	events, resp := openStream(t, n, anna, annas, "")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, transport := range []string{"sql", "amqp"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			n := notifiertest.Start(t, notifiertest.WithTransport(transport), notifiertest.WithUserTokens())
+			annas := n.UserToken(t, anna)
+			events, resp := openStream(t, n, anna, annas, "")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	p := postInApp(t, n, anna, "sql", "")
-	require.Equal(t, 1, p.Counters.Sent, "%+v", p)
+			p := postInApp(t, n, anna, transport, "")
+			require.Equal(t, 1, p.Counters.Sent, "%+v", p)
 
-	page := listInbox(t, n, anna, annas, "")
+			page := listInbox(t, n, anna, annas, "")
+			require.Len(t, page.Items, 1)
+			assert.Equal(t, page.Items[0].ID, nextEvent(t, events).ID)
+			read := n.Do(t, http.MethodPost, "/api/v1/users/"+anna+"/inbox/"+page.Items[0].ID+"/read", annas, nil)
+			require.Equal(t, http.StatusOK, read.Status, string(read.Body))
+			assert.Equal(t, 0, listInbox(t, n, anna, annas, "").Unread)
+		})
+	}
+}
+
+// An event flow configured with the inapp channel fills the inboxes of its
+// recipients with the in-app template of the same name.
+func TestAFlowWithTheInAppChannelFillsTheInboxes(t *testing.T) {
+	t.Parallel()
+	n := notifiertest.Start(t, notifiertest.WithUserTokens(), notifiertest.WithConfig(func(c *config.Config) {
+		f := c.Intake.Flows["new_movies"]
+		f.Channels = []string{"email", "inapp"}
+		c.Intake.Flows["new_movies"] = f
+	}))
+
+	n.PublishEvent(t, withEventID(t, seed(t, "event_new_movies.json", "<uuid>", cheburashka), "evt-inapp-movies"))
+	p := n.WaitForPostingsFromEvent(t, "evt-inapp-movies", 1)[0]
+	require.Equal(t, "completed", p.Status)
+
+	page := listInbox(t, n, anna, n.UserToken(t, anna), "")
 	require.Len(t, page.Items, 1)
-	assert.Equal(t, page.Items[0].ID, nextEvent(t, events).ID)
-	read := n.Do(t, http.MethodPost, "/api/v1/users/"+anna+"/inbox/"+page.Items[0].ID+"/read", annas, nil)
-	require.Equal(t, http.StatusOK, read.Status, string(read.Body))
-	assert.Equal(t, 0, listInbox(t, n, anna, annas, "").Unread)
+	assert.Equal(t, "new_movies", page.Items[0].NotificationType)
+	assert.NotEmpty(t, page.Items[0].Title)
+	assert.Contains(t, page.Items[0].Body, "- ", "the movies, one a line")
+	assert.NotEmpty(t, n.Outbox.ByChannel("email"), "email goes out as before")
 }
