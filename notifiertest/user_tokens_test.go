@@ -107,6 +107,16 @@ func TestOnlyOperationsMarkedOwnUserTakeAUsersToken(t *testing.T) {
 				}
 				return "0f0e0d0c-0b0a-4908-8706-050403020100"
 			})
+			if strings.HasSuffix(path, "/stream") {
+				// An event stream never ends: only its status is read.
+				if op.OwnUser != "" {
+					own = append(own, strings.ToUpper(method)+" "+path)
+					require.Equal(t, http.StatusOK, streamStatus(t, n, concrete, annas), "%s for its own user", concrete)
+					concrete = strings.Replace(concrete, anna, vera, 1)
+				}
+				require.Equal(t, http.StatusForbidden, streamStatus(t, n, concrete, annas), concrete)
+				continue
+			}
 			resp := n.Do(t, strings.ToUpper(method), concrete, annas, `{}`)
 			if op.OwnUser == "" {
 				requireProblem(t, resp, http.StatusForbidden, annas)
@@ -119,7 +129,21 @@ func TestOnlyOperationsMarkedOwnUserTakeAUsersToken(t *testing.T) {
 			requireProblem(t, n.Do(t, strings.ToUpper(method), other, annas, `{}`), http.StatusForbidden, annas)
 		}
 	}
-	require.Subset(t, own, []string{"GET /api/v1/users/{user_id}/preferences", "PUT /api/v1/users/{user_id}/preferences"})
+	require.Subset(t, own, []string{"GET /api/v1/users/{user_id}/preferences", "PUT /api/v1/users/{user_id}/preferences",
+		"GET /api/v1/users/{user_id}/inbox/stream"})
+}
+
+// streamStatus opens an event stream with token and returns its status,
+// without reading the stream.
+func streamStatus(t *testing.T, n *notifiertest.Notifier, path, token string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, n.URL+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestBadUserTokensAreRefusedThroughTheWholeService(t *testing.T) {

@@ -64,7 +64,7 @@ intake:
 	assert.Equal(t, []string{
 		`NOTIFIER_TRANSPORT: unknown transport "kafka" (memory, amqp, sql)`,
 		`delivery.workers.bulk: 0, at least 1 needed`,
-		`preferences.channels: unknown channel "fax" (supported: email, sms)`,
+		`preferences.channels: unknown channel "fax" (supported: email, sms, inapp)`,
 		`intake.flows.new_episode.receivers: unknown placeholder {series} (allowed: {series_id})`,
 		`intake.flows.new_episode.receivers: must contain {series_id}`,
 		`intake.flows.user_signup: no such event (user_signed_up, new_movies, new_episode, reactions_summary)`,

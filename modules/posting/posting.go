@@ -23,6 +23,8 @@ const (
 const (
 	ChannelEmail = "email"
 	ChannelSMS   = "sms"
+	// ChannelInApp stores the message in the user's in-app inbox.
+	ChannelInApp = "inapp"
 )
 
 // The notification types of the brief's flows. Managers may use their own.

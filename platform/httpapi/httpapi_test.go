@@ -630,3 +630,30 @@ func TestMissingNestedFieldIsNamed(t *testing.T) {
 	require.Len(t, p.Errors, 1)
 	assert.Equal(t, "body.items[1].name", p.Errors[0].Location)
 }
+
+func TestAStreamEndsWhenTheServerStopsSoTheShutdownDoesNotWaitForIt(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestServer(t, httpapi.Config{Addr: "127.0.0.1:0"})
+	started := make(chan struct{})
+	s.Handle("GET /stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		close(started)
+		select {
+		case <-httpapi.Stopping(r.Context()):
+		case <-r.Context().Done():
+		}
+	}))
+	assert.Nil(t, httpapi.Stopping(t.Context()), "no server, no signal")
+	require.NoError(t, s.Start(t.Context()))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+s.Addr()+"/stream", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	<-started
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, s.Stop(ctx), "the stream ended, so the shutdown was graceful")
+}

@@ -127,6 +127,8 @@ type Server struct {
 	listener net.Listener
 	served   chan struct{}
 	stopped  bool
+	// stopping is closed when Stop begins (see Stopping).
+	stopping chan struct{}
 }
 
 // NewServer builds a Server from cfg. It returns an error if logger is nil,
@@ -167,6 +169,7 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 		metrics:    m,
 
 		readinessTimeout: ReadinessTimeout,
+		stopping:         make(chan struct{}),
 	}
 	if cfg.Tracing.Enabled() {
 		s.tracer = cfg.Tracing.Tracer(tracerScope)
@@ -202,7 +205,11 @@ func NewServer(cfg Config, logger *slog.Logger) (*Server, error) {
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), stoppingKey{}, (<-chan struct{})(s.stopping))
+		},
 	}
+	s.srv.RegisterOnShutdown(func() { close(s.stopping) })
 	return s, nil
 }
 
@@ -333,4 +340,16 @@ func (a *capAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 		}
 		handler(ctx)
 	})
+}
+
+type stoppingKey struct{}
+
+// Stopping returns a channel that is closed when the server serving the
+// request of ctx begins to shut down. A long-lived response, such as an
+// event stream, ends when it closes, so that the graceful shutdown (which
+// waits for every request) does not wait for it until its deadline. It
+// returns nil, a channel never closed, for a context of no server request.
+func Stopping(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
+	return ch
 }

@@ -179,6 +179,38 @@ func TestBuiltInTemplatesRenderInEveryLanguage(t *testing.T) {
 			want:    []string{"People are reacting to your review", "Your review “Best film of the year” got", "7", "new likes.", "https://activity_api/api/v1/reviews/42", "Read your review"},
 		},
 		{
+			name: "inapp/welcome.md", locale: "ru", context: `{"username": "anna_k"}`,
+			subject: "Добро пожаловать в онлайн-кинотеатр, Анна!", want: []string{"новинки каталога"},
+		},
+		{
+			name: "inapp/welcome.md", locale: "en", context: `{"username": "emma_w"}`,
+			subject: "Welcome to the online cinema, Emma!", want: []string{"new in the catalog"},
+		},
+		{
+			name: "inapp/new_movies.md", locale: "ru", context: `{"movies": [{"title": "Сталкер", "year": 1979, "url": "https://cinema.example/movies/1"}, {"title": "Брат"}]}`,
+			subject: "Новые фильмы в каталоге", want: []string{"- [Сталкер](https://cinema.example/movies/1) (1979)", "- Брат"},
+		},
+		{
+			name: "inapp/new_movies.md", locale: "en", context: `{"movies": [{"title": "Stalker"}]}`,
+			subject: "Just added: Stalker", want: []string{"- Stalker"},
+		},
+		{
+			name: "inapp/new_episode.md", locale: "ru", context: `{"series": {"title": "Мастер и Маргарита", "season": 1, "episode": 4, "episode_title": "Бал", "url": "https://cinema.example/series/7"}}`,
+			subject: "Вышла новая серия: «Мастер и Маргарита»", want: []string{"Сезон 1, серия 4: «Бал».", "[Смотреть](https://cinema.example/series/7)"},
+		},
+		{
+			name: "inapp/new_episode.md", locale: "en", context: `{"series": {"title": "The Master and Margarita", "episode": 4}}`,
+			subject: "A new episode of “The Master and Margarita” is out", want: []string{"Episode 4."},
+		},
+		{
+			name: "inapp/reactions_summary.md", locale: "ru", context: `{"reaction_type": "like", "total": 7, "target_url": "https://activity_api/api/v1/reviews/42"}`,
+			subject: "Новые реакции на вашу рецензию: 7", want: []string{"«Нравится»", "**7**", "(https://activity_api/api/v1/reviews/42)"},
+		},
+		{
+			name: "inapp/reactions_summary.md", locale: "en", context: `{"reaction_type": "like", "total": 1, "review": {"title": "Best film"}}`,
+			subject: "New reactions to your review: 1", want: []string{"Your review “Best film” got **1** new like."},
+		},
+		{
 			name:    "sms/phone_confirmation.md",
 			locale:  "ru",
 			context: `{"secret_code": "1234"}`,
@@ -230,6 +262,11 @@ func TestBuiltInTemplatesRenderInEveryLanguage(t *testing.T) {
 			assert.NotContains(t, out.Text, ".000000", "JSON numbers print as written")
 			if tt.locale == "en" {
 				assert.False(t, cyrillic.MatchString(out.Subject+out.Text+out.HTML), "nothing Russian in %q\n%s", out.Text, out.HTML)
+			}
+			if strings.HasPrefix(tt.name, "inapp/") {
+				assert.Empty(t, out.HTML, "an in-app message is Markdown only")
+				assert.NotContains(t, out.Text, "{%")
+				return
 			}
 			if tt.subject == "" {
 				assert.Empty(t, out.HTML)

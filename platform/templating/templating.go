@@ -10,7 +10,10 @@
 //
 // An email template ("email/...") renders to a subject, a plain-text part (the Markdown after
 // pongo2) and an HTML part (pongo2 with HTML autoescaping, then Markdown, then the layout
-// layouts/email.html). An SMS template ("sms/...") renders to a single line of text.
+// layouts/email.html). An SMS template ("sms/...") renders to a single line of text. An in-app
+// template ("inapp/...") renders to a title (its front matter's subject, required) and a body
+// of Markdown text, the plain-text part an email would have: no HTML and no layout, the
+// client renders the Markdown.
 //
 // # Locales
 //
@@ -48,6 +51,7 @@ import (
 const (
 	channelEmail = "email"
 	channelSMS   = "sms"
+	channelInApp = "inapp"
 
 	// LayoutName is the layout every email's HTML part is wrapped in, or rather the name its
 	// files go by: "layouts/email.<locale>.html" for a locale, else this file. It receives the
@@ -71,11 +75,12 @@ var bannedTags = []string{"ssi", "include", "import", "extends", "cycle", "ifcha
 
 // Rendered is a template rendered for one recipient.
 type Rendered struct {
-	// Subject is the email subject on one line; empty for SMS.
+	// Subject is the email subject or the in-app title, on one line; empty for SMS.
 	Subject string
-	// Text is the plain-text part of an email (Markdown) or the text of an SMS.
+	// Text is the plain-text part of an email or the body of an in-app message (Markdown), or the
+	// text of an SMS.
 	Text string
-	// HTML is the full HTML document of an email; empty for SMS.
+	// HTML is the full HTML document of an email; empty for SMS and in-app.
 	HTML string
 	// Locale is the locale the message is in: that of the file rendered, or the default locale
 	// for the bare file, such as "en" for a recipient of "en-GB" when the template has no
@@ -261,6 +266,9 @@ func (r *Renderer) RenderLocale(name, locale string, data map[string]any) (out R
 	}
 	out.Subject = headerLine(subject)
 	out.Text = plainText(text)
+	if c.channel == channelInApp {
+		return out, nil
+	}
 
 	escaped, err := execute(res.file, c.html, c.bodyOffset, markdownSafe(ctx))
 	if err != nil {
@@ -438,7 +446,7 @@ func misnamedError(file, ext string) error {
 // does not check that they parse or have a file for every recipient; Validate does.
 func (r *Renderer) Names() []string {
 	var names []string
-	for _, dir := range []string{channelEmail, channelSMS} {
+	for _, dir := range []string{channelEmail, channelSMS, channelInApp} {
 		// Unreadable directories are skipped: they hold no template Render could load.
 		_ = fs.WalkDir(r.fsys, dir, func(name string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
@@ -484,8 +492,8 @@ func (r *Renderer) load(name, channel string) (*compiled, error) {
 		return nil, err
 	}
 
-	if channel == channelEmail && !src.hasSubject {
-		return nil, &TemplateError{Name: name, Line: 1, Err: errors.New("email template has no subject in its front matter")}
+	if channel != channelSMS && !src.hasSubject {
+		return nil, &TemplateError{Name: name, Line: 1, Err: fmt.Errorf("%s template has no subject in its front matter", channel)}
 	}
 
 	c = &compiled{channel: channel, bodyOffset: src.bodyOffset}
@@ -493,12 +501,13 @@ func (r *Renderer) load(name, channel string) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	if channel == channelEmail {
+	if channel != channelSMS {
 		c.subjectOffset = src.subjectOffset
 		if _, c.subject, err = r.compile(name, src.subject, src.subjectOffset); err != nil {
 			return nil, err
 		}
-	} else {
+	}
+	if channel != channelEmail {
 		c.html = nil
 	}
 	r.cache[name] = c
@@ -546,7 +555,7 @@ func channelOf(name string) (string, error) {
 	}
 	dir, _, _ := strings.Cut(name, "/")
 	switch dir {
-	case channelEmail, channelSMS:
+	case channelEmail, channelSMS, channelInApp:
 		return dir, nil
 	default:
 		return "", fmt.Errorf("%w: %q", ErrUnknownChannel, name)

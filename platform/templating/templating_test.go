@@ -86,6 +86,29 @@ func TestSMSIgnoresSubject(t *testing.T) {
 	assert.Equal(t, templating.Rendered{Text: "Код: 7", Locale: "ru", File: "sms/code.md"}, out)
 }
 
+func TestInAppRendersATitleAndMarkdownWithoutHTML(t *testing.T) {
+	t.Parallel()
+	r, _ := newRenderer(t, map[string]string{
+		"inapp/hello.md": "---\nsubject: \"Привет, {{ user.first_name }}\"\n---\nВаш код: **{{ code }}** <b>.\n\n\n",
+	})
+
+	out, err := r.Render("inapp/hello.md", map[string]any{"user": map[string]any{"first_name": "Анна"}, "code": "42"})
+
+	require.NoError(t, err)
+	assert.Equal(t, templating.Rendered{Subject: "Привет, Анна", Text: "Ваш код: **42** <b>.", Locale: "ru", File: "inapp/hello.md"}, out)
+	assert.Contains(t, r.Names(), "inapp/hello.md")
+}
+
+func TestInAppNeedsATitle(t *testing.T) {
+	t.Parallel()
+	r, _ := newRenderer(t, map[string]string{"inapp/hello.md": "Привет"})
+
+	_, err := r.Render("inapp/hello.md", nil)
+
+	requireTemplateError(t, err, "inapp/hello.md", 1)
+	assert.ErrorContains(t, err, "inapp template has no subject")
+}
+
 func TestTemplateOutsideChannelDirectoriesIsRefused(t *testing.T) {
 	t.Parallel()
 	r, _ := newRenderer(t, map[string]string{

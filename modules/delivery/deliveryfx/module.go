@@ -10,8 +10,9 @@
 //     application;
 //   - one cqrs.EventHandler to "event_handlers"
 //     ("delivery.CancelDeliveriesOnPostingCancelled");
-//   - three httpapi.Routes to "routes" (a posting's deliveries and the
-//     template preview; a user's deliveries; the suppression list);
+//   - four httpapi.Routes to "routes" (a posting's deliveries and the
+//     template preview; a user's deliveries; the suppression list; the
+//     users' in-app inboxes and their event streams);
 //   - the shared *capture.Outbox, which receives email when smtp.addr is
 //     empty and SMS when sms.url is empty. A test harness reads it with
 //     fx.Populate(&outbox).
@@ -22,7 +23,9 @@
 // database.url is set), memory otherwise; with db.Pools in the graph
 // (optional) the transactional lane's store writes on that lane's own
 // connections, and so does its suppression list (table
-// delivery_suppressions, checked once per batch). Its metrics go to the graph's
+// delivery_suppressions, checked once per batch), and so is the in-app
+// inbox (table inbox_messages) the inapp channel writes and the inbox
+// routes read; its expired messages are swept every minute. Its metrics go to the graph's
 // prometheus.Registerer (optional: the application's registry). With the
 // graph's *tracing.Provider on (optional), every send has a span.
 package deliveryfx
@@ -42,6 +45,7 @@ import (
 	"github.com/notifier/notifier/modules/delivery/capture"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/breaker"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/capturesender"
+	"github.com/notifier/notifier/modules/delivery/internal/adapters/inboxsender"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/memory"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/metrics"
 	"github.com/notifier/notifier/modules/delivery/internal/adapters/postgres"
@@ -69,11 +73,14 @@ var Module = fx.Module("delivery",
 	fx.Provide(fx.Private, newMetrics),
 	fx.Provide(fx.Private, newDeferred),
 	fx.Invoke(resumeDeferred),
+	fx.Provide(fx.Private, newInbox, app.NewInboxHub),
+	fx.Invoke(sweepInbox),
 	fx.Provide(newLanes),
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newUserDeliveriesRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newSuppressionRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
+	fx.Provide(fx.Annotate(newInboxRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 )
 
 // newDeferred returns the store of what waits for the end of quiet hours:
@@ -205,6 +212,9 @@ type deps struct {
 	Deferred app.DeferredStore
 	// Tracing gives every send a span when it is on (optional).
 	Tracing *tracing.Provider `optional:"true"`
+	// Inbox and InboxHub take the messages of the inapp channel.
+	Inbox    app.InboxStore
+	InboxHub *app.InboxHub
 }
 
 // claimCacheSize is how many stored template contexts the lanes keep
@@ -255,10 +265,19 @@ func newLanes(d deps) (lanes, error) {
 	if err != nil {
 		return lanes{}, err
 	}
+	inbox, err := inboxsender.New(d.Inbox, d.InboxHub, d.Clock)
+	if err != nil {
+		return lanes{}, fmt.Errorf("delivery: %w", err)
+	}
 	build := func(lane string) (*ports.DeliverBatchLane, error) {
 		laneLogger := logger.With("lane", lane)
 		newSenders := func() (app.Senders, error) {
-			return newSenders(d.Config, d.Outbox, d.Clock, laneLogger, providers, lane)
+			senders, err := newSenders(d.Config, d.Outbox, d.Clock, laneLogger, providers, lane)
+			if err != nil {
+				return nil, err
+			}
+			senders[domain.ChannelInApp] = inbox // one for every worker: it only writes to the inbox
+			return senders, nil
 		}
 		// More connections than workers would never all be used.
 		connections := cfg.Workers[lane]

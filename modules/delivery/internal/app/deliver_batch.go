@@ -478,6 +478,9 @@ func (h *DeliverBatchHandler) withoutSuppressed(ctx context.Context, rows []*row
 // rowAddress returns the normalized address of a row's recipient on its
 // channel, false when it has none.
 func rowAddress(r *row) (domain.Address, bool) {
+	if r.key.Channel == domain.ChannelInApp {
+		return domain.Address{}, false // an inbox is never suppressed
+	}
 	raw := address(r.key.Channel, r.recipient)
 	if raw == "" {
 		return domain.Address{}, false
@@ -843,11 +846,15 @@ func (h *DeliverBatchHandler) compose(ctx context.Context, cmd delivery.DeliverB
 		UserID:         key.UserID,
 		Channel:        key.Channel,
 		Template:       name,
-		Locale:         rendered.Locale,
-		To:             to,
-		Subject:        rendered.Subject,
-		Text:           rendered.Text,
-		HTML:           rendered.HTML,
+
+		NotificationType: cmd.NotificationType,
+		ExpiresAt:        cmd.ExpiresAt,
+
+		Locale:  rendered.Locale,
+		To:      to,
+		Subject: rendered.Subject,
+		Text:    rendered.Text,
+		HTML:    rendered.HTML,
 
 		ListUnsubscribe: unsubscribeURL,
 	}, ""
@@ -871,6 +878,8 @@ func address(channel string, r delivery.Recipient) string {
 		return strings.TrimSpace(r.Email)
 	case domain.ChannelSMS:
 		return strings.TrimSpace(r.Phone)
+	case domain.ChannelInApp:
+		return r.UserID
 	default:
 		return ""
 	}

@@ -38,6 +38,7 @@ var testTemplates = fstest.MapFS{
 	"sms/hello.md":    {Data: []byte("Привет, {{ user.first_name }}! Код {{ code }}.")},
 	"sms/hello.en.md": {Data: []byte("Hi {{ user.first_name }}! Code {{ code }}.")},
 	"email/only.md":   {Data: []byte("---\nsubject: Only\n---\nOnly email.\n")},
+	"inapp/hello.md":  {Data: []byte("---\nsubject: \"Привет, {{ user.first_name }}!\"\n---\n**{{ note }}**\n")},
 	"email/broken.md": {Data: []byte("---\nsubject: Broken\n---\nline one\n{% if %}\n")},
 }
 

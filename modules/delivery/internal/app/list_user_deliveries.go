@@ -49,7 +49,7 @@ func (h *ListUserDeliveriesHandler) Handle(ctx context.Context, q ListUserDelive
 	if q.Status != "" && !domain.ValidStatus(q.Status) {
 		return Page{}, invalid("status", "unknown status %q", q.Status)
 	}
-	if q.Channel != "" && q.Channel != domain.ChannelEmail && q.Channel != domain.ChannelSMS {
+	if q.Channel != "" && q.Channel != domain.ChannelEmail && q.Channel != domain.ChannelSMS && q.Channel != domain.ChannelInApp {
 		return Page{}, invalid("channel", "unknown channel %q", q.Channel)
 	}
 	if q.Limit == 0 {

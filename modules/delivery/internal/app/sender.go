@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Message is one rendered message ready for a channel.
@@ -15,13 +16,18 @@ type Message struct {
 	PostingID      string
 	UserID         string
 	Channel        string
+	// NotificationType is the posting's notification type.
+	NotificationType string
+	// ExpiresAt is the posting's expiry, nil when it has none.
+	ExpiresAt *time.Time
 	// Template is the name of the template it was rendered from, such as
 	// "email/welcome.md".
 	Template string
 	// Locale is the locale of the template file rendered (the recipient's,
 	// its language's or the default one), such as "en".
 	Locale string
-	// To is the address: an email address or a phone number.
+	// To is the address: an email address, a phone number, or the user
+	// id for the in-app inbox.
 	To      string
 	Subject string
 	Text    string
@@ -59,7 +65,7 @@ type Prepared interface {
 	Release()
 }
 
-// Senders maps a channel ("email", "sms") to its Sender.
+// Senders maps a channel ("email", "sms", "inapp") to its Sender.
 type Senders map[string]Sender
 
 // RetryClass says what kind of transient failure a retry is for; it labels

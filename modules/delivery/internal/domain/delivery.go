@@ -94,4 +94,6 @@ func (d Delivery) Outcome() delivery.Outcome {
 const (
 	ChannelEmail = "email"
 	ChannelSMS   = "sms"
+	// ChannelInApp is the in-app inbox; its address is the user id.
+	ChannelInApp = "inapp"
 )

@@ -238,11 +238,11 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 	}
 
 	if len(cmd.DeliveryType) == 0 {
-		return spec, invalid("delivery_type", "at least one channel is required (email, sms)")
+		return spec, invalid("delivery_type", "at least one channel is required (email, sms, inapp)")
 	}
 	for _, ch := range cmd.DeliveryType {
-		if ch != posting.ChannelEmail && ch != posting.ChannelSMS {
-			return spec, invalid("delivery_type", "unknown channel %q (email, sms)", ch)
+		if ch != posting.ChannelEmail && ch != posting.ChannelSMS && ch != posting.ChannelInApp {
+			return spec, invalid("delivery_type", "unknown channel %q (email, sms, inapp)", ch)
 		}
 		if !slices.Contains(spec.Channels, ch) {
 			spec.Channels = append(spec.Channels, ch)

@@ -129,7 +129,7 @@ type createPostingBody struct {
 	FromEvent        string         `json:"from_event,omitempty" maxLength:"256" doc:"The event this posting answers (its event_id)"`
 	Receivers        string         `json:"receivers" minLength:"1" maxLength:"2048" doc:"Directory URL of the recipients, on a configured upstream" example:"http://auth/api/v1/users/?is_active=True&email_notifications=True"`
 	Template         string         `json:"template" minLength:"1" maxLength:"256" doc:"Template name; other channels use <channel>/<basename>" example:"email/new_movies.md"`
-	DeliveryType     []string       `json:"delivery_type" minItems:"1" maxItems:"2" enum:"email,sms" doc:"Channels"`
+	DeliveryType     []string       `json:"delivery_type" minItems:"1" maxItems:"3" enum:"email,sms,inapp" doc:"Channels"`
 	TemplateContext  map[string]any `json:"template_context,omitempty" doc:"Template context; string URLs of upstream /api/ resources are fetched once, when the posting starts"`
 	ExpiresIn        ExpiresIn      `json:"expires_in,omitempty"`
 	NotificationType string         `json:"notification_type,omitempty" maxLength:"64" doc:"Category users opt in or out of; default: the template's base name"`

@@ -87,7 +87,7 @@ func (h *FilterAudienceOnAudienceBatchResolved) Handle(ctx context.Context, even
 	channels := uniq(batch.Channels)
 	for _, r := range recipients {
 		overrides := prefs[r.UserID].Overrides
-		contact := domain.Contact{Email: r.Email, Phone: r.Phone}
+		contact := domain.Contact{UserID: r.UserID, Email: r.Email, Phone: r.Phone}
 		for _, ch := range channels {
 			if reason := h.policy.Decide(overrides, batch.NotificationType, ch, contact); reason != "" {
 				cmd.Skipped = append(cmd.Skipped, delivery.SkippedItem{UserID: r.UserID, Channel: ch, Reason: reason})

@@ -96,6 +96,10 @@ func TestDecideSkipsWithTheReasonOfTheOptOut(t *testing.T) {
 		{"mandatory despite a per type opt-out", perType("email_confirmation", "email", false), "email_confirmation", "email", alice, ""},
 		{"no email address", domain.Overrides{}, "new_movies", "email", domain.Contact{Phone: "+15550100"}, preferences.ReasonNoAddress},
 		{"no phone", domain.Overrides{Channels: map[string]bool{"sms": true}}, "new_movies", "sms", domain.Contact{Email: "a@example.com"}, preferences.ReasonNoAddress},
+		{"inapp on by default, addressed by the user id", domain.Overrides{}, "new_movies", "inapp", domain.Contact{UserID: "u1"}, ""},
+		{"inapp channel opt-out", domain.Overrides{Channels: map[string]bool{"inapp": false}}, "new_movies", "inapp", domain.Contact{UserID: "u1"}, "opted out: channels.inapp"},
+		{"inapp type opt-out", perType("new_movies", "inapp", false), "new_movies", "inapp", domain.Contact{UserID: "u1"}, "opted out: per_type.new_movies.inapp"},
+		{"inapp without a user id", domain.Overrides{}, "new_movies", "inapp", domain.Contact{Email: "a@example.com"}, preferences.ReasonNoAddress},
 		{"unknown channel", domain.Overrides{}, "new_movies", "pigeon", alice, preferences.ReasonUnknownChan},
 		{"mandatory despite channel and type opt-outs", domain.Overrides{Channels: map[string]bool{"email": false}, Types: map[string]bool{"email_confirmation": false}}, "email_confirmation", "email", alice, ""},
 		{"mandatory on a channel off by default", domain.Overrides{}, "phone_confirmation", "sms", alice, ""},
@@ -125,7 +129,7 @@ func TestViewShowsEffectiveValuesOfEveryChannelAndKnownType(t *testing.T) {
 		},
 	})
 	assert.Equal(t, "u1", v.UserID)
-	assert.Equal(t, map[string]bool{"email": false, "sms": false}, v.Channels)
+	assert.Equal(t, map[string]bool{"email": false, "sms": false, "inapp": true}, v.Channels)
 	assert.Equal(t, map[string]bool{
 		"welcome": true, "new_movies": true, "reactions": false,
 		"email_confirmation": true, "phone_confirmation": true, // mandatory: opt-out has no effect

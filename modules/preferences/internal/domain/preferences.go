@@ -14,10 +14,13 @@ import (
 const (
 	ChannelEmail = "email"
 	ChannelSMS   = "sms"
+	// ChannelInApp is the in-app inbox: its address is the user id, so
+	// every recipient has one.
+	ChannelInApp = "inapp"
 )
 
 // knownChannels lists every supported channel, in display order.
-var knownChannels = []string{ChannelEmail, ChannelSMS}
+var knownChannels = []string{ChannelEmail, ChannelSMS, ChannelInApp}
 
 // KnownChannels returns the supported channels.
 func KnownChannels() []string { return slices.Clone(knownChannels) }
@@ -93,8 +96,10 @@ func (p UserPreferences) Clone() UserPreferences {
 
 // Contact holds a recipient's addresses, one per channel.
 type Contact struct {
-	Email string
-	Phone string
+	// UserID is the address of the in-app inbox.
+	UserID string
+	Email  string
+	Phone  string
 }
 
 // Address returns the contact's address on channel, or "" when there is
@@ -105,6 +110,8 @@ func (c Contact) Address(channel string) string {
 		return c.Email
 	case ChannelSMS:
 		return c.Phone
+	case ChannelInApp:
+		return c.UserID
 	default:
 		return ""
 	}

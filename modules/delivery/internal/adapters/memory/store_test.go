@@ -17,3 +17,8 @@ func TestMemorySuppressionsPassTheSuppressionStoreContract(t *testing.T) {
 	t.Parallel()
 	storetest.RunSuppressions(t, func(*testing.T) app.SuppressionStore { return memory.NewSuppressions() })
 }
+
+func TestMemoryInboxPassesTheInboxStoreContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunInbox(t, func(*testing.T) app.InboxStore { return memory.NewInbox() })
+}

@@ -49,3 +49,18 @@ func TestNewSuppressionsRequiresAPool(t *testing.T) {
 	_, err := postgres.NewSuppressions(nil)
 	require.Error(t, err)
 }
+
+func TestPostgresInboxPassesTheInboxStoreContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunInbox(t, func(t *testing.T) app.InboxStore {
+		s, err := postgres.NewInbox(testenv.Postgres(t))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestNewInboxRequiresAPool(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.NewInbox(nil)
+	require.Error(t, err)
+}
