@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/notifier/notifier/modules/webhooks/internal/egress"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/egress"
 )
 
 // Validate judges the webhooks section of the configuration, naming each

@@ -20,8 +20,8 @@ import (
 	"github.com/notifier/notifier/modules/webhooks/internal/adapters/memory"
 	"github.com/notifier/notifier/modules/webhooks/internal/app"
 	"github.com/notifier/notifier/modules/webhooks/internal/domain"
-	"github.com/notifier/notifier/modules/webhooks/internal/egress"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/egress"
 )
 
 // call is one request a receiver got.

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/notifier/notifier/modules/webhooks"
-	"github.com/notifier/notifier/modules/webhooks/internal/egress"
+	"github.com/notifier/notifier/platform/egress"
 )
 
 // Limits of an endpoint.

@@ -17,9 +17,9 @@ import (
 	"github.com/notifier/notifier/modules/webhooks/internal/adapters/memory"
 	"github.com/notifier/notifier/modules/webhooks/internal/app"
 	"github.com/notifier/notifier/modules/webhooks/internal/domain"
-	"github.com/notifier/notifier/modules/webhooks/internal/egress"
 	"github.com/notifier/notifier/modules/webhooks/internal/ports"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/egress"
 )
 
 var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/notifier/notifier/modules/webhooks/internal/app"
-	"github.com/notifier/notifier/modules/webhooks/internal/egress"
+	"github.com/notifier/notifier/platform/egress"
 )
 
 // UserAgent is the User-Agent of every call.

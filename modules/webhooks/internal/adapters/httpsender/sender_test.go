@@ -15,7 +15,7 @@ import (
 
 	"github.com/notifier/notifier/modules/webhooks/internal/adapters/httpsender"
 	"github.com/notifier/notifier/modules/webhooks/internal/app"
-	"github.com/notifier/notifier/modules/webhooks/internal/egress"
+	"github.com/notifier/notifier/platform/egress"
 )
 
 type resolver struct{ addrs []netip.Addr }

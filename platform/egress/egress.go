@@ -1,6 +1,7 @@
-// Package egress decides where the webhooks module may connect to: the
-// hosts of webhooks.allowed_hosts, or, when that list is empty, any host
-// whose address is public. The address is checked on every connection,
+// Package egress decides where outgoing calls to addresses that users chose
+// (webhook endpoints; next, the webhook channel) may connect to: the hosts
+// of an allow-list, or, when that list is empty, any host whose address is
+// public. The address is checked on every connection,
 // after the DNS answer and on the very address dialed, so that neither a
 // registered URL nor a DNS answer that changes after registration (DNS
 // rebinding) reaches loopback, a private network or the cloud's metadata

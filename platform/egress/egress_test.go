@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/notifier/notifier/modules/webhooks/internal/egress"
+	"github.com/notifier/notifier/platform/egress"
 )
 
 func TestForbiddenAddressesAreEveryNonPublicRangeInBothFamilies(t *testing.T) {
