@@ -64,6 +64,10 @@ type SQL struct {
 	offset wsql.DefaultPostgreSQLOffsetsAdapter
 	queue  skipLockedQueue
 	direct *wsql.Publisher
+	// directMu keeps Close from closing direct under a Publish in flight:
+	// watermill-sql's Publisher reads its closed flag without a lock (a
+	// data race the race detector saw at shutdown).
+	directMu sync.RWMutex
 
 	mu   sync.Mutex
 	subs map[string]*wsql.Subscriber
@@ -126,6 +130,8 @@ func (p sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
 		return err
 	}
 	if !inTx && !isQueue(topic) {
+		p.t.directMu.RLock()
+		defer p.t.directMu.RUnlock()
 		return p.t.direct.Publish(topic, msgs...)
 	}
 	var schema wsql.SchemaAdapter = p.t.schema
@@ -351,9 +357,12 @@ func (t *SQL) Initialize(topic, handlerName string) error {
 
 // Close implements messaging.Transport.
 func (t *SQL) Close() error {
+	t.directMu.Lock()
+	closeErr := t.direct.Close()
+	t.directMu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	errs := []error{t.direct.Close()}
+	errs := []error{closeErr}
 	for _, s := range t.subs {
 		errs = append(errs, s.Close())
 	}
