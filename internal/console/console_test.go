@@ -195,3 +195,14 @@ func TestAnHTMXRequestWithoutASessionIsToldToSignIn(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
 	assert.Equal(t, "/console/login", rec.Header().Get("HX-Redirect"))
 }
+
+func TestARunningPostingsRateAndTimeLeft(t *testing.T) {
+	t.Parallel()
+	p := posting{Status: "dispatching", CreatedAt: now.Add(-10 * time.Second)}
+	p.Counters.Recipients, p.Counters.Sent, p.Counters.Skipped = 1000, 150, 50
+	assert.InDelta(t, 20.0, p.Rate(now), 0.001, "200 outcomes in 10 s")
+	assert.Equal(t, "40s", p.Left(now), "800 left at 20/s")
+	p.Status = "completed"
+	assert.Zero(t, p.Rate(now))
+	assert.Empty(t, p.Left(now))
+}

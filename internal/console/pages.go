@@ -56,7 +56,7 @@ func (p posting) Left(now time.Time) string {
 	if rate <= 0 || left <= 0 {
 		return ""
 	}
-	return (time.Duration(float64(left)/rate) * time.Second / time.Second).Round(time.Second).String()
+	return time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second).String()
 }
 
 type postingList struct {
