@@ -81,7 +81,27 @@ type DeliverBatch struct {
 	Unsubscribe bool          `json:"unsubscribe,omitempty"`
 	Items       []Item        `json:"items"`
 	Skipped     []SkippedItem `json:"skipped,omitempty"`
+	// Digest, when set, makes the batch the sending of a digest the
+	// module held (see DigestRef): its items and context come from the
+	// held parts, not from the command. Only the delivery module sends
+	// such batches, to itself.
+	Digest *DigestRef `json:"digest,omitempty"`
 }
+
+// DigestRef names a closed digest: the deliveries of one notification
+// type for one user and channel, held (delivery.digests) and sent as one
+// message listing them. PostingID of its batch is DigestPostingID(ID).
+type DigestRef struct {
+	ID string `json:"id"`
+}
+
+// DigestPostingPrefix starts the posting id of a digest's own delivery
+// row ("digest:" and the digest's id): the row of the one message that
+// carries the held deliveries, which end with its status.
+const DigestPostingPrefix = "digest:"
+
+// DigestPostingID returns the posting id of the delivery row of digest id.
+func DigestPostingID(id string) string { return DigestPostingPrefix + id }
 
 // Name returns the wire name.
 func (DeliverBatch) Name() string { return "delivery.DeliverBatch.v1" }

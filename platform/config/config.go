@@ -381,7 +381,39 @@ type Delivery struct {
 	DeferredPollInterval time.Duration `yaml:"deferred_poll_interval"`
 	// Breaker is the circuit breaker of each provider.
 	Breaker Breaker `yaml:"breaker"`
+	// Digests makes notification types digests, by type: their bulk
+	// deliveries to one user on one channel are held and go as one
+	// message listing them.
+	Digests map[string]Digest `yaml:"digests"`
 }
+
+// Digest configures one notification type as a digest. Exactly one of
+// Window and At is set: Window holds a user's deliveries from the first
+// one for that long; At ("HH:MM") holds them until the next time the
+// user's wall clock reads it, in the user's time zone
+// (preferences.default_timezone when the directory names none).
+type Digest struct {
+	Window time.Duration `yaml:"window"`
+	At     string        `yaml:"at"`
+	// Channels are the channels held; empty: every channel.
+	Channels []string `yaml:"channels"`
+	// Template is the file name of the digest's template under each
+	// channel's directory; empty: "<type>_digest.md".
+	Template string `yaml:"template"`
+	// GroupBy names a field of the items' contexts: the digest's context
+	// gets the items grouped by its value, with their count and totals.
+	GroupBy string `yaml:"group_by"`
+	// MaxItems caps the items listed in the message (the newest); the
+	// counts and totals take them all. 0: DefaultDigestMaxItems.
+	MaxItems int `yaml:"max_items"`
+}
+
+// DefaultDigestMaxItems is the items a digest lists when max_items is 0;
+// MaxDigestMaxItems the most it may list.
+const (
+	DefaultDigestMaxItems = 50
+	MaxDigestMaxItems     = 1000
+)
 
 // Messaging configures the router.
 type Messaging struct {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -205,4 +206,37 @@ func TestQuietHoursAndTheDefaultTimeZoneAreChecked(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, c.Preferences.QuietHours.Start, "off by default")
 	require.Equal(t, "UTC", c.Preferences.DefaultTimezone)
+}
+
+func TestDigestsAreChecked(t *testing.T) {
+	write := func(yaml string) string {
+		path := filepath.Join(t.TempDir(), "n.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+		return path
+	}
+	cases := map[string]struct{ yaml, want string }{
+		"neither":           {"delivery:\n  digests: {reactions: {}}\n", "delivery.digests.reactions: want window (such as 1h) or at"},
+		"both":              {"delivery:\n  digests: {reactions: {window: 1h, at: \"10:00\"}}\n", "delivery.digests.reactions: window and at both set"},
+		"a negative window": {"delivery:\n  digests: {reactions: {window: -1h}}\n", "delivery.digests.reactions.window: -1h0m0s is negative"},
+		"a malformed at":    {"delivery:\n  digests: {reactions: {at: \"10am\"}}\n", "delivery.digests.reactions.at"},
+		"a mandatory type":  {"delivery:\n  digests: {phone_confirmation: {window: 1h}}\n", "phone_confirmation is mandatory"},
+		"an unknown channel": {"delivery:\n  digests: {reactions: {window: 1h, channels: [pigeon]}}\n",
+			`delivery.digests.reactions.channels: "pigeon" is not a channel`},
+		"a template path":     {"delivery:\n  digests: {reactions: {window: 1h, template: email/x.md}}\n", "delivery.digests.reactions.template"},
+		"a bad group_by":      {"delivery:\n  digests: {reactions: {window: 1h, group_by: \"a.b\"}}\n", "delivery.digests.reactions.group_by"},
+		"too many items":      {"delivery:\n  digests: {reactions: {window: 1h, max_items: 5000}}\n", "delivery.digests.reactions.max_items"},
+		"an unknown key":      {"delivery:\n  digests: {reactions: {window: 1h, every: 2h}}\n", "every"},
+		"a window not a time": {"delivery:\n  digests: {reactions: {window: soon}}\n", "delivery.digests.reactions.window"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{"NOTIFIER_CONFIG": write(tc.yaml)}))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	c, err := config.Load(env(map[string]string{"NOTIFIER_CONFIG": write(
+		"delivery:\n  digests:\n    reactions: {window: 1h, group_by: reaction_type}\n    new_episode: {at: \"10:00\", channels: [email], max_items: 20}\n")}))
+	require.NoError(t, err)
+	require.Equal(t, config.Digest{Window: time.Hour, GroupBy: "reaction_type"}, c.Delivery.Digests["reactions"])
+	require.Equal(t, config.Digest{At: "10:00", Channels: []string{"email"}, MaxItems: 20}, c.Delivery.Digests["new_episode"])
 }

@@ -45,6 +45,7 @@ func (c Config) Validate() error {
 	c.validateChannels(p)
 	c.validateUnsubscribe(p)
 	c.validateQuietHours(p)
+	c.validateDigests(p)
 	if c.Templates.Dir != "" {
 		if info, err := os.Stat(c.Templates.Dir); err != nil {
 			p.add("templates.dir", "%s", pathProblem(err))
@@ -244,6 +245,45 @@ func (c Config) validateQuietHours(p *problems) {
 		p.missing("preferences.default_timezone", "an IANA time zone such as Europe/Moscow or UTC")
 	} else if _, err := time.LoadLocation(c.Preferences.DefaultTimezone); err != nil || c.Preferences.DefaultTimezone == "Local" {
 		p.add("preferences.default_timezone", "%q is not an IANA time zone (such as Europe/Moscow or UTC)", c.Preferences.DefaultTimezone)
+	}
+}
+
+// fieldName is a template context field a digest may group by.
+var fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+func (c Config) validateDigests(p *problems) {
+	for _, typ := range slices.Sorted(maps.Keys(c.Delivery.Digests)) {
+		d := c.Delivery.Digests[typ]
+		key := "delivery.digests." + typ
+		if slices.Contains(c.Preferences.Mandatory, typ) {
+			p.add(key, "%s is mandatory (preferences.mandatory): it is never held", typ)
+		}
+		switch {
+		case d.Window != 0 && d.At != "":
+			p.add(key, "window and at both set; want one")
+		case d.Window < 0:
+			p.add(key+".window", "%s is negative", d.Window)
+		case d.Window == 0 && d.At == "":
+			p.missing(key, `want window (such as 1h) or at (such as "10:00")`)
+		case d.At != "":
+			if _, err := quiethours.ParseClock(d.At); err != nil {
+				p.add(key+".at", "%v", err)
+			}
+		}
+		for _, ch := range d.Channels {
+			if _, known := c.Preferences.Channels[ch]; !known {
+				p.add(key+".channels", "%q is not a channel of preferences.channels", ch)
+			}
+		}
+		if d.Template != "" && (strings.ContainsAny(d.Template, `/\`) || !strings.HasSuffix(d.Template, ".md")) {
+			p.add(key+".template", "%q: want a file name such as reactions_digest.md (it is looked for under each channel's directory)", d.Template)
+		}
+		if d.GroupBy != "" && !fieldName.MatchString(d.GroupBy) {
+			p.add(key+".group_by", "%q is not a field name", d.GroupBy)
+		}
+		if d.MaxItems < 0 || d.MaxItems > MaxDigestMaxItems {
+			p.add(key+".max_items", "%d, want 0 (default %d) to %d", d.MaxItems, DefaultDigestMaxItems, MaxDigestMaxItems)
+		}
 	}
 }
 

@@ -50,6 +50,25 @@ func parseClock(s string) (int, error) {
 	return h*60 + m, nil
 }
 
+// ParseClock reads one "HH:MM" time (24-hour clock) as minutes after
+// midnight.
+func ParseClock(s string) (int, error) { return parseClock(s) }
+
+// Next returns the first instant after now when loc's wall clock reads
+// minute (minutes after midnight): today's if still ahead, else
+// tomorrow's. A wall time that a daylight-saving jump skips is taken as
+// the time.Date normalization of it, just after the jump; one that the
+// jump back repeats is its first occurrence.
+func Next(minute int, now time.Time, loc *time.Location) time.Time {
+	local := now.In(loc)
+	y, m, d := local.Date()
+	at := time.Date(y, m, d, minute/60, minute%60, 0, 0, loc)
+	if !at.After(now) {
+		at = time.Date(y, m, d+1, minute/60, minute%60, 0, 0, loc)
+	}
+	return at
+}
+
 // Empty reports whether w is never quiet.
 func (w Window) Empty() bool { return w.Start == w.End }
 

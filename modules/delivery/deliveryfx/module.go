@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -60,6 +61,7 @@ import (
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/db"
 	"github.com/notifier/notifier/platform/httpapi"
+	"github.com/notifier/notifier/platform/quiethours"
 	"github.com/notifier/notifier/platform/templating"
 	"github.com/notifier/notifier/platform/tracing"
 	"github.com/notifier/notifier/platform/unsubscribe"
@@ -73,6 +75,8 @@ var Module = fx.Module("delivery",
 	fx.Provide(fx.Private, newMetrics),
 	fx.Provide(fx.Private, newDeferred),
 	fx.Invoke(resumeDeferred),
+	fx.Provide(fx.Private, newDigests),
+	fx.Invoke(flushDigests),
 	fx.Provide(fx.Private, newInbox, app.NewInboxHub),
 	fx.Invoke(sweepInbox),
 	fx.Provide(newLanes),
@@ -115,11 +119,55 @@ func resumeDeferred(p resumeParams) error {
 	if err != nil {
 		return err
 	}
+	return runEvery(p.Lifecycle, func(ctx context.Context) { r.Run(ctx, p.Config.Delivery.DeferredPollInterval) })
+}
+
+// newDigests returns the store of the deliveries held for digests:
+// PostgreSQL (the bulk pool) when there is a pool, else memory.
+func newDigests(p storeParams) (app.DigestStore, error) {
+	if p.Pool == nil {
+		return memory.NewDigests(), nil
+	}
+	return postgres.NewDigests(p.Pool)
+}
+
+type flushParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    config.Config
+	Logger    *slog.Logger
+	Clock     clock.Clock
+	Digests   app.DigestStore
+	// Commands sends the digests' batches (optional: without a bus, as in
+	// tests of the module alone, no digest goes).
+	Commands *cqrs.CommandBus `optional:"true"`
+}
+
+// flushDigests sends the digests that are due, every
+// delivery.deferred_poll_interval, while the application runs, and
+// forgets those closed longer ago than messaging.dedup_retention (a late
+// copy of a batch finds its deliveries held until then). It runs whether
+// or not a type is a digest now: what an earlier configuration held still
+// goes.
+func flushDigests(p flushParams) error {
+	if p.Commands == nil {
+		return nil
+	}
+	f, err := app.NewFlushDigests(p.Digests, p.Commands, p.Clock, p.Logger.With("module", "delivery"), p.Config.Messaging.DedupRetention)
+	if err != nil {
+		return err
+	}
+	return runEvery(p.Lifecycle, func(ctx context.Context) { f.Run(ctx, p.Config.Delivery.DeferredPollInterval) })
+}
+
+// runEvery runs loop on a goroutine from the application's start until
+// its stop, which waits for it.
+func runEvery(lc fx.Lifecycle, loop func(ctx context.Context)) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	p.Lifecycle.Append(fx.Hook{
+	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			go func() { defer close(done); r.Run(ctx, p.Config.Delivery.DeferredPollInterval) }()
+			go func() { defer close(done); loop(ctx) }()
 			return nil
 		},
 		OnStop: func(stop context.Context) error {
@@ -133,6 +181,51 @@ func resumeDeferred(p resumeParams) error {
 		},
 	})
 	return nil
+}
+
+// digestPolicies turns delivery.digests into the handler's policies and
+// checks that each digest's template exists, with a file for every
+// recipient, on the channels it holds (every channel with such a file
+// when it names none; at least one must have it).
+func digestPolicies(cfg config.Config, renderer *templating.Renderer) (map[string]app.DigestPolicy, error) {
+	out := make(map[string]app.DigestPolicy, len(cfg.Delivery.Digests))
+	var errs []error
+	for typ, d := range cfg.Delivery.Digests {
+		p := app.DigestPolicy{Window: d.Window, Channels: d.Channels, Template: d.Template, GroupBy: d.GroupBy, MaxItems: d.MaxItems}
+		if d.At != "" {
+			at, err := quiethours.ParseClock(d.At)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("delivery.digests.%s.at: %w", typ, err))
+				continue
+			}
+			p.At = at
+		}
+		if p.Template == "" {
+			p.Template = app.DigestTemplateFor(typ)
+		}
+		if p.MaxItems == 0 {
+			p.MaxItems = config.DefaultDigestMaxItems
+		}
+		channels := d.Channels
+		if len(channels) == 0 {
+			for _, ch := range []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelInApp} {
+				if renderer.Exists(ch + "/" + p.Template) {
+					channels = append(channels, ch)
+				}
+			}
+			if len(channels) == 0 {
+				errs = append(errs, fmt.Errorf("delivery.digests.%s: no channel has the template %s (email/%s, inapp/%s…)", typ, p.Template, p.Template, p.Template))
+				continue
+			}
+		}
+		for _, ch := range channels {
+			if err := renderer.Validate(ch + "/" + p.Template); err != nil {
+				errs = append(errs, fmt.Errorf("delivery.digests.%s: template %s/%s: %w", typ, ch, p.Template, err))
+			}
+		}
+		out[typ] = p
+	}
+	return out, errors.Join(errs...)
 }
 
 // NewOutbox returns the capture outbox of the application, logging each
@@ -210,6 +303,8 @@ type deps struct {
 	Unsubscribe *unsubscribe.Links `optional:"true"`
 	// Deferred keeps what waits for the end of quiet hours.
 	Deferred app.DeferredStore
+	// Digests keeps what is held for digests.
+	Digests app.DigestStore
 	// Tracing gives every send a span when it is on (optional).
 	Tracing *tracing.Provider `optional:"true"`
 	// Inbox and InboxHub take the messages of the inapp channel.
@@ -265,6 +360,14 @@ func newLanes(d deps) (lanes, error) {
 	if err != nil {
 		return lanes{}, err
 	}
+	policies, err := digestPolicies(d.Config, d.Renderer)
+	if err != nil {
+		return lanes{}, err
+	}
+	defaultZone, err := time.LoadLocation(d.Config.Preferences.DefaultTimezone)
+	if err != nil {
+		return lanes{}, fmt.Errorf("preferences.default_timezone: %w", err)
+	}
 	inbox, err := inboxsender.New(d.Inbox, d.InboxHub, d.Clock)
 	if err != nil {
 		return lanes{}, fmt.Errorf("delivery: %w", err)
@@ -304,7 +407,7 @@ func newLanes(d deps) (lanes, error) {
 		if d.Unsubscribe != nil {
 			opts = append(opts, app.WithUnsubscribeLinks(d.Unsubscribe))
 		}
-		opts = append(opts, app.WithQuietHours(d.Deferred))
+		opts = append(opts, app.WithQuietHours(d.Deferred), app.WithDigests(d.Digests, policies, defaultZone))
 		if d.Tracing.Enabled() {
 			opts = append(opts, app.WithTracing(d.Tracing.Tracer(tracerScope), sendSpanNames(d.Config)))
 		}

@@ -70,6 +70,12 @@ type DeliverBatchHandler struct {
 	// (WithTracing); nil: no spans.
 	tracer    trace.Tracer
 	spanNames map[string]string
+	// digests holds the deliveries of the types in digestPolicies
+	// (WithDigests; nil: no type is a digest); digestZone is the time
+	// zone of users with none.
+	digests        DigestStore
+	digestPolicies map[string]DigestPolicy
+	digestZone     *time.Location
 }
 
 // DeliverBatchOption tunes a DeliverBatchHandler.
@@ -243,6 +249,9 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 	if cmd.PostingID == "" {
 		return messaging.Permanent(errors.New("deliver batch: empty posting_id"))
 	}
+	if cmd.Digest != nil {
+		return h.sendDigest(ctx, cmd)
+	}
 	keys, recipients, skipped := h.collect(cmd)
 	if len(keys) == 0 {
 		return nil
@@ -405,6 +414,9 @@ func (h *DeliverBatchHandler) process(
 		return err
 	}
 	final = append(final, suppressed...)
+	if rows, err = h.withoutHeld(ctx, cmd, rows, now); err != nil {
+		return err
+	}
 	rows, expiredInQuiet, err := h.withoutQuiet(ctx, cmd, rows, now)
 	if err != nil {
 		return err

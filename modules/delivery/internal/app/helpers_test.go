@@ -40,6 +40,9 @@ var testTemplates = fstest.MapFS{
 	"email/only.md":   {Data: []byte("---\nsubject: Only\n---\nOnly email.\n")},
 	"inapp/hello.md":  {Data: []byte("---\nsubject: \"Привет, {{ user.first_name }}!\"\n---\n**{{ note }}**\n")},
 	"email/broken.md": {Data: []byte("---\nsubject: Broken\n---\nline one\n{% if %}\n")},
+	"email/likes_digest.md": {Data: []byte("---\nsubject: \"{{ totals.total }} reactions\"\n---\n" +
+		"{% for g in groups %}[{{ g.key }}={{ g.totals.total }}/{{ g.count }}]{% endfor %}" +
+		"{% for i in items %}<{{ i.posting_id }}:{{ i.total }}>{% endfor %} more={{ more }} count={{ count }}\n")},
 }
 
 // sender records what it is asked to send and fails as scripted.

@@ -22,3 +22,8 @@ func TestMemoryInboxPassesTheInboxStoreContract(t *testing.T) {
 	t.Parallel()
 	storetest.RunInbox(t, func(*testing.T) app.InboxStore { return memory.NewInbox() })
 }
+
+func TestMemoryDigestsPassTheDigestStoreContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunDigests(t, func(*testing.T) app.DigestStore { return memory.NewDigests() })
+}
