@@ -163,6 +163,20 @@ type Notifier struct {
 
 	mu       sync.Mutex
 	poisoned []Poisoned
+
+	stopOnce sync.Once
+	stop     func() error
+}
+
+// Stop stops the Notifier gracefully now rather than when the test ends
+// (to start another on the same database: a restart).
+func (n *Notifier) Stop(t testing.TB) {
+	t.Helper()
+	var err error
+	n.stopOnce.Do(func() { err = n.stop() })
+	if err != nil {
+		t.Fatalf("notifiertest: stop: %v", err)
+	}
 }
 
 // Poisoned is a message the intake or a handler gave up on.
@@ -244,10 +258,15 @@ func Start(t testing.TB, opts ...Option) *Notifier {
 	if err := app.Start(ctx); err != nil {
 		t.Fatalf("notifiertest: start: %v", err)
 	}
-	t.Cleanup(func() {
+	n.stop = func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		if err := app.Stop(ctx); err != nil {
+		return app.Stop(ctx)
+	}
+	t.Cleanup(func() {
+		var err error
+		n.stopOnce.Do(func() { err = n.stop() })
+		if err != nil {
 			t.Errorf("notifiertest: stop: %v", err)
 		}
 	})

@@ -10,9 +10,10 @@
 //     application;
 //   - one cqrs.EventHandler to "event_handlers"
 //     ("delivery.CancelDeliveriesOnPostingCancelled");
-//   - four httpapi.Routes to "routes" (a posting's deliveries and the
-//     template preview; a user's deliveries; the suppression list; the
-//     users' in-app inboxes and their event streams);
+//   - five httpapi.Routes to "routes" (a posting's deliveries and the
+//     template preview; a user's deliveries; what is held for a user's
+//     digests; the suppression list; the users' in-app inboxes and their
+//     event streams);
 //   - the shared *capture.Outbox, which receives email when smtp.addr is
 //     empty and SMS when sms.url is empty. A test harness reads it with
 //     fx.Populate(&outbox).
@@ -83,6 +84,7 @@ var Module = fx.Module("delivery",
 	fx.Provide(fx.Annotate(newCancelHandler, fx.As(new(cqrs.EventHandler)), fx.ResultTags(`group:"event_handlers"`))),
 	fx.Provide(fx.Annotate(newRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newUserDeliveriesRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
+	fx.Provide(fx.Annotate(newDigestRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newSuppressionRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 	fx.Provide(fx.Annotate(newInboxRoutes, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))),
 )
@@ -682,6 +684,14 @@ func newUserDeliveriesRoutes(store app.Store) (*ports.UserDeliveriesHTTP, error)
 		return nil, err
 	}
 	return ports.NewUserDeliveriesHTTP(list)
+}
+
+func newDigestRoutes(store app.DigestStore) (*ports.DigestsHTTP, error) {
+	list, err := app.NewListOpenDigestsHandler(store)
+	if err != nil {
+		return nil, err
+	}
+	return ports.NewDigestsHTTP(list)
 }
 
 func newSuppressionRoutes(list app.SuppressionStore, clk clock.Clock, logger *slog.Logger, m app.Metrics) (*ports.SuppressionsHTTP, error) {

@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -16,7 +17,8 @@ import (
 //	more      count minus the items listed
 //	totals    the sum of every numeric top-level field over all parts
 //	groups    with policy.GroupBy: the parts grouped by that field's
-//	          value, in order of first appearance, each {key, count, totals}
+//	          value, each {key, count, totals}, the largest groups first
+//	          (equal ones in order of first appearance)
 //	first_at, last_at  when the first and the last part were held
 //
 // Numbers that are whole print as integers.
@@ -70,6 +72,9 @@ func digestContext(parts []DigestPart, contexts []map[string]any, policy DigestP
 		"last_at":  parts[len(parts)-1].AddedAt.UTC().Format(time.RFC3339),
 	}
 	if policy.GroupBy != "" {
+		// The largest groups first; equal ones in order of first
+		// appearance.
+		slices.SortStableFunc(groups, func(a, b *group) int { return b.count - a.count })
 		gs := make([]any, len(groups))
 		for i, g := range groups {
 			gs[i] = map[string]any{"key": g.key, "count": g.count, "totals": g.totals.values()}

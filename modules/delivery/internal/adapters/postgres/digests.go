@@ -33,8 +33,10 @@ func NewDigests(pool *pgxpool.Pool) (*Digests, error) {
 }
 
 // holdAttempts bounds the rounds of Hold: a round misses a digest only
-// when a flush closed it between the round's insert and its lock.
-const holdAttempts = 5
+// when a flush closed it between the round's insert and its lock, which
+// for one key happens once a window. Past them Hold fails, changing
+// nothing, and the batch is tried again.
+const holdAttempts = 10
 
 // Hold implements app.DigestStore in a transaction of its own, committed
 // at once (it joins no unit of work: the lock it takes on the open digests
