@@ -213,12 +213,12 @@ func TestBuiltInTemplatesRenderInEveryLanguage(t *testing.T) {
 		{
 			name: "email/reactions_digest.md", locale: "ru", context: `{"count": 3, "more": 0, "totals": {"total": 15}, "groups": [{"key": "like", "count": 2, "totals": {"total": 12}}, {"key": "dislike", "count": 1, "totals": {"total": 3}}], "items": [{"reaction_type": "like", "total": 5, "target_url": "https://activity_api/api/v1/reviews/42", "review": {"title": "Лучший фильм года"}}, {"reaction_type": "like", "total": 7}, {"reaction_type": "dislike", "total": 1}]}`,
 			subject: "Новые реакции на ваши рецензии: 15",
-			want: []string{"Что думают о ваших рецензиях", "С прошлой сводки: отметок «Нравится» — ", "12", ", отметок «Не нравится» — ", "«Лучший фильм года»: «Нравится» — 5", "https://activity_api/api/v1/reviews/42", "Ваша рецензия: «Не нравится» — 1"},
+			want:    []string{"Что думают о ваших рецензиях", "С прошлой сводки: отметок «Нравится» — ", "12", ", отметок «Не нравится» — ", "«Лучший фильм года»: «Нравится» — 5", "https://activity_api/api/v1/reviews/42", "Ваша рецензия: «Не нравится» — 1"},
 		},
 		{
 			name: "email/reactions_digest.md", locale: "en", context: `{"count": 3, "more": 0, "totals": {"total": 15}, "groups": [{"key": "like", "count": 2, "totals": {"total": 12}}, {"key": "dislike", "count": 1, "totals": {"total": 3}}], "items": [{"reaction_type": "like", "total": 5, "target_url": "https://activity_api/api/v1/reviews/42", "review": {"title": "Best film"}}, {"reaction_type": "like", "total": 7}, {"reaction_type": "dislike", "total": 1}]}`,
 			subject: "Your reviews got 15 new reactions",
-			want: []string{"What people thought of your reviews", "Since the last digest your reviews got ", " likes and ", " dislikes.", "“Best film”: 5 likes", "Your review: 1 dislike"},
+			want:    []string{"What people thought of your reviews", "Since the last digest your reviews got ", " likes and ", " dislikes.", "“Best film”: 5 likes", "Your review: 1 dislike"},
 		},
 		{
 			name: "inapp/reactions_digest.md", locale: "ru", context: `{"count": 3, "more": 0, "totals": {"total": 15}, "groups": [{"key": "like", "count": 2, "totals": {"total": 12}}, {"key": "dislike", "count": 1, "totals": {"total": 3}}], "items": [{"reaction_type": "like", "total": 5, "target_url": "https://activity_api/api/v1/reviews/42", "review": {"title": "x"}}, {"reaction_type": "like", "total": 7}, {"reaction_type": "dislike", "total": 1}]}`,
