@@ -54,6 +54,18 @@ func TestADigestEmailReadsWellInABrowser(t *testing.T) {
 			n.PublishEvent(t, reactionsEvent(fmt.Sprintf("evt-browser-digest-%d", i), r.kind, r.total))
 			waitHeld(t, n, boris, i+1)
 		}
+		if tc.locale == "ru" {
+			// A manager sees in the console what waits for Борис's digest.
+			console := n.URL + "/console"
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(console+"/users/"+boris), chromedp.WaitVisible(chromedp.CSS("#token")),
+				chromedp.SetValue(chromedp.CSS("#token"), notifiertest.ManagerToken),
+				chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitVisible(chromedp.CSS("#digests"))))
+			browsertest.Screenshot(t, ctx, "digest-console.png")
+			browsertest.NoAxeViolations(t, ctx, "user with digests")
+			rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#digests tbody tr")].map(tr => tr.innerText.replace(/\s+/g, " ").trim())`))
+			require.NoError(t, err)
+			require.Equal(t, []string{"reactions email 3 2026-12-06 13:01:00 UTC"}, rows)
+		}
 		fake.Advance(time.Hour)
 		mail := n.WaitForMessages(t, 1)[0]
 		page := serveEmail(t, mail)

@@ -102,6 +102,9 @@ func (c *Console) parsePages() error {
 			}
 			return false
 		},
+		// A digest's own delivery (posting id "digest:<id>",
+		// delivery.DigestPostingPrefix) belongs to no posting page.
+		"digest": func(postingID string) bool { return strings.HasPrefix(postingID, "digest:") },
 		"running": func(status string) bool {
 			return status == "accepted" || status == "scheduled" || status == "dispatching"
 		},

@@ -33,6 +33,14 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/api/v1/postings" && r.Method == http.MethodGet:
 		_, _ = io.WriteString(w, `{"items": [{"id": "p1", "status": "dispatching", "notification_type": "promo", "created_at": "2026-12-06T10:00:00Z",
 			"counters": {"recipients": 100, "sent": 40, "skipped": 10}}]}`)
+	case r.URL.Path == "/api/v1/users/u2/preferences":
+		_, _ = io.WriteString(w, `{"user_id": "u2", "channels": {"email": true}, "types": {"reactions": true}, "mandatory": []}`)
+	case r.URL.Path == "/api/v1/users/u2/deliveries":
+		_, _ = io.WriteString(w, `{"items": [{"posting_id": "digest:7d9f", "channel": "email", "status": "sent", "attempts": 1},
+			{"posting_id": "p7", "channel": "email", "status": "sent", "attempts": 1}]}`)
+	case r.URL.Path == "/api/v1/users/u2/digests":
+		_, _ = io.WriteString(w, `{"items": [{"id": "8e0a", "notification_type": "reactions", "channel": "email", "held": 3,
+			"due_at": "2026-12-06T13:00:00Z", "created_at": "2026-12-06T12:00:00Z"}]}`)
 	case strings.HasSuffix(r.URL.Path, "/cancel"):
 		_, _ = io.WriteString(w, `{"id": "p1", "status": "cancelled"}`)
 	default:
@@ -205,4 +213,22 @@ func TestARunningPostingsRateAndTimeLeft(t *testing.T) {
 	p.Status = "completed"
 	assert.Zero(t, p.Rate(now))
 	assert.Empty(t, p.Left(now))
+}
+
+func TestAUsersPageShowsWhatIsHeldForDigestsAndNoPostingLinkForADigest(t *testing.T) {
+	t.Parallel()
+	c, _ := newConsole(t, now)
+	h := c.Handler()
+	_, ck := signIn(t, h, managerToken)
+	require.NotNil(t, ck)
+	req := httptest.NewRequest(http.MethodGet, "/console/users/u2", nil)
+	req.AddCookie(ck)
+	rec := do(h, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	body := rec.Body.String()
+	assert.Contains(t, body, `<a href="/console/postings/p7">p7</a>`)
+	assert.NotContains(t, body, `/console/postings/digest:7d9f`, "a digest's message has no posting page")
+	assert.Contains(t, body, "digest:7d9f")
+	assert.Contains(t, body, "Held for digests")
+	assert.Contains(t, body, "<td>reactions</td><td>email</td><td>3</td>")
 }

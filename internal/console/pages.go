@@ -409,7 +409,21 @@ func (c *Console) user(w http.ResponseWriter, r *http.Request, s session) {
 	default:
 		data["DeliveriesNote"] = "The deliveries could not be listed: " + dres.problem()
 	}
+	var held heldDigests
+	if hres, err := c.get(r.Context(), s, "/api/v1/users/"+url.PathEscape(id)+"/digests", &held); err == nil && hres.ok() {
+		data["Digests"] = held.Items
+	}
 	c.render(w, r, http.StatusOK, "user", s, data)
+}
+
+// heldDigests is what is held for a user's digests.
+type heldDigests struct {
+	Items []struct {
+		Type    string    `json:"notification_type"`
+		Channel string    `json:"channel"`
+		Held    int       `json:"held"`
+		DueAt   time.Time `json:"due_at"`
+	} `json:"items"`
 }
 
 // savePreferences sends what the form changed, and nothing else, as a
