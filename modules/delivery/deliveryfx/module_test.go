@@ -198,7 +198,7 @@ func bothLanesDeliverAndReport(t *testing.T, s *system) {
 	ctx := waitCtx(t)
 	require.Len(t, s.groups.Commands, 2)
 	require.Len(t, s.groups.Events, 1)
-	require.Len(t, s.groups.Routes, 4, "a posting's deliveries and templates; a user's deliveries; the suppression list; the inboxes")
+	require.Len(t, s.groups.Routes, 5, "a posting's deliveries and templates; a user's deliveries; their digests; the suppression list; the inboxes")
 
 	expires := time.Now().Add(2 * time.Minute)
 	require.NoError(t, s.commands.Send(ctx, &delivery.DeliverBatch{
