@@ -41,22 +41,5 @@ func sweepInbox(p sweepParams) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	p.Lifecycle.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() { defer close(done); s.Run(ctx, inboxSweepInterval) }()
-			return nil
-		},
-		OnStop: func(stop context.Context) error {
-			cancel()
-			select {
-			case <-done:
-				return nil
-			case <-stop.Done():
-				return stop.Err()
-			}
-		},
-	})
-	return nil
+	return runEvery(p.Lifecycle, func(ctx context.Context) { s.Run(ctx, inboxSweepInterval) })
 }

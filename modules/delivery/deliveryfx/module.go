@@ -98,22 +98,25 @@ func newDeferred(p storeParams) (app.DeferredStore, error) {
 	return postgres.NewDeferred(p.Pool)
 }
 
-type resumeParams struct {
+// pollParams are what the module's pollers need.
+type pollParams struct {
 	fx.In
 	Lifecycle fx.Lifecycle
 	Config    config.Config
 	Logger    *slog.Logger
 	Clock     clock.Clock
 	Deferred  app.DeferredStore
-	// Commands sends the batches again (optional: without a bus, as in
-	// tests of the module alone, nothing resumes them).
+	Digests   app.DigestStore
+	// Commands sends the batches (optional: without a bus, as in tests of
+	// the module alone, nothing resumes deferred batches and no digest
+	// goes).
 	Commands *cqrs.CommandBus `optional:"true"`
 }
 
 // resumeDeferred sends the deferred batches again once their quiet hours
 // are over, every delivery.deferred_poll_interval, while the application
 // runs.
-func resumeDeferred(p resumeParams) error {
+func resumeDeferred(p pollParams) error {
 	if p.Commands == nil {
 		return nil
 	}
@@ -133,25 +136,13 @@ func newDigests(p storeParams) (app.DigestStore, error) {
 	return postgres.NewDigests(p.Pool)
 }
 
-type flushParams struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Config    config.Config
-	Logger    *slog.Logger
-	Clock     clock.Clock
-	Digests   app.DigestStore
-	// Commands sends the digests' batches (optional: without a bus, as in
-	// tests of the module alone, no digest goes).
-	Commands *cqrs.CommandBus `optional:"true"`
-}
-
 // flushDigests sends the digests that are due, every
 // delivery.deferred_poll_interval, while the application runs, and
 // forgets those closed longer ago than messaging.dedup_retention (a late
 // copy of a batch finds its deliveries held until then). It runs whether
 // or not a type is a digest now: what an earlier configuration held still
 // goes.
-func flushDigests(p flushParams) error {
+func flushDigests(p pollParams) error {
 	if p.Commands == nil {
 		return nil
 	}

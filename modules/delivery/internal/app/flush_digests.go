@@ -78,16 +78,5 @@ func (f *FlushDigests) Tick(ctx context.Context) (int, error) {
 // Run calls Tick every interval until ctx ends; a failed tick is logged and
 // tried again at the next.
 func (f *FlushDigests) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := f.Tick(ctx); err != nil && ctx.Err() == nil {
-				f.logger.WarnContext(ctx, "flush digests failed; trying again", "error", err)
-			}
-		}
-	}
+	tickEvery(ctx, interval, f.logger, "flush digests failed", f.Tick)
 }

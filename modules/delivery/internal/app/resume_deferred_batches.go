@@ -68,16 +68,5 @@ func (r *ResumeDeferredBatches) Tick(ctx context.Context) (int, error) {
 // Run calls Tick every interval until ctx ends; a failed tick is logged and
 // tried again at the next.
 func (r *ResumeDeferredBatches) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.Tick(ctx); err != nil && ctx.Err() == nil {
-				r.logger.WarnContext(ctx, "resume deferred batches failed; trying again", "error", err)
-			}
-		}
-	}
+	tickEvery(ctx, interval, r.logger, "resume deferred batches failed", r.Tick)
 }

@@ -29,26 +29,15 @@ func NewSweepExpiredInboxMessages(store InboxStore, clk clock.Clock, logger *slo
 
 // Tick deletes what has expired now and returns how many messages.
 func (s *SweepExpiredInboxMessages) Tick(ctx context.Context) (int, error) {
-	return s.store.DeleteExpired(ctx, s.clock.Now())
+	n, err := s.store.DeleteExpired(ctx, s.clock.Now())
+	if err == nil && n > 0 {
+		s.logger.InfoContext(ctx, "expired inbox messages swept", "messages", n)
+	}
+	return n, err
 }
 
 // Run calls Tick every interval until ctx ends; a failed tick is logged
 // and tried again at the next.
 func (s *SweepExpiredInboxMessages) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.Tick(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				s.logger.WarnContext(ctx, "sweep of expired inbox messages failed; trying again", "error", err)
-			case n > 0:
-				s.logger.InfoContext(ctx, "expired inbox messages swept", "messages", n)
-			}
-		}
-	}
+	tickEvery(ctx, interval, s.logger, "sweep of expired inbox messages failed", s.Tick)
 }
