@@ -12,6 +12,7 @@ import (
 	"github.com/notifier/notifier/notifiertest"
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
+	"github.com/notifier/notifier/platform/metrics"
 )
 
 // reactionsEvent is a reactions_summary event about Борис's review.
@@ -109,6 +110,11 @@ func TestReactionsWithinTheWindowGoAsOneDigest(t *testing.T) {
 			waitHeld(t, n, boris, 0)
 			time.Sleep(100 * time.Millisecond)
 			assert.Len(t, n.Outbox.ByChannel("email"), 1, "one email for the three, once")
+			v := n.Metrics(t)
+			assert.Equal(t, 3.0, v[metrics.Series("notifier_digest_held_total", "channel", "email", "type", "reactions")])
+			assert.Equal(t, 1.0, v[metrics.Series("notifier_digests_total", "channel", "email", "result", "sent", "type", "reactions")])
+			assert.Equal(t, 3.0, v[metrics.Series("notifier_deliveries_total", "channel", "email", "lane", "bulk", "result", "sent")],
+				"each held delivery counts once as sent; the digest's own message is not a delivery of a posting")
 		})
 	}
 }

@@ -113,6 +113,15 @@ func (h *DeliverBatchHandler) withoutHeld(ctx context.Context, cmd delivery.Deli
 	if err := h.digests.Hold(ctx, held); err != nil {
 		return nil, fmt.Errorf("hold deliveries for their digests: %w", err)
 	}
+	if m, ok := h.metrics.(DigestMetrics); ok {
+		byChannel := map[string]int{}
+		for _, p := range held {
+			byChannel[p.Key.Channel]++
+		}
+		for ch, n := range byChannel {
+			m.DigestHeld(cmd.NotificationType, ch, n)
+		}
+	}
 	h.logger.InfoContext(ctx, "deliveries held for their digests",
 		"posting_id", cmd.PostingID, "batch_no", cmd.BatchNo, "type", cmd.NotificationType, "held", len(held))
 	return keep, nil

@@ -34,6 +34,21 @@ type SuppressionMetrics interface {
 	SuppressionAdded(source, channel string)
 }
 
+// DigestMetrics is told what happens to digests (delivery.digests); the
+// handler calls it when its Metrics has it.
+type DigestMetrics interface {
+	// DigestHeld counts n deliveries of typ on channel held for their
+	// digests.
+	DigestHeld(typ, channel string, n int)
+	// DigestEnded counts one digest of typ on channel that ended: with
+	// its message's final status, or DigestEmpty when nothing was left to
+	// send.
+	DigestEnded(typ, channel, result string)
+}
+
+// DigestEmpty is the DigestEnded result of a digest left with nothing.
+const DigestEmpty = "empty"
+
 // noMetrics is the Metrics of a handler given none.
 type noMetrics struct{}
 

@@ -213,6 +213,13 @@ func (h *DeliverBatchHandler) settleDigest(ctx context.Context, cmd delivery.Del
 	_, err := h.store.Report(ctx, ReportScope{PostingID: key.PostingID, Keys: []domain.Key{key}},
 		func(ctx context.Context, rows []domain.Delivery) error {
 			for _, r := range rows {
+				if m, ok := h.metrics.(DigestMetrics); ok {
+					result := r.Status
+					if r.Status == delivery.StatusSkipped && r.Error == ReasonDigestEmpty {
+						result = DigestEmpty
+					}
+					m.DigestEnded(cmd.NotificationType, key.Channel, result)
+				}
 				f := partFinal(r)
 				ts := make([]Transition, len(partKeys))
 				for i, k := range partKeys {

@@ -45,11 +45,16 @@ type Metrics struct {
 	// of smtp.providers and sms.providers: a few, from the configuration).
 	providerSends *prometheus.CounterVec
 	circuits      *prometheus.GaugeVec
+	// digestsHeld and digests are per notification type configured as a
+	// digest (delivery.digests: a few, from the configuration).
+	digestsHeld *prometheus.CounterVec
+	digests     *prometheus.CounterVec
 }
 
 var (
 	_ app.Metrics         = (*Metrics)(nil)
 	_ app.ProviderMetrics = (*Metrics)(nil)
+	_ app.DigestMetrics   = (*Metrics)(nil)
 )
 
 // New registers the delivery metrics with reg; clk tells the age of the
@@ -95,6 +100,15 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 			Help: "State of each provider's circuit breaker, by channel and provider: 0 closed, 1 half-open (one probe), " +
 				"2 open (skipped). Only for channels with several providers.",
 		}, []string{"channel", "provider"}),
+		digestsHeld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifier_digest_held_total",
+			Help: "Deliveries held for their digest (delivery.digests), by notification type and channel.",
+		}, []string{"type", "channel"}),
+		digests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifier_digests_total",
+			Help: "Digests that ended, by notification type, channel and result: the status of their message " +
+				"(sent, failed, expired, skipped, cancelled), or empty when nothing was left to send.",
+		}, []string{"type", "channel", "result"}),
 		oldest: &oldestPending{
 			clock: clk,
 			desc: prometheus.NewDesc("notifier_delivery_oldest_pending_age_seconds",
@@ -104,7 +118,7 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 			batches: map[string]map[uint64]time.Time{},
 		},
 	}
-	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.retries, m.suppressed, m.added, m.oldest, m.providerSends, m.circuits} {
+	for _, c := range []prometheus.Collector{m.deliveries, m.attempts, m.retries, m.suppressed, m.added, m.oldest, m.providerSends, m.circuits, m.digestsHeld, m.digests} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register delivery metrics: %w", err)
 		}
@@ -176,6 +190,23 @@ func (m *Metrics) ProviderSend(channel, provider, result string) {
 func (m *Metrics) CircuitState(channel, provider string, state int) {
 	m.circuits.WithLabelValues(known(channel, channels), provider).Set(float64(state))
 }
+
+// DigestHeld implements app.DigestMetrics.
+func (m *Metrics) DigestHeld(typ, channel string, n int) {
+	if n > 0 {
+		m.digestsHeld.WithLabelValues(typ, known(channel, digestChannels)).Add(float64(n))
+	}
+}
+
+// DigestEnded implements app.DigestMetrics.
+func (m *Metrics) DigestEnded(typ, channel, result string) {
+	m.digests.WithLabelValues(typ, known(channel, digestChannels), known(result, digestResults)).Inc()
+}
+
+var (
+	digestChannels = []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelInApp}
+	digestResults  = append(append([]string(nil), results...), app.DigestEmpty)
+)
 
 var providerResults = []string{app.ProviderSent, app.ProviderTransient, app.ProviderRefused, app.ProviderFailed, app.ProviderSkipped}
 

@@ -160,3 +160,22 @@ func TestProviderSendsAndCircuitsAreMeasuredPerProvider(t *testing.T) {
 	require.Contains(t, v, series("notifier_provider_circuit_state", "channel", "email", "provider", "backup"))
 	require.Equal(t, 0.0, v[series("notifier_provider_circuit_state", "channel", "email", "provider", "backup")])
 }
+
+func TestDigestsAreCountedPerTypeUnderBoundedLabels(t *testing.T) {
+	t.Parallel()
+	m, reg, _ := newMetrics(t)
+
+	m.DigestHeld("reactions", "email", 3)
+	m.DigestHeld("reactions", "email", 0)
+	m.DigestHeld("reactions", "inapp", 1)
+	m.DigestEnded("reactions", "email", "sent")
+	m.DigestEnded("reactions", "email", app.DigestEmpty)
+	m.DigestEnded("reactions", "pigeon", "lost") // neither declared
+
+	v := gather(t, reg)
+	require.Equal(t, 3.0, v[series("notifier_digest_held_total", "channel", "email", "type", "reactions")])
+	require.Equal(t, 1.0, v[series("notifier_digest_held_total", "channel", "inapp", "type", "reactions")])
+	require.Equal(t, 1.0, v[series("notifier_digests_total", "channel", "email", "result", "sent", "type", "reactions")])
+	require.Equal(t, 1.0, v[series("notifier_digests_total", "channel", "email", "result", "empty", "type", "reactions")])
+	require.Equal(t, 1.0, v[series("notifier_digests_total", "channel", "other", "result", "other", "type", "reactions")])
+}
