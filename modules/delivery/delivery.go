@@ -33,6 +33,9 @@ type Recipient struct {
 	FirstName string `json:"first_name,omitempty"`
 	Locale    string `json:"locale,omitempty"`
 	Timezone  string `json:"timezone,omitempty"`
+	// WebhookURL is the address of the webhook channel: the posting's
+	// webhook_url when it has one, else the directory record's.
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 // Item is one (recipient, channel) pair to deliver.

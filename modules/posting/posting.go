@@ -25,6 +25,9 @@ const (
 	ChannelSMS   = "sms"
 	// ChannelInApp stores the message in the user's in-app inbox.
 	ChannelInApp = "inapp"
+	// ChannelWebhook POSTs the message, signed, to a URL: the posting's
+	// WebhookURL, else the recipient's.
+	ChannelWebhook = "webhook"
 )
 
 // The notification types of the brief's flows. Managers may use their own.
@@ -89,6 +92,9 @@ type Recipient struct {
 	FirstName string `json:"first_name,omitempty"`
 	Locale    string `json:"locale,omitempty"`
 	Timezone  string `json:"timezone,omitempty"`
+	// WebhookURL is the user's own URL for the webhook channel, from the
+	// directory record's webhook_url.
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 // AudienceBatchResolved carries one page of a posting's recipients, with
@@ -105,9 +111,12 @@ type AudienceBatchResolved struct {
 	// TemplateContextRef, set instead of TemplateContext when the context
 	// is too large to copy into every batch, is the claim check reference
 	// (platform/claimcheck) under which it is stored once.
-	TemplateContextRef string      `json:"template_context_ref,omitempty"`
-	ExpiresAt          *time.Time  `json:"expires_at,omitempty"`
-	Recipients         []Recipient `json:"recipients"`
+	TemplateContextRef string     `json:"template_context_ref,omitempty"`
+	ExpiresAt          *time.Time `json:"expires_at,omitempty"`
+	// WebhookURL, when set, is the posting's URL for the webhook channel:
+	// every recipient's, in place of their own.
+	WebhookURL string      `json:"webhook_url,omitempty"`
+	Recipients []Recipient `json:"recipients"`
 }
 
 // Name returns the wire name.

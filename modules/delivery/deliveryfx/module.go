@@ -269,14 +269,29 @@ func newLanes(d deps) (lanes, error) {
 	if err != nil {
 		return lanes{}, fmt.Errorf("delivery: %w", err)
 	}
+	if err := validateWebhookChannel(d.Config); err != nil {
+		return lanes{}, err
+	}
+	webhookSecrets, err := webhookSecrets(d.Config, logger)
+	if err != nil {
+		return lanes{}, err
+	}
 	build := func(lane string) (*ports.DeliverBatchLane, error) {
 		laneLogger := logger.With("lane", lane)
+		webhook, closeWebhook, err := newWebhookSender(d.Config, webhookSecrets, d.Clock, providers.metrics)
+		if err != nil {
+			return nil, err
+		}
+		d.Lifecycle.Append(fx.Hook{OnStop: func(context.Context) error { closeWebhook(); return nil }})
 		newSenders := func() (app.Senders, error) {
 			senders, err := newSenders(d.Config, d.Outbox, d.Clock, laneLogger, providers, lane)
 			if err != nil {
 				return nil, err
 			}
 			senders[domain.ChannelInApp] = inbox // one for every worker: it only writes to the inbox
+			// One HTTP client for the lane's workers: it is safe for
+			// concurrent use and keeps its connections per endpoint.
+			senders[domain.ChannelWebhook] = webhook
 			return senders, nil
 		}
 		// More connections than workers would never all be used.
@@ -327,7 +342,7 @@ func newLanes(d deps) (lanes, error) {
 		}
 		laneLogger.Info("delivery workers", "workers", workers.Size(), "connections", workers.Connections(),
 			"email", providers.names(domain.ChannelEmail), "sms", providers.names(domain.ChannelSMS),
-			"rate_limits", cfg.RateLimits)
+			"webhook_channel", len(webhookSecrets) > 0, "rate_limits", cfg.RateLimits)
 		return ports.NewDeliverBatchLane(lane, h)
 	}
 	transactional, err := build(delivery.LaneTransactional)
@@ -385,11 +400,12 @@ const tracerScope = "github.com/notifier/notifier/modules/delivery"
 
 // sendSpanNames names the span of a send after what takes it: "smtp.send"
 // and "sms.send" for the SMTP server and the SMS gateway, "capture.send"
-// for the capture channel.
+// for the capture channel, "webhook.send" for the webhook channel's call.
 func sendSpanNames(cfg config.Config) map[string]string {
 	return map[string]string{
-		domain.ChannelEmail: channelName(len(cfg.SMTP.Servers()) > 0, "smtp") + ".send",
-		domain.ChannelSMS:   channelName(len(cfg.SMS.Gateways()) > 0, "sms") + ".send",
+		domain.ChannelEmail:   channelName(len(cfg.SMTP.Servers()) > 0, "smtp") + ".send",
+		domain.ChannelSMS:     channelName(len(cfg.SMS.Gateways()) > 0, "sms") + ".send",
+		domain.ChannelWebhook: "webhook.send",
 	}
 }
 

@@ -478,8 +478,11 @@ func (h *DeliverBatchHandler) withoutSuppressed(ctx context.Context, rows []*row
 // rowAddress returns the normalized address of a row's recipient on its
 // channel, false when it has none.
 func rowAddress(r *row) (domain.Address, bool) {
-	if r.key.Channel == domain.ChannelInApp {
-		return domain.Address{}, false // an inbox is never suppressed
+	if r.key.Channel == domain.ChannelInApp || r.key.Channel == domain.ChannelWebhook {
+		// An inbox is never suppressed, nor a URL: the list is of emails
+		// and phone numbers, shown to managers, and a URL may hold a
+		// credential.
+		return domain.Address{}, false
 	}
 	raw := address(r.key.Channel, r.recipient)
 	if raw == "" {
@@ -880,6 +883,8 @@ func address(channel string, r delivery.Recipient) string {
 		return strings.TrimSpace(r.Phone)
 	case domain.ChannelInApp:
 		return r.UserID
+	case domain.ChannelWebhook:
+		return strings.TrimSpace(r.WebhookURL)
 	default:
 		return ""
 	}

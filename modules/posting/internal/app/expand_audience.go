@@ -32,6 +32,8 @@ type DirectoryUser struct {
 	FirstName string
 	Locale    string
 	Timezone  string
+	// WebhookURL is the user's own URL for the webhook channel.
+	WebhookURL string
 }
 
 // AudiencePage is one page of the users a receivers URL names.
@@ -351,7 +353,7 @@ func recipientsOf(users []DirectoryUser) []posting.Recipient {
 		}
 		out = append(out, posting.Recipient{
 			UserID: u.ID, Email: u.Email, Phone: u.Phone, Username: u.Username,
-			FirstName: u.FirstName, Locale: u.Locale, Timezone: u.Timezone,
+			FirstName: u.FirstName, Locale: u.Locale, Timezone: u.Timezone, WebhookURL: u.WebhookURL,
 		})
 	}
 	return out
