@@ -59,6 +59,10 @@ type CreatePosting struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// SendAt schedules the posting; nil means now.
 	SendAt *time.Time `json:"send_at,omitempty"`
+	// WebhookURL, when set, is where the webhook channel POSTs every
+	// recipient's message, in place of the URL of each user's directory
+	// record.
+	WebhookURL string `json:"webhook_url,omitempty"`
 	// RequestFingerprint identifies the request as its sender received it,
 	// for senders whose repeats of one request differ in a field derived at
 	// receipt (the HTTP API turns a relative expires_in into ExpiresAt).

@@ -222,6 +222,7 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 				TemplateContext:    tc,
 				TemplateContextRef: ref,
 				ExpiresAt:          p.ExpiresAt,
+				WebhookURL:         p.WebhookURL,
 				Recipients:         recipients,
 			}); err != nil {
 				return fmt.Errorf("publish audience batch %d: %w", cmd.Page, err)
