@@ -7,14 +7,19 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/notifier/notifier/notifiertest"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/demodirectory"
+	"github.com/notifier/notifier/platform/metrics"
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // channelSecret signs the webhook channel's calls in these tests.
@@ -113,6 +118,11 @@ func TestTheWebhookChannelPostsEachUserTheirOwnMessageSigned(t *testing.T) {
 			assert.Equal(t, "webhook", d[anna+"/webhook"]["provider"])
 			assert.Equal(t, "skipped", d[boris+"/webhook"]["status"])
 			assert.Equal(t, "no address for channel", d[boris+"/webhook"]["error"])
+			require.Eventually(t, func() bool {
+				v := n.Metrics(t)
+				return v[metrics.Series("notifier_deliveries_total", "channel", "webhook", "lane", "bulk", "result", "sent")] == 1 &&
+					v[metrics.Series("notifier_provider_sends_total", "channel", "webhook", "provider", "webhook", "result", "sent")] == 1
+			}, 10*time.Second, 10*time.Millisecond, "the channel is counted under its name")
 		})
 	}
 }
@@ -202,4 +212,36 @@ func newStatusServer(t *testing.T, status int, calls chan<- struct{}) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+func TestTheOpenAPIDocumentDescribesTheWebhookChannel(t *testing.T) {
+	t.Parallel()
+	n := notifiertest.Start(t)
+
+	resp := n.Do(t, http.MethodGet, "/openapi.json", "", nil)
+
+	require.Equal(t, http.StatusOK, resp.Status)
+	doc := string(resp.Body)
+	assert.Contains(t, doc, `"webhook_url"`)
+	assert.Contains(t, doc, `"https://crm.example.com/hooks/notifier?token=s3cret"`, "the field's example")
+	assert.Contains(t, doc, `"enum":["email","sms","inapp","webhook"]`)
+}
+
+func TestAWebhookSendHasASpanNamedAfterIt(t *testing.T) {
+	t.Parallel()
+	r := newHookReceiver(t, false)
+	spans := tracetest.NewSpanRecorder()
+	n := notifiertest.Start(t, notifiertest.WithTracing(spans), withWebhookChannel(), webhookUsers(r.srv.URL+"/hooks/anna?token=s3cret"))
+
+	p := postWebhook(t, n, "traced", "")
+
+	require.Equal(t, 1, p.Counters.Sent, "%+v", p)
+	send := spanNamed(t, spans, "webhook.send")
+	requireAttrs(t, send, map[attribute.Key]string{
+		tracing.PostingIDKey: p.ID, tracing.LaneKey: "bulk", tracing.ChannelKey: "webhook",
+		tracing.AttemptKey: "1", tracing.ResultKey: tracing.ResultSent, "notifier.provider": "webhook",
+	})
+	for _, a := range send.Attributes() {
+		assert.NotContains(t, a.Value.Emit(), "s3cret", "never the URL")
+	}
 }

@@ -54,7 +54,10 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Summary:     "Create a posting",
 		Description: "Creates a posting (201), or returns the existing one (200) for a repeat of the same request " +
 			"with the same idempotency key (by default, the same body) within posting.idempotency_retention. " +
-			"The same key with a different body is 422. Keys are scoped to the caller's role.",
+			"The same key with a different body is 422. Keys are scoped to the caller's role. " +
+			"Channels (delivery_type): email, sms, inapp (the user's in-app inbox) and webhook (the rendered message " +
+			"POSTed as JSON, signed per Standard Webhooks, to webhook_url when the posting has one, else to the " +
+			"webhook_url of each user's directory record; a user without one is skipped).",
 		Tags:          tags,
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
