@@ -1,5 +1,5 @@
 // Package egress decides where outgoing calls to addresses that users chose
-// (webhook endpoints; next, the webhook channel) may connect to: the hosts
+// (webhook endpoints; the webhook channel) may connect to: the hosts
 // of an allow-list, or, when that list is empty, any host whose address is
 // public. The address is checked on every connection,
 // after the DNS answer and on the very address dialed, so that neither a
