@@ -808,6 +808,9 @@ func (h *DeliverBatchHandler) compose(ctx context.Context, cmd delivery.DeliverB
 		return Message{}, fmt.Sprintf("unsupported channel %q", key.Channel)
 	}
 	to := address(key.Channel, r)
+	if key.Channel == domain.ChannelWebhook && cmd.WebhookURL != "" {
+		to = strings.TrimSpace(cmd.WebhookURL) // the posting's URL stands for every recipient's own
+	}
 	if to == "" {
 		return Message{}, fmt.Sprintf("recipient has no %s address", key.Channel)
 	}

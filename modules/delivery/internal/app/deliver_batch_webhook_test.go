@@ -191,3 +191,27 @@ func TestAWebhookURLRefusedOrGoneFailsAtOnceAndIsNotSuppressed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, page.Items, "a URL never goes on the suppression list")
 }
+
+func TestAPostingsWebhookURLTakesEveryRecipientsMessageInPlaceOfTheirOwn(t *testing.T) {
+	t.Parallel()
+	h := newWebhookHarness(t)
+	own, crm := newReceiver(t), newReceiver(t)
+	anna, boris := recipient("u1", "Анна"), recipient("u2", "Борис")
+	anna.WebhookURL = own.URL + "/hooks/anna"
+	batch := webhookBatch("p1", anna, boris)
+	batch.WebhookURL = crm.URL + "/hooks/notifier?token=s3cret"
+
+	require.NoError(t, h.handler.Handle(context.Background(), batch))
+
+	assert.Empty(t, own.received())
+	calls := crm.received()
+	require.Len(t, calls, 2)
+	users := map[any]string{}
+	for _, c := range calls {
+		assert.Equal(t, "/hooks/notifier?token=s3cret", c.path)
+		data := c.body["data"].(map[string]any)
+		users[data["user_id"]] = data["subject"].(string)
+	}
+	assert.Equal(t, map[any]string{"u1": "Привет, Анна!", "u2": "Привет, Борис!"}, users, "each their own message")
+	assert.ElementsMatch(t, []string{"u1/webhook=sent", "u2/webhook=sent"}, h.outcomes())
+}

@@ -83,6 +83,7 @@ func (h *FilterAudienceOnAudienceBatchResolved) Handle(ctx context.Context, even
 		TemplateContextRef: batch.TemplateContextRef,
 		ExpiresAt:          batch.ExpiresAt,
 		Unsubscribe:        !h.policy.Mandatory(batch.NotificationType),
+		WebhookURL:         batch.WebhookURL,
 		Items:              []delivery.Item{},
 	}
 	channels := uniq(batch.Channels)
@@ -101,9 +102,10 @@ func (h *FilterAudienceOnAudienceBatchResolved) Handle(ctx context.Context, even
 				continue
 			}
 			item := delivery.Item{Channel: ch, Recipient: toDeliveryRecipient(r)}
-			if ch == domain.ChannelWebhook {
-				// Only the webhook item carries the URL: it may hold the
-				// receiver's credential.
+			if ch == domain.ChannelWebhook && batch.WebhookURL == "" {
+				// Only the webhook item carries the user's URL (it may hold
+				// the receiver's credential); the posting's goes once, in
+				// the command.
 				item.Recipient.WebhookURL = webhookURL
 			}
 			if batch.Priority != posting.PriorityTransactional {

@@ -38,9 +38,10 @@ func TestAPostingsWebhookURLStandsForEveryRecipientsOwn(t *testing.T) {
 
 	cmd := f.handle(t, batch)
 
-	assert.Equal(t, []string{"ann/webhook", "bob/webhook"}, delivered(cmd))
+	assert.Equal(t, []string{"ann/webhook", "bob/webhook"}, delivered(cmd), "bob has no URL of his own: the posting's is his address")
+	assert.Equal(t, "https://crm.example.com/hooks/notifier", cmd.WebhookURL, "once, for the whole batch")
 	for _, it := range cmd.Items {
-		assert.Equal(t, "https://crm.example.com/hooks/notifier", it.Recipient.WebhookURL, it.Recipient.UserID)
+		assert.Empty(t, it.Recipient.WebhookURL, "not copied into every item: %s", it.Recipient.UserID)
 	}
 	assert.Empty(t, cmd.Skipped)
 }
