@@ -1,7 +1,7 @@
 // Package templates embeds Notifier's built-in notification templates.
 //
-// Each template is a Markdown file with optional YAML front matter (a "subject" for email and
-// inapp, where it is the message's title) and
+// Each template is a Markdown file with optional YAML front matter (a "subject" for email,
+// inapp and webhook, where it is the message's title) and
 // pongo2 syntax, stored under the directory of its channel, one file per language:
 // email/welcome.ru.md and email/welcome.en.md make the template postings name
 // "email/welcome.md". The HTML part of every email is wrapped in the layout of its language,
@@ -18,7 +18,7 @@ package templates
 
 import "embed"
 
-// FS holds the email, sms, inapp and layouts directories.
+// FS holds the email, sms, inapp, webhook and layouts directories.
 //
-//go:embed email sms inapp layouts
+//go:embed email sms inapp webhook layouts
 var FS embed.FS

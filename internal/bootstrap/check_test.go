@@ -64,7 +64,7 @@ intake:
 	assert.Equal(t, []string{
 		`NOTIFIER_TRANSPORT: unknown transport "kafka" (memory, amqp, sql)`,
 		`delivery.workers.bulk: 0, at least 1 needed`,
-		`preferences.channels: unknown channel "fax" (supported: email, sms, inapp)`,
+		`preferences.channels: unknown channel "fax" (supported: email, sms, inapp, webhook)`,
 		`intake.flows.new_episode.receivers: unknown placeholder {series} (allowed: {series_id})`,
 		`intake.flows.new_episode.receivers: must contain {series_id}`,
 		`intake.flows.user_signup: no such event (user_signed_up, new_movies, new_episode, reactions_summary)`,
@@ -214,4 +214,20 @@ func TestCauseOfAGraphThatDoesNotFitHidesItsGoNames(t *testing.T) {
 	assert.NotRegexp(t, `\.go:\d+|func\d+|github\.com/|fx\.|dig\.|bootstrap_test`, err.Error())
 	assert.Contains(t, err.Error(), "NOTIFIER_LOG_LEVEL=debug")
 	assert.NoError(t, bootstrap.Cause(nil))
+}
+
+func TestTheWebhookChannelsSettingsAreJudged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notifier.yaml")
+	writeFile(t, path, `webhook_channel:
+  allowed_hosts: ["https://hooks.example.com"]
+  timeout: 0s
+`)
+	assert.Equal(t, []string{
+		`NOTIFIER_WEBHOOK_CHANNEL_SECRET: secret 2: want "whsec_" and base64`,
+		`webhook_channel.allowed_hosts: entry 1 ("https://hooks.example.com"): want a host name or an IP address, without scheme, port or path`,
+		`webhook_channel.timeout: 0s, want a duration above zero`,
+	}, problems(t, map[string]string{
+		"NOTIFIER_CONFIG":                 path,
+		"NOTIFIER_WEBHOOK_CHANNEL_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw4ZwYxBc8Rm0=,s3cret",
+	}))
 }

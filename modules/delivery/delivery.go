@@ -33,6 +33,10 @@ type Recipient struct {
 	FirstName string `json:"first_name,omitempty"`
 	Locale    string `json:"locale,omitempty"`
 	Timezone  string `json:"timezone,omitempty"`
+	// WebhookURL is the recipient's own address on the webhook channel
+	// (the directory record's webhook_url); DeliverBatch.WebhookURL, when
+	// set, stands for it.
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 // Item is one (recipient, channel) pair to deliver.
@@ -78,9 +82,13 @@ type DeliverBatch struct {
 	// Unsubscribe says the type is not mandatory: its emails carry a
 	// one-click unsubscribe link (List-Unsubscribe, RFC 8058) that turns
 	// the type off on email for the recipient. Set by preferences.
-	Unsubscribe bool          `json:"unsubscribe,omitempty"`
-	Items       []Item        `json:"items"`
-	Skipped     []SkippedItem `json:"skipped,omitempty"`
+	Unsubscribe bool `json:"unsubscribe,omitempty"`
+	// WebhookURL, when set, is the posting's URL for the webhook channel:
+	// the address of every webhook item, in place of the recipient's own
+	// (sent once a batch, not in every item).
+	WebhookURL string        `json:"webhook_url,omitempty"`
+	Items      []Item        `json:"items"`
+	Skipped    []SkippedItem `json:"skipped,omitempty"`
 	// Digest, when set, makes the batch the sending of a digest the
 	// module held (see DigestRef): its items and context come from the
 	// held parts, not from the command. Only the delivery module sends

@@ -25,6 +25,9 @@ const (
 	ChannelSMS   = "sms"
 	// ChannelInApp stores the message in the user's in-app inbox.
 	ChannelInApp = "inapp"
+	// ChannelWebhook POSTs the message, signed, to a URL: the posting's
+	// WebhookURL, else the recipient's.
+	ChannelWebhook = "webhook"
 )
 
 // The notification types of the brief's flows. Managers may use their own.
@@ -56,6 +59,10 @@ type CreatePosting struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// SendAt schedules the posting; nil means now.
 	SendAt *time.Time `json:"send_at,omitempty"`
+	// WebhookURL, when set, is where the webhook channel POSTs every
+	// recipient's message, in place of the URL of each user's directory
+	// record.
+	WebhookURL string `json:"webhook_url,omitempty"`
 	// RequestFingerprint identifies the request as its sender received it,
 	// for senders whose repeats of one request differ in a field derived at
 	// receipt (the HTTP API turns a relative expires_in into ExpiresAt).
@@ -89,6 +96,9 @@ type Recipient struct {
 	FirstName string `json:"first_name,omitempty"`
 	Locale    string `json:"locale,omitempty"`
 	Timezone  string `json:"timezone,omitempty"`
+	// WebhookURL is the user's own URL for the webhook channel, from the
+	// directory record's webhook_url.
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 // AudienceBatchResolved carries one page of a posting's recipients, with
@@ -105,9 +115,12 @@ type AudienceBatchResolved struct {
 	// TemplateContextRef, set instead of TemplateContext when the context
 	// is too large to copy into every batch, is the claim check reference
 	// (platform/claimcheck) under which it is stored once.
-	TemplateContextRef string      `json:"template_context_ref,omitempty"`
-	ExpiresAt          *time.Time  `json:"expires_at,omitempty"`
-	Recipients         []Recipient `json:"recipients"`
+	TemplateContextRef string     `json:"template_context_ref,omitempty"`
+	ExpiresAt          *time.Time `json:"expires_at,omitempty"`
+	// WebhookURL, when set, is the posting's URL for the webhook channel:
+	// every recipient's, in place of their own.
+	WebhookURL string      `json:"webhook_url,omitempty"`
+	Recipients []Recipient `json:"recipients"`
 }
 
 // Name returns the wire name.

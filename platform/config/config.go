@@ -42,8 +42,10 @@ type Config struct {
 	Intake      Intake            `yaml:"intake"`
 	Posting     Posting           `yaml:"posting"`
 	Webhooks    Webhooks          `yaml:"webhooks"`
-	Log         Log               `yaml:"log"`
-	Debug       Debug             `yaml:"debug"`
+	// WebhookChannel configures the webhook channel (delivery).
+	WebhookChannel WebhookChannel `yaml:"webhook_channel"`
+	Log            Log            `yaml:"log"`
+	Debug          Debug          `yaml:"debug"`
 
 	// origin is where the settings came from, for Setting; nil in a
 	// Config not made by Load.
@@ -474,6 +476,25 @@ type Webhooks struct {
 	// so that sending webhooks never takes a connection deliveries wait
 	// for.
 	DatabaseConns int `yaml:"database_conns"`
+}
+
+// WebhookChannel configures the webhook channel of the delivery module:
+// each message POSTed as JSON to the recipient's URL, signed per Standard
+// Webhooks. The delivery module judges these settings
+// (deliveryfx.Validate).
+type WebhookChannel struct {
+	// Secrets sign every call ("whsec_" and the base64 of 24 to 64 random
+	// bytes); each one adds a signature, so that a receiver can move to a
+	// new secret (put it first) while the old one still signs. Empty in
+	// memory mode: a random secret of the process. Empty elsewhere: the
+	// channel is off (its deliveries fail, nothing unsigned is sent).
+	Secrets []string `yaml:"secrets"`
+	// AllowedHosts, when set, are the only hosts a webhook URL may name,
+	// reached wherever they resolve; empty, any host whose addresses are
+	// public (as webhooks.allowed_hosts, but a list of its own).
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// Timeout bounds one call, connection and answer included.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Flow says what postings one event type makes.

@@ -58,6 +58,14 @@ var envVars = []envVar{
 		c.Webhooks.AllowedHosts = splitList(v)
 		return nil
 	}},
+	{"NOTIFIER_WEBHOOK_CHANNEL_SECRET", "webhook_channel.secrets", func(c *Config, v string) error {
+		c.WebhookChannel.Secrets = splitList(v)
+		return nil
+	}},
+	{"NOTIFIER_WEBHOOK_CHANNEL_ALLOWED_HOSTS", "webhook_channel.allowed_hosts", func(c *Config, v string) error {
+		c.WebhookChannel.AllowedHosts = splitList(v)
+		return nil
+	}},
 	{"NOTIFIER_WEBHOOKS_MAX_AGE", "webhooks.max_age", duration(func(c *Config) *time.Duration { return &c.Webhooks.MaxAge })},
 	{"NOTIFIER_DEMO_DIRECTORY", "directory.demo", boolean(func(c *Config) *bool { return &c.Directory.Demo })},
 	{"NOTIFIER_DIRECTORY_PAGE_SIZE", "directory.page_size", whole(func(c *Config) *int { return &c.Directory.PageSize })},

@@ -24,14 +24,16 @@ const DefaultFile = "demo-directory.yaml"
 // User is a directory user. The JSON fields are the directory contract of DESIGN
 // §6; EmailNotifications and SubscribedSeries only drive the query filters.
 type User struct {
-	ID                 string   `json:"id" yaml:"id"`
-	Email              string   `json:"email" yaml:"email"`
-	Phone              string   `json:"phone" yaml:"phone"`
-	Username           string   `json:"username" yaml:"username"`
-	FirstName          string   `json:"first_name" yaml:"first_name"`
-	Locale             string   `json:"locale" yaml:"locale"`
-	Timezone           string   `json:"timezone" yaml:"timezone"`
-	IsActive           bool     `json:"is_active" yaml:"is_active"`
+	ID        string `json:"id" yaml:"id"`
+	Email     string `json:"email" yaml:"email"`
+	Phone     string `json:"phone" yaml:"phone"`
+	Username  string `json:"username" yaml:"username"`
+	FirstName string `json:"first_name" yaml:"first_name"`
+	Locale    string `json:"locale" yaml:"locale"`
+	Timezone  string `json:"timezone" yaml:"timezone"`
+	IsActive  bool   `json:"is_active" yaml:"is_active"`
+	// WebhookURL is where the webhook channel POSTs the user's messages.
+	WebhookURL         string   `json:"webhook_url,omitempty" yaml:"webhook_url"`
 	EmailNotifications bool     `json:"-" yaml:"email_notifications"`
 	SubscribedSeries   []string `json:"-" yaml:"subscribed_series"`
 }

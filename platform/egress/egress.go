@@ -1,5 +1,5 @@
 // Package egress decides where outgoing calls to addresses that users chose
-// (webhook endpoints; next, the webhook channel) may connect to: the hosts
+// (webhook endpoints; the webhook channel) may connect to: the hosts
 // of an allow-list, or, when that list is empty, any host whose address is
 // public. The address is checked on every connection,
 // after the DNS answer and on the very address dialed, so that neither a
@@ -85,18 +85,31 @@ func Forbidden(a netip.Addr) (what string, bad bool) {
 	return "", false
 }
 
-// Policy is webhooks.allowed_hosts: the hosts an operator vouches for. An
-// empty Policy lets any host with public addresses be reached.
+// Policy is an allow-list setting such as webhooks.allowed_hosts: the
+// hosts an operator vouches for. An empty Policy lets any host with public
+// addresses be reached.
 type Policy struct {
 	hosts    map[string]bool
 	suffixes []string // of "*.example.com" entries: ".example.com"
+	// setting names the list in refusals ("webhooks.allowed_hosts").
+	setting string
 }
 
-// NewPolicy parses the allowed hosts: host names or IP addresses, without
-// scheme or port, or "*.example.com" for every subdomain of example.com.
-// It returns an error naming the first entry it cannot read.
+// DefaultSetting is the setting NewPolicy's refusals name.
+const DefaultSetting = "webhooks.allowed_hosts"
+
+// NewPolicy parses the allowed hosts of webhooks.allowed_hosts: host names
+// or IP addresses, without scheme or port, or "*.example.com" for every
+// subdomain of example.com. It returns an error naming the first entry it
+// cannot read.
 func NewPolicy(allowed []string) (Policy, error) {
-	p := Policy{hosts: map[string]bool{}}
+	return NewPolicyOf(DefaultSetting, allowed)
+}
+
+// NewPolicyOf is NewPolicy for the list of another setting, which its
+// refusals name (such as "webhook_channel.allowed_hosts").
+func NewPolicyOf(setting string, allowed []string) (Policy, error) {
+	p := Policy{hosts: map[string]bool{}, setting: setting}
 	for i, raw := range allowed {
 		h := normalizeHost(raw)
 		wild := strings.HasPrefix(h, "*.")
@@ -134,6 +147,14 @@ func normalizeHost(h string) string {
 	return strings.TrimSuffix(h, ".")
 }
 
+// settingName returns the setting the policy's list comes from.
+func (p Policy) settingName() string {
+	if p.setting == "" {
+		return DefaultSetting
+	}
+	return p.setting
+}
+
 // Restricted reports whether only the listed hosts may be reached.
 func (p Policy) Restricted() bool { return len(p.hosts) > 0 || len(p.suffixes) > 0 }
 
@@ -163,7 +184,7 @@ func (p Policy) CheckHost(host string) error {
 	case p.Listed(h):
 		return nil
 	case p.Restricted():
-		return forbidden("host %q is not on webhooks.allowed_hosts", h)
+		return forbidden("host %q is not on %s", h, p.settingName())
 	case h == "localhost" || strings.HasSuffix(h, ".localhost"):
 		return forbidden("host %q is this machine", h)
 	}
@@ -231,7 +252,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		return d.listed.DialContext(ctx, network, addr)
 	}
 	if d.policy.Restricted() {
-		return nil, forbidden("host %q is not on webhooks.allowed_hosts", normalizeHost(host))
+		return nil, forbidden("host %q is not on %s", normalizeHost(host), d.policy.settingName())
 	}
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {

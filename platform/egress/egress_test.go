@@ -170,3 +170,19 @@ func TestANameWithoutAnyAddressIsNotForbiddenButUnresolved(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, errors.Is(err, egress.ErrForbidden))
 }
+
+func TestARefusalNamesTheSettingOfItsList(t *testing.T) {
+	t.Parallel()
+	p, err := egress.NewPolicyOf("webhook_channel.allowed_hosts", []string{"hooks.example.com"})
+	require.NoError(t, err)
+
+	err = p.CheckHost("other.example.com")
+	require.ErrorIs(t, err, egress.ErrForbidden)
+	require.ErrorContains(t, err, `host "other.example.com" is not on webhook_channel.allowed_hosts`)
+	_, err = egress.NewDialer(p, nil, time.Second).DialContext(context.Background(), "tcp", "other.example.com:443")
+	require.ErrorContains(t, err, "not on webhook_channel.allowed_hosts")
+
+	p, err = egress.NewPolicy([]string{"hooks.example.com"})
+	require.NoError(t, err)
+	require.ErrorContains(t, p.CheckHost("other.example.com"), "not on webhooks.allowed_hosts")
+}

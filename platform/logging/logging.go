@@ -4,6 +4,7 @@ package logging
 import (
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"unicode"
 )
@@ -37,6 +38,16 @@ func MaskEmail(email string) string {
 	return string(r[0]) + "***@" + domain
 }
 
+// MaskURL keeps a URL's scheme and host: "https://hooks.example.com/***".
+// What it cannot read as a URL with a host becomes "***".
+func MaskURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "***"
+	}
+	return u.Scheme + "://" + u.Host + "/***"
+}
+
 // MaskPhone keeps the last two digits: "+79001234567" becomes "***67". A
 // masked number stays as it is.
 func MaskPhone(phone string) string {
@@ -51,13 +62,18 @@ func MaskPhone(phone string) string {
 }
 
 // MaskAddress masks an email address or a phone number, and each address
-// of a list of emails ("a@x.ru, b@y.ru" becomes "a***@x.ru, b***@y.ru").
-// An empty string stays empty and a masked address stays as it is, so
-// masking twice gives what masking once did.
+// of a list of emails ("a@x.ru, b@y.ru" becomes "a***@x.ru, b***@y.ru"),
+// or a URL (a webhook channel's address) down to its scheme and host
+// ("https://hooks.example.com/u/1?token=s" becomes
+// "https://hooks.example.com/***": its user, path and query may hold a
+// credential). An empty string stays empty and a masked address stays as
+// it is, so masking twice gives what masking once did.
 func MaskAddress(addr string) string {
 	switch {
 	case addr == "":
 		return ""
+	case strings.Contains(addr, "://"):
+		return MaskURL(addr)
 	case !strings.Contains(addr, "@"):
 		return MaskPhone(addr)
 	}

@@ -14,7 +14,7 @@ import (
 var ErrTemplateNotFound = errors.New("template not found")
 
 // ErrUnknownChannel is returned for a template name outside the channel directories
-// ("email/", "sms/" and "inapp/").
+// ("email/", "sms/", "inapp/" and "webhook/").
 var ErrUnknownChannel = errors.New("template is not under a known channel directory")
 
 // TemplateError reports a template that cannot be parsed or rendered. Line counts the lines of

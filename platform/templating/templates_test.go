@@ -229,6 +229,46 @@ func TestBuiltInTemplatesRenderInEveryLanguage(t *testing.T) {
 			subject: "Your reviews got 1 new reaction", want: []string{" new reaction on your reviews since the last digest."},
 		},
 		{
+			name: "webhook/welcome.md", locale: "ru", context: `{"username": "anna_k"}`,
+			subject: "Добро пожаловать в онлайн-кинотеатр, Анна!", want: []string{"новинки каталога"},
+		},
+		{
+			name: "webhook/welcome.md", locale: "en", context: `{"username": "emma_w"}`,
+			subject: "Welcome to the online cinema, Emma!", want: []string{"new in the catalog"},
+		},
+		{
+			name: "webhook/new_movies.md", locale: "ru", context: `{"movies": [{"title": "Сталкер", "year": 1979, "url": "https://cinema.example/movies/1"}, {"title": "Брат"}]}`,
+			subject: "Новые фильмы в каталоге", want: []string{"- [Сталкер](https://cinema.example/movies/1) (1979)", "- Брат"},
+		},
+		{
+			name: "webhook/new_movies.md", locale: "en", context: `{"movies": [{"title": "Stalker"}]}`,
+			subject: "Just added: Stalker", want: []string{"- Stalker"},
+		},
+		{
+			name: "webhook/new_episode.md", locale: "ru", context: `{"series": {"title": "Мастер и Маргарита", "season": 1, "episode": 4, "episode_title": "Бал", "url": "https://cinema.example/series/7"}}`,
+			subject: "Вышла новая серия: «Мастер и Маргарита»", want: []string{"Сезон 1, серия 4: «Бал».", "[Смотреть](https://cinema.example/series/7)"},
+		},
+		{
+			name: "webhook/new_episode.md", locale: "en", context: `{"series": {"title": "The Master and Margarita", "episode": 4}}`,
+			subject: "A new episode of “The Master and Margarita” is out", want: []string{"Episode 4."},
+		},
+		{
+			name: "webhook/reactions_summary.md", locale: "ru", context: `{"reaction_type": "like", "total": 7, "target_url": "https://activity_api/api/v1/reviews/42"}`,
+			subject: "Новые реакции на вашу рецензию: 7", want: []string{"«Нравится»", "**7**", "(https://activity_api/api/v1/reviews/42)"},
+		},
+		{
+			name: "webhook/reactions_summary.md", locale: "en", context: `{"reaction_type": "like", "total": 1, "review": {"title": "Best film"}}`,
+			subject: "New reactions to your review: 1", want: []string{"Your review “Best film” got **1** new like."},
+		},
+		{
+			name: "webhook/phone_confirmation.md", locale: "ru", context: `{"secret_code": "1234"}`,
+			subject: "Код подтверждения", want: []string{"Код подтверждения: **1234**. Никому не сообщайте его."},
+		},
+		{
+			name: "webhook/phone_confirmation.md", locale: "en", context: `{"secret_code": "1234"}`,
+			subject: "Your confirmation code", want: []string{"Your confirmation code: **1234**. Don't share it with anyone."},
+		},
+		{
 			name:    "sms/phone_confirmation.md",
 			locale:  "ru",
 			context: `{"secret_code": "1234"}`,
@@ -281,8 +321,8 @@ func TestBuiltInTemplatesRenderInEveryLanguage(t *testing.T) {
 			if tt.locale == "en" {
 				assert.False(t, cyrillic.MatchString(out.Subject+out.Text+out.HTML), "nothing Russian in %q\n%s", out.Text, out.HTML)
 			}
-			if strings.HasPrefix(tt.name, "inapp/") {
-				assert.Empty(t, out.HTML, "an in-app message is Markdown only")
+			if strings.HasPrefix(tt.name, "inapp/") || strings.HasPrefix(tt.name, "webhook/") {
+				assert.Empty(t, out.HTML, "an in-app or webhook message is Markdown only")
 				assert.NotContains(t, out.Text, "{%")
 				return
 			}

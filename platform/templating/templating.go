@@ -13,7 +13,8 @@
 // layouts/email.html). An SMS template ("sms/...") renders to a single line of text. An in-app
 // template ("inapp/...") renders to a title (its front matter's subject, required) and a body
 // of Markdown text, the plain-text part an email would have: no HTML and no layout, the
-// client renders the Markdown.
+// client renders the Markdown. A webhook template ("webhook/...") renders the same way, for the
+// receiver of the webhook channel's call.
 //
 // # Locales
 //
@@ -52,6 +53,8 @@ const (
 	channelEmail = "email"
 	channelSMS   = "sms"
 	channelInApp = "inapp"
+	// channelWebhook renders as channelInApp does: a title and Markdown.
+	channelWebhook = "webhook"
 
 	// LayoutName is the layout every email's HTML part is wrapped in, or rather the name its
 	// files go by: "layouts/email.<locale>.html" for a locale, else this file. It receives the
@@ -75,7 +78,7 @@ var bannedTags = []string{"ssi", "include", "import", "extends", "cycle", "ifcha
 
 // Rendered is a template rendered for one recipient.
 type Rendered struct {
-	// Subject is the email subject or the in-app title, on one line; empty for SMS.
+	// Subject is the email subject or the in-app or webhook title, on one line; empty for SMS.
 	Subject string
 	// Text is the plain-text part of an email or the body of an in-app message (Markdown), or the
 	// text of an SMS.
@@ -266,7 +269,7 @@ func (r *Renderer) RenderLocale(name, locale string, data map[string]any) (out R
 	}
 	out.Subject = headerLine(subject)
 	out.Text = plainText(text)
-	if c.channel == channelInApp {
+	if c.channel == channelInApp || c.channel == channelWebhook {
 		return out, nil
 	}
 
@@ -446,7 +449,7 @@ func misnamedError(file, ext string) error {
 // does not check that they parse or have a file for every recipient; Validate does.
 func (r *Renderer) Names() []string {
 	var names []string
-	for _, dir := range []string{channelEmail, channelSMS, channelInApp} {
+	for _, dir := range []string{channelEmail, channelSMS, channelInApp, channelWebhook} {
 		// Unreadable directories are skipped: they hold no template Render could load.
 		_ = fs.WalkDir(r.fsys, dir, func(name string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
@@ -555,7 +558,7 @@ func channelOf(name string) (string, error) {
 	}
 	dir, _, _ := strings.Cut(name, "/")
 	switch dir {
-	case channelEmail, channelSMS, channelInApp:
+	case channelEmail, channelSMS, channelInApp, channelWebhook:
 		return dir, nil
 	default:
 		return "", fmt.Errorf("%w: %q", ErrUnknownChannel, name)

@@ -524,3 +524,20 @@ func TestTemplateErrorFormats(t *testing.T) {
 	assert.Equal(t, "email/a.md: boom", (&templating.TemplateError{Name: "email/a.md", Err: cause}).Error())
 	assert.ErrorIs(t, &templating.TemplateError{Name: "email/a.md", Err: cause}, cause)
 }
+
+func TestWebhookRendersATitleAndMarkdownWithoutHTML(t *testing.T) {
+	t.Parallel()
+	r, _ := newRenderer(t, map[string]string{
+		"webhook/hello.md": "---\nsubject: \"Привет, {{ user.first_name }}\"\n---\nВаш код: **{{ code }}** <b>.\n\n\n",
+		"webhook/bare.md":  "Привет",
+	})
+
+	out, err := r.Render("webhook/hello.md", map[string]any{"user": map[string]any{"first_name": "Анна"}, "code": "42"})
+
+	require.NoError(t, err)
+	assert.Equal(t, templating.Rendered{Subject: "Привет, Анна", Text: "Ваш код: **42** <b>.", Locale: "ru", File: "webhook/hello.md"}, out)
+	assert.Contains(t, r.Names(), "webhook/hello.md")
+	_, err = r.Render("webhook/bare.md", nil)
+	requireTemplateError(t, err, "webhook/bare.md", 1)
+	assert.ErrorContains(t, err, "webhook template has no subject")
+}

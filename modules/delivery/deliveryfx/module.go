@@ -178,8 +178,8 @@ func runEvery(lc fx.Lifecycle, loop func(ctx context.Context)) error {
 
 // digestPolicies turns delivery.digests into the handler's policies and
 // checks that each digest's template exists, with a file for every
-// recipient, on the channels it holds (every channel with such a file
-// when it names none; at least one must have it).
+// recipient, on the channels it holds (when it names none: the channels
+// with such a file, at least one, and only those are held).
 func digestPolicies(cfg config.Config, renderer *templating.Renderer) (map[string]app.DigestPolicy, error) {
 	out := make(map[string]app.DigestPolicy, len(cfg.Delivery.Digests))
 	var errs []error
@@ -201,7 +201,7 @@ func digestPolicies(cfg config.Config, renderer *templating.Renderer) (map[strin
 		}
 		channels := d.Channels
 		if len(channels) == 0 {
-			for _, ch := range []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelInApp} {
+			for _, ch := range []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelInApp, domain.ChannelWebhook} {
 				if renderer.Exists(ch + "/" + p.Template) {
 					channels = append(channels, ch)
 				}
@@ -210,6 +210,9 @@ func digestPolicies(cfg config.Config, renderer *templating.Renderer) (map[strin
 				errs = append(errs, fmt.Errorf("delivery.digests.%s: no channel has the template %s (email/%s, inapp/%s…)", typ, p.Template, p.Template, p.Template))
 				continue
 			}
+			// Only those are held: a channel without the template sends
+			// the type as it comes.
+			p.Channels = channels
 		}
 		for _, ch := range channels {
 			if err := renderer.Validate(ch + "/" + p.Template); err != nil {
@@ -365,14 +368,29 @@ func newLanes(d deps) (lanes, error) {
 	if err != nil {
 		return lanes{}, fmt.Errorf("delivery: %w", err)
 	}
+	if err := validateWebhookChannel(d.Config); err != nil {
+		return lanes{}, err
+	}
+	webhookSecrets, err := webhookSecrets(d.Config, logger)
+	if err != nil {
+		return lanes{}, err
+	}
 	build := func(lane string) (*ports.DeliverBatchLane, error) {
 		laneLogger := logger.With("lane", lane)
+		webhook, closeWebhook, err := newWebhookSender(d.Config, webhookSecrets, d.Clock, providers.metrics)
+		if err != nil {
+			return nil, err
+		}
+		d.Lifecycle.Append(fx.Hook{OnStop: func(context.Context) error { closeWebhook(); return nil }})
 		newSenders := func() (app.Senders, error) {
 			senders, err := newSenders(d.Config, d.Outbox, d.Clock, laneLogger, providers, lane)
 			if err != nil {
 				return nil, err
 			}
 			senders[domain.ChannelInApp] = inbox // one for every worker: it only writes to the inbox
+			// One HTTP client for the lane's workers: it is safe for
+			// concurrent use and keeps its connections per endpoint.
+			senders[domain.ChannelWebhook] = webhook
 			return senders, nil
 		}
 		// More connections than workers would never all be used.
@@ -423,7 +441,7 @@ func newLanes(d deps) (lanes, error) {
 		}
 		laneLogger.Info("delivery workers", "workers", workers.Size(), "connections", workers.Connections(),
 			"email", providers.names(domain.ChannelEmail), "sms", providers.names(domain.ChannelSMS),
-			"rate_limits", cfg.RateLimits)
+			"webhook_channel", len(webhookSecrets) > 0, "rate_limits", cfg.RateLimits)
 		return ports.NewDeliverBatchLane(lane, h)
 	}
 	transactional, err := build(delivery.LaneTransactional)
@@ -481,11 +499,12 @@ const tracerScope = "github.com/notifier/notifier/modules/delivery"
 
 // sendSpanNames names the span of a send after what takes it: "smtp.send"
 // and "sms.send" for the SMTP server and the SMS gateway, "capture.send"
-// for the capture channel.
+// for the capture channel, "webhook.send" for the webhook channel's call.
 func sendSpanNames(cfg config.Config) map[string]string {
 	return map[string]string{
-		domain.ChannelEmail: channelName(len(cfg.SMTP.Servers()) > 0, "smtp") + ".send",
-		domain.ChannelSMS:   channelName(len(cfg.SMS.Gateways()) > 0, "sms") + ".send",
+		domain.ChannelEmail:   channelName(len(cfg.SMTP.Servers()) > 0, "smtp") + ".send",
+		domain.ChannelSMS:     channelName(len(cfg.SMS.Gateways()) > 0, "sms") + ".send",
+		domain.ChannelWebhook: "webhook.send",
 	}
 }
 

@@ -40,6 +40,7 @@ import (
 	"github.com/notifier/notifier/platform/clock"
 	"github.com/notifier/notifier/platform/config"
 	"github.com/notifier/notifier/platform/db"
+	"github.com/notifier/notifier/platform/egress"
 	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/messaging"
 	"github.com/notifier/notifier/platform/metrics"
@@ -121,8 +122,14 @@ func newDirectory(c *upstream.Client) (*directory.Directory, error) { return dir
 func newCreatePosting(store domain.Store, tx db.TxRunner, commands *cqrs.CommandBus, events *cqrs.EventBus, templates *templating.Renderer,
 	up *upstream.Client, clk clock.Clock, cfg config.Config, logger *slog.Logger,
 ) (*app.CreatePostingHandler, error) {
+	// The webhook channel's own allow list (the delivery module judges the
+	// setting; a broken one stops the start before this runs).
+	hosts, err := egress.NewPolicyOf("webhook_channel.allowed_hosts", cfg.WebhookChannel.AllowedHosts)
+	if err != nil {
+		return nil, fmt.Errorf("posting: webhook_channel.allowed_hosts: %w", err)
+	}
 	return app.NewCreatePostingHandler(store, tx, commands, events, templates, up, clk, moduleLogger(logger),
-		app.WithIdempotencyRetention(cfg.Posting.IdempotencyRetention))
+		app.WithIdempotencyRetention(cfg.Posting.IdempotencyRetention), app.WithWebhookHosts(hosts))
 }
 
 // newKeySweeper lets the janitor forget the idempotency keys whose

@@ -490,8 +490,11 @@ func (h *DeliverBatchHandler) withoutSuppressed(ctx context.Context, rows []*row
 // rowAddress returns the normalized address of a row's recipient on its
 // channel, false when it has none.
 func rowAddress(r *row) (domain.Address, bool) {
-	if r.key.Channel == domain.ChannelInApp {
-		return domain.Address{}, false // an inbox is never suppressed
+	if r.key.Channel == domain.ChannelInApp || r.key.Channel == domain.ChannelWebhook {
+		// An inbox is never suppressed, nor a URL: the list is of emails
+		// and phone numbers, shown to managers, and a URL may hold a
+		// credential.
+		return domain.Address{}, false
 	}
 	raw := address(r.key.Channel, r.recipient)
 	if raw == "" {
@@ -817,6 +820,9 @@ func (h *DeliverBatchHandler) compose(ctx context.Context, cmd delivery.DeliverB
 		return Message{}, fmt.Sprintf("unsupported channel %q", key.Channel)
 	}
 	to := address(key.Channel, r)
+	if key.Channel == domain.ChannelWebhook && cmd.WebhookURL != "" {
+		to = strings.TrimSpace(cmd.WebhookURL) // the posting's URL stands for every recipient's own
+	}
 	if to == "" {
 		return Message{}, fmt.Sprintf("recipient has no %s address", key.Channel)
 	}
@@ -892,6 +898,8 @@ func address(channel string, r delivery.Recipient) string {
 		return strings.TrimSpace(r.Phone)
 	case domain.ChannelInApp:
 		return r.UserID
+	case domain.ChannelWebhook:
+		return strings.TrimSpace(r.WebhookURL)
 	default:
 		return ""
 	}

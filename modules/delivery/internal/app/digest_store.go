@@ -43,6 +43,9 @@ type DigestPart struct {
 	QuietHours *delivery.QuietHours `json:"quiet_hours,omitempty"`
 	// Unsubscribe is DeliverBatch.Unsubscribe of the part's batch.
 	Unsubscribe bool `json:"unsubscribe,omitempty"`
+	// WebhookURL is DeliverBatch.WebhookURL of the part's batch (the
+	// posting's URL for the webhook channel).
+	WebhookURL string `json:"webhook_url,omitempty"`
 	// Template is the template of the part's batch.
 	Template string `json:"template,omitempty"`
 	// Context is the part's template context; ContextRef replaces it when

@@ -35,11 +35,12 @@ var testTemplates = fstest.MapFS{
 		"Здравствуйте, {{ user.first_name }}! {{ note }}\n")},
 	"email/hello.en.md": {Data: []byte("---\nsubject: \"Hi {{ user.first_name|default:user.username }}!\"\n---\n" +
 		"Hello {{ user.first_name }}! {{ note }}\n")},
-	"sms/hello.md":    {Data: []byte("Привет, {{ user.first_name }}! Код {{ code }}.")},
-	"sms/hello.en.md": {Data: []byte("Hi {{ user.first_name }}! Code {{ code }}.")},
-	"email/only.md":   {Data: []byte("---\nsubject: Only\n---\nOnly email.\n")},
-	"inapp/hello.md":  {Data: []byte("---\nsubject: \"Привет, {{ user.first_name }}!\"\n---\n**{{ note }}**\n")},
-	"email/broken.md": {Data: []byte("---\nsubject: Broken\n---\nline one\n{% if %}\n")},
+	"sms/hello.md":     {Data: []byte("Привет, {{ user.first_name }}! Код {{ code }}.")},
+	"sms/hello.en.md":  {Data: []byte("Hi {{ user.first_name }}! Code {{ code }}.")},
+	"email/only.md":    {Data: []byte("---\nsubject: Only\n---\nOnly email.\n")},
+	"inapp/hello.md":   {Data: []byte("---\nsubject: \"Привет, {{ user.first_name }}!\"\n---\n**{{ note }}**\n")},
+	"webhook/hello.md": {Data: []byte("---\nsubject: \"Привет, {{ user.first_name }}!\"\n---\n**{{ note }}**\n")},
+	"email/broken.md":  {Data: []byte("---\nsubject: Broken\n---\nline one\n{% if %}\n")},
 	"email/likes_digest.md": {Data: []byte("---\nsubject: \"{{ totals.total }} reactions\"\n---\n" +
 		"{% for g in groups %}[{{ g.key }}={{ g.totals.total }}/{{ g.count }}]{% endfor %}" +
 		"{% for i in items %}<{{ i.posting_id }}:{{ i.total }}>{% endfor %} more={{ more }} count={{ count }}\n")},

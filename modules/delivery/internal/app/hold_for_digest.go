@@ -91,6 +91,7 @@ func (h *DeliverBatchHandler) withoutHeld(ctx context.Context, cmd delivery.Deli
 			Recipient:   r.recipient,
 			QuietHours:  quiet[r.key.UserID+"\x00"+r.key.Channel],
 			Unsubscribe: cmd.Unsubscribe,
+			WebhookURL:  cmd.WebhookURL,
 			Template:    cmd.Template,
 			ExpiresAt:   cmd.ExpiresAt,
 			AddedAt:     now,

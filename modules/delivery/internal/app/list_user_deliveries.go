@@ -49,7 +49,8 @@ func (h *ListUserDeliveriesHandler) Handle(ctx context.Context, q ListUserDelive
 	if q.Status != "" && !domain.ValidStatus(q.Status) {
 		return Page{}, invalid("status", "unknown status %q", q.Status)
 	}
-	if q.Channel != "" && q.Channel != domain.ChannelEmail && q.Channel != domain.ChannelSMS && q.Channel != domain.ChannelInApp {
+	if q.Channel != "" && q.Channel != domain.ChannelEmail && q.Channel != domain.ChannelSMS && q.Channel != domain.ChannelInApp &&
+		q.Channel != domain.ChannelWebhook {
 		return Page{}, invalid("channel", "unknown channel %q", q.Channel)
 	}
 	if q.Limit == 0 {

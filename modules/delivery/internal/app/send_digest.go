@@ -53,6 +53,7 @@ func (h *DeliverBatchHandler) sendDigest(ctx context.Context, cmd delivery.Deliv
 	cmd.Lane, cmd.NotificationType, cmd.BatchNo = d.Lane, d.Key.Type, 0
 	cmd.Items = []delivery.Item{{Channel: d.Key.Channel, Recipient: latest.Recipient, QuietHours: latest.QuietHours}}
 	cmd.Skipped, cmd.TemplateContext, cmd.TemplateContextRef, cmd.ExpiresAt = nil, nil, "", nil
+	cmd.WebhookURL = latest.WebhookURL
 	policy, ok := h.digestPolicies[d.Key.Type]
 	if !ok {
 		// The type is no longer a digest: what was held still goes, as it

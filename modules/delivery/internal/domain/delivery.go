@@ -96,4 +96,7 @@ const (
 	ChannelSMS   = "sms"
 	// ChannelInApp is the in-app inbox; its address is the user id.
 	ChannelInApp = "inapp"
+	// ChannelWebhook POSTs the message as JSON to the recipient's webhook
+	// URL; its address is that URL.
+	ChannelWebhook = "webhook"
 )

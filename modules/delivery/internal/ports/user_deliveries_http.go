@@ -51,7 +51,7 @@ type ListUserDeliveriesInput struct {
 	Limit   int    `query:"limit" minimum:"1" maximum:"500" default:"100" doc:"Page size"`
 	Cursor  string `query:"cursor" maxLength:"2000" doc:"The next_cursor of the previous page"`
 	Status  string `query:"status" enum:"pending,sent,failed,expired,skipped,cancelled" doc:"Only deliveries with this status"`
-	Channel string `query:"channel" enum:"email,sms,inapp" doc:"Only deliveries of this channel"`
+	Channel string `query:"channel" enum:"email,sms,inapp,webhook" doc:"Only deliveries of this channel"`
 }
 
 // UserDeliveryItem is one delivery of a user.

@@ -17,6 +17,7 @@ import (
 	"github.com/notifier/notifier/modules/posting"
 	"github.com/notifier/notifier/modules/posting/internal/domain"
 	"github.com/notifier/notifier/platform/clock"
+	"github.com/notifier/notifier/platform/egress"
 	"github.com/notifier/notifier/platform/lane"
 	"github.com/notifier/notifier/platform/tracing"
 )
@@ -36,6 +37,9 @@ const (
 )
 
 var notificationTypePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// channels are the channels a posting may name.
+var channels = []string{posting.ChannelEmail, posting.ChannelSMS, posting.ChannelInApp, posting.ChannelWebhook}
 
 // TemplateCatalog tells which templates exist (*templating.Renderer).
 type TemplateCatalog interface {
@@ -65,6 +69,8 @@ type CreatePostingHandler struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	retention time.Duration
+	// webhookHosts judges the hosts of webhook URLs (WithWebhookHosts).
+	webhookHosts WebhookHosts
 }
 
 // CreatePostingOption tunes a CreatePostingHandler.
@@ -90,7 +96,7 @@ func NewCreatePostingHandler(store domain.Store, tx TxRunner, commands CommandSe
 		return nil, errors.New("new create posting handler: nil dependency")
 	}
 	h := &CreatePostingHandler{store: store, tx: tx, commands: commands, events: events, templates: templates, urls: urls, clock: clk,
-		log: logger, retention: DefaultIdempotencyRetention}
+		log: logger, retention: DefaultIdempotencyRetention, webhookHosts: egress.Policy{}}
 	for _, o := range opts {
 		if err := o(h); err != nil {
 			return nil, fmt.Errorf("new create posting handler: %w", err)
@@ -188,6 +194,7 @@ func requestOf(cmd posting.CreatePosting) domain.Request {
 		Priority:         string(cmd.Priority),
 		SendAt:           cmd.SendAt,
 		ExpiresAt:        cmd.ExpiresAt,
+		WebhookURL:       cmd.WebhookURL,
 	}
 }
 
@@ -206,6 +213,7 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 		Priority:           cmd.Priority,
 		ExpiresAt:          cmd.ExpiresAt,
 		SendAt:             cmd.SendAt,
+		WebhookURL:         strings.TrimSpace(cmd.WebhookURL),
 	}
 	switch {
 	case len(spec.IdempotencyKey) > maxKeyLength:
@@ -238,14 +246,22 @@ func (h *CreatePostingHandler) validate(cmd posting.CreatePosting) (domain.Spec,
 	}
 
 	if len(cmd.DeliveryType) == 0 {
-		return spec, invalid("delivery_type", "at least one channel is required (email, sms, inapp)")
+		return spec, invalid("delivery_type", "at least one channel is required (email, sms, inapp, webhook)")
 	}
 	for _, ch := range cmd.DeliveryType {
-		if ch != posting.ChannelEmail && ch != posting.ChannelSMS && ch != posting.ChannelInApp {
-			return spec, invalid("delivery_type", "unknown channel %q (email, sms, inapp)", ch)
+		if !slices.Contains(channels, ch) {
+			return spec, invalid("delivery_type", "unknown channel %q (email, sms, inapp, webhook)", ch)
 		}
 		if !slices.Contains(spec.Channels, ch) {
 			spec.Channels = append(spec.Channels, ch)
+		}
+	}
+	if spec.WebhookURL != "" {
+		if !slices.Contains(spec.Channels, posting.ChannelWebhook) {
+			return spec, invalid("webhook_url", "is for the webhook channel, which delivery_type does not name")
+		}
+		if err := checkWebhookURL(spec.WebhookURL, h.webhookHosts); err != nil {
+			return spec, err
 		}
 	}
 

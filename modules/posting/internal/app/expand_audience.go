@@ -32,6 +32,8 @@ type DirectoryUser struct {
 	FirstName string
 	Locale    string
 	Timezone  string
+	// WebhookURL is the user's own URL for the webhook channel.
+	WebhookURL string
 }
 
 // AudiencePage is one page of the users a receivers URL names.
@@ -220,6 +222,7 @@ func (h *ExpandAudienceHandler) Handle(ctx context.Context, cmd ExpandAudience) 
 				TemplateContext:    tc,
 				TemplateContextRef: ref,
 				ExpiresAt:          p.ExpiresAt,
+				WebhookURL:         p.WebhookURL,
 				Recipients:         recipients,
 			}); err != nil {
 				return fmt.Errorf("publish audience batch %d: %w", cmd.Page, err)
@@ -351,7 +354,7 @@ func recipientsOf(users []DirectoryUser) []posting.Recipient {
 		}
 		out = append(out, posting.Recipient{
 			UserID: u.ID, Email: u.Email, Phone: u.Phone, Username: u.Username,
-			FirstName: u.FirstName, Locale: u.Locale, Timezone: u.Timezone,
+			FirstName: u.FirstName, Locale: u.Locale, Timezone: u.Timezone, WebhookURL: u.WebhookURL,
 		})
 	}
 	return out

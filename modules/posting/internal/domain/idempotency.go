@@ -29,6 +29,8 @@ type Request struct {
 	ExpiresIn time.Duration
 	// ExpiresAt is the absolute expiry of a command; nil when none.
 	ExpiresAt *time.Time
+	// WebhookURL is the posting's URL of the webhook channel; "" when none.
+	WebhookURL string
 }
 
 // Fingerprint returns "sha256:" and the hex SHA-256 of r as canonical JSON:
@@ -65,6 +67,9 @@ func (r Request) Fingerprint() (string, error) {
 		SendAt           *time.Time     `json:"send_at"`
 		ExpiresIn        string         `json:"expires_in"`
 		ExpiresAt        *time.Time     `json:"expires_at"`
+		// Left out when empty, so that the fingerprints of requests
+		// without it are those they had before it existed.
+		WebhookURL string `json:"webhook_url,omitempty"`
 	}{
 		FromEvent:        r.FromEvent,
 		FromService:      r.FromService,
@@ -77,6 +82,7 @@ func (r Request) Fingerprint() (string, error) {
 		SendAt:           utc(r.SendAt),
 		ExpiresIn:        expiresIn,
 		ExpiresAt:        utc(r.ExpiresAt),
+		WebhookURL:       strings.TrimSpace(r.WebhookURL),
 	})
 	if err != nil {
 		return "", fmt.Errorf("fingerprint request: %w", err)

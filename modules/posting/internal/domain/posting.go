@@ -101,6 +101,9 @@ type Posting struct {
 	Receivers          string
 	Template           string
 	Channels           []string
+	// WebhookURL, when set, is the address of every recipient on the
+	// webhook channel, in place of their own; it never changes.
+	WebhookURL string
 	// TemplateContext is the context as the caller gave it.
 	TemplateContext map[string]any
 	// ResolvedContext is TemplateContext with its URLs fetched; frozen once
@@ -135,6 +138,7 @@ type Spec struct {
 	Receivers          string
 	Template           string
 	Channels           []string
+	WebhookURL         string
 	TemplateContext    map[string]any
 	Priority           posting.Priority
 	ExpiresAt          *time.Time
@@ -155,6 +159,7 @@ func New(id uuid.UUID, spec Spec, now time.Time) Posting {
 		Receivers:          spec.Receivers,
 		Template:           spec.Template,
 		Channels:           append([]string(nil), spec.Channels...),
+		WebhookURL:         spec.WebhookURL,
 		TemplateContext:    spec.TemplateContext,
 		Priority:           spec.Priority,
 		ExpiresAt:          utcPtr(spec.ExpiresAt),

@@ -54,7 +54,10 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Summary:     "Create a posting",
 		Description: "Creates a posting (201), or returns the existing one (200) for a repeat of the same request " +
 			"with the same idempotency key (by default, the same body) within posting.idempotency_retention. " +
-			"The same key with a different body is 422. Keys are scoped to the caller's role.",
+			"The same key with a different body is 422. Keys are scoped to the caller's role. " +
+			"Channels (delivery_type): email, sms, inapp (the user's in-app inbox) and webhook (the rendered message " +
+			"POSTed as JSON, signed per Standard Webhooks, to webhook_url when the posting has one, else to the " +
+			"webhook_url of each user's directory record; a user without one is skipped).",
 		Tags:          tags,
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
@@ -129,7 +132,8 @@ type createPostingBody struct {
 	FromEvent        string         `json:"from_event,omitempty" maxLength:"256" doc:"The event this posting answers (its event_id)"`
 	Receivers        string         `json:"receivers" minLength:"1" maxLength:"2048" doc:"Directory URL of the recipients, on a configured upstream" example:"http://auth/api/v1/users/?is_active=True&email_notifications=True"`
 	Template         string         `json:"template" minLength:"1" maxLength:"256" doc:"Template name; other channels use <channel>/<basename>" example:"email/new_movies.md"`
-	DeliveryType     []string       `json:"delivery_type" minItems:"1" maxItems:"3" enum:"email,sms,inapp" doc:"Channels"`
+	DeliveryType     []string       `json:"delivery_type" minItems:"1" maxItems:"4" enum:"email,sms,inapp,webhook" doc:"Channels"`
+	WebhookURL       string         `json:"webhook_url,omitempty" maxLength:"2048" doc:"For the webhook channel: the URL every recipient's message is POSTed to (signed per Standard Webhooks), in place of the webhook_url of each user's directory record. An absolute http(s) URL without user name, password or fragment, on a host of webhook_channel.allowed_hosts when that is set, else public. Write-only: never shown again (it may hold the receiver's credential)" example:"https://crm.example.com/hooks/notifier?token=s3cret"`
 	TemplateContext  map[string]any `json:"template_context,omitempty" doc:"Template context; string URLs of upstream /api/ resources are fetched once, when the posting starts"`
 	ExpiresIn        ExpiresIn      `json:"expires_in,omitempty"`
 	NotificationType string         `json:"notification_type,omitempty" maxLength:"64" doc:"Category users opt in or out of; default: the template's base name"`
@@ -167,6 +171,7 @@ func (h *HTTP) createPosting(ctx context.Context, in *createPostingInput) (*crea
 		TemplateContext:  b.TemplateContext,
 		Priority:         posting.Priority(b.Priority),
 		SendAt:           b.SendAt,
+		WebhookURL:       b.WebhookURL,
 	}
 	keyField := "body.idempotency_key"
 	if in.IdempotencyKey != "" {
@@ -191,6 +196,7 @@ func (h *HTTP) createPosting(ctx context.Context, in *createPostingInput) (*crea
 		FromEvent: cmd.FromEvent, FromService: cmd.FromService, NotificationType: cmd.NotificationType,
 		Receivers: cmd.Receivers, Template: cmd.Template, Channels: cmd.DeliveryType,
 		TemplateContext: cmd.TemplateContext, Priority: string(cmd.Priority), SendAt: cmd.SendAt, ExpiresIn: expiresIn,
+		WebhookURL: cmd.WebhookURL,
 	}.Fingerprint()
 	if err != nil {
 		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{

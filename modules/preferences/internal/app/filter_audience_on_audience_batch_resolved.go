@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/notifier/notifier/modules/delivery"
 	"github.com/notifier/notifier/modules/posting"
@@ -82,18 +83,31 @@ func (h *FilterAudienceOnAudienceBatchResolved) Handle(ctx context.Context, even
 		TemplateContextRef: batch.TemplateContextRef,
 		ExpiresAt:          batch.ExpiresAt,
 		Unsubscribe:        !h.policy.Mandatory(batch.NotificationType),
+		WebhookURL:         batch.WebhookURL,
 		Items:              []delivery.Item{},
 	}
 	channels := uniq(batch.Channels)
 	for _, r := range recipients {
 		overrides := prefs[r.UserID].Overrides
-		contact := domain.Contact{UserID: r.UserID, Email: r.Email, Phone: r.Phone}
+		// The posting's webhook URL, when it has one, stands for every
+		// recipient's own.
+		webhookURL := strings.TrimSpace(r.WebhookURL)
+		if batch.WebhookURL != "" {
+			webhookURL = batch.WebhookURL
+		}
+		contact := domain.Contact{UserID: r.UserID, Email: r.Email, Phone: r.Phone, WebhookURL: webhookURL}
 		for _, ch := range channels {
 			if reason := h.policy.Decide(overrides, batch.NotificationType, ch, contact); reason != "" {
 				cmd.Skipped = append(cmd.Skipped, delivery.SkippedItem{UserID: r.UserID, Channel: ch, Reason: reason})
 				continue
 			}
 			item := delivery.Item{Channel: ch, Recipient: toDeliveryRecipient(r)}
+			if ch == domain.ChannelWebhook && batch.WebhookURL == "" {
+				// Only the webhook item carries the user's URL (it may hold
+				// the receiver's credential); the posting's goes once, in
+				// the command.
+				item.Recipient.WebhookURL = webhookURL
+			}
 			if batch.Priority != posting.PriorityTransactional {
 				if q, zone, ok := h.policy.QuietHours(overrides, batch.NotificationType, r.Timezone); ok {
 					item.QuietHours = &delivery.QuietHours{Start: q.Start, End: q.End, Zone: zone}

@@ -46,7 +46,7 @@ func TestNewUserSeesTheDefaults(t *testing.T) {
 
 	require.NoError(t, err)
 	assert.Equal(t, "ann", v.UserID)
-	assert.Equal(t, map[string]bool{"email": true, "sms": true, "inapp": true}, v.Channels)
+	assert.Equal(t, map[string]bool{"email": true, "sms": true, "inapp": true, "webhook": true}, v.Channels)
 	assert.Equal(t, map[string]bool{
 		"welcome": true, "new_movies": true, "new_episode": true, "reactions": true,
 		"email_confirmation": true, "phone_confirmation": true,

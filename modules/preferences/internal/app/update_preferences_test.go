@@ -25,7 +25,7 @@ func TestUpdateStoresOverridesAndShowsTheirEffect(t *testing.T) {
 	})
 
 	require.NoError(t, err)
-	assert.Equal(t, map[string]bool{"email": true, "sms": false, "inapp": true}, v.Channels)
+	assert.Equal(t, map[string]bool{"email": true, "sms": false, "inapp": true, "webhook": true}, v.Channels)
 	assert.False(t, v.Types["new_movies"])
 	assert.False(t, v.Types["managers_digest"], "an overridden type is listed")
 	assert.True(t, v.UpdatedAt.Equal(start))

@@ -100,6 +100,9 @@ func TestDecideSkipsWithTheReasonOfTheOptOut(t *testing.T) {
 		{"inapp channel opt-out", domain.Overrides{Channels: map[string]bool{"inapp": false}}, "new_movies", "inapp", domain.Contact{UserID: "u1"}, "opted out: channels.inapp"},
 		{"inapp type opt-out", perType("new_movies", "inapp", false), "new_movies", "inapp", domain.Contact{UserID: "u1"}, "opted out: per_type.new_movies.inapp"},
 		{"inapp without a user id", domain.Overrides{}, "new_movies", "inapp", domain.Contact{Email: "a@example.com"}, preferences.ReasonNoAddress},
+		{"webhook on by default, addressed by a URL", domain.Overrides{}, "new_movies", "webhook", domain.Contact{UserID: "u1", WebhookURL: "https://hooks.example.com/u1"}, ""},
+		{"webhook without a URL", domain.Overrides{}, "new_movies", "webhook", domain.Contact{UserID: "u1", Email: "a@example.com"}, preferences.ReasonNoAddress},
+		{"webhook channel opt-out", domain.Overrides{Channels: map[string]bool{"webhook": false}}, "new_movies", "webhook", domain.Contact{WebhookURL: "https://hooks.example.com/u1"}, "opted out: channels.webhook"},
 		{"unknown channel", domain.Overrides{}, "new_movies", "pigeon", alice, preferences.ReasonUnknownChan},
 		{"mandatory despite channel and type opt-outs", domain.Overrides{Channels: map[string]bool{"email": false}, Types: map[string]bool{"email_confirmation": false}}, "email_confirmation", "email", alice, ""},
 		{"mandatory on a channel off by default", domain.Overrides{}, "phone_confirmation", "sms", alice, ""},
@@ -129,7 +132,7 @@ func TestViewShowsEffectiveValuesOfEveryChannelAndKnownType(t *testing.T) {
 		},
 	})
 	assert.Equal(t, "u1", v.UserID)
-	assert.Equal(t, map[string]bool{"email": false, "sms": false, "inapp": true}, v.Channels)
+	assert.Equal(t, map[string]bool{"email": false, "sms": false, "inapp": true, "webhook": true}, v.Channels)
 	assert.Equal(t, map[string]bool{
 		"welcome": true, "new_movies": true, "reactions": false,
 		"email_confirmation": true, "phone_confirmation": true, // mandatory: opt-out has no effect

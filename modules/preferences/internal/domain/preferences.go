@@ -17,10 +17,13 @@ const (
 	// ChannelInApp is the in-app inbox: its address is the user id, so
 	// every recipient has one.
 	ChannelInApp = "inapp"
+	// ChannelWebhook POSTs the message to a URL: the posting's, else the
+	// user's own from the directory.
+	ChannelWebhook = "webhook"
 )
 
 // knownChannels lists every supported channel, in display order.
-var knownChannels = []string{ChannelEmail, ChannelSMS, ChannelInApp}
+var knownChannels = []string{ChannelEmail, ChannelSMS, ChannelInApp, ChannelWebhook}
 
 // KnownChannels returns the supported channels.
 func KnownChannels() []string { return slices.Clone(knownChannels) }
@@ -100,6 +103,8 @@ type Contact struct {
 	UserID string
 	Email  string
 	Phone  string
+	// WebhookURL is the address of the webhook channel.
+	WebhookURL string
 }
 
 // Address returns the contact's address on channel, or "" when there is
@@ -112,6 +117,8 @@ func (c Contact) Address(channel string) string {
 		return c.Phone
 	case ChannelInApp:
 		return c.UserID
+	case ChannelWebhook:
+		return c.WebhookURL
 	default:
 		return ""
 	}

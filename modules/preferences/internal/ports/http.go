@@ -55,7 +55,7 @@ const maxPatchBytes = 64 << 10
 // PreferencesResource is a user's effective preferences.
 type PreferencesResource struct {
 	UserID     string                     `json:"user_id" doc:"The user." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
-	Channels   map[string]bool            `json:"channels" doc:"Whether the user receives notifications on each channel: every supported channel (email, sms, inapp), the user's choice or else the default." example:"{\"email\":true,\"sms\":false}"`
+	Channels   map[string]bool            `json:"channels" doc:"Whether the user receives notifications on each channel: every supported channel (email, sms, inapp, webhook), the user's choice or else the default." example:"{\"email\":true,\"sms\":false}"`
 	Types      map[string]bool            `json:"types" doc:"Whether the user receives each notification type: every configured and mandatory type and every type the user chose, the user's choice or else the default. Mandatory types are always true." example:"{\"new_movies\":false,\"new_episode\":true,\"reactions\":true,\"welcome\":true,\"email_confirmation\":true,\"phone_confirmation\":true}"`
 	PerType    map[string]map[string]bool `json:"per_type" doc:"The user's own switches of a type on one channel (an empty object when none is set): a delivery goes out when the channel, the type and (if set here) that type on that channel are all on, or when the type is mandatory. Keys are type names, then channels." example:"{\"new_movies\":{\"email\":true,\"sms\":false}}"`
 	QuietHours *QuietHoursBody            `json:"quiet_hours" doc:"The daily window in which bulk notifications (not codes, not mandatory types) wait until it ends, in the user's time zone from the directory: the user's own, else the configured one; null when there is none. start equal to end means none for this user." example:"{\"start\":\"22:00\",\"end\":\"08:00\"}"`
@@ -78,9 +78,9 @@ type getPreferencesInput struct {
 // the path's, and the read-only mandatory and updated_at are ignored.
 type PreferencesChoices struct {
 	UserID     string                     `json:"user_id,omitempty" maxLength:"128" doc:"Optional; when present it must be the user of the path." example:"3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11"`
-	Channels   map[string]bool            `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email, sms and inapp. A channel left out follows its default." example:"{\"sms\":false}"`
+	Channels   map[string]bool            `json:"channels,omitempty" maxProperties:"16" doc:"Opt-in per channel; keys are email, sms, inapp and webhook. A channel left out follows its default." example:"{\"sms\":false}"`
 	Types      map[string]bool            `json:"types,omitempty" maxProperties:"256" doc:"Opt-in per notification type; keys match ^[a-z][a-z0-9_]{0,63}$. A type left out follows its default." example:"{\"new_movies\":false}"`
-	PerType    map[string]map[string]bool `json:"per_type,omitempty" maxProperties:"256" doc:"Opt-in of a type on one channel; keys are type names, then channels (email, sms, inapp). A switch left out says nothing: the channel's and the type's decide." example:"{\"new_movies\":{\"sms\":false}}"`
+	PerType    map[string]map[string]bool `json:"per_type,omitempty" maxProperties:"256" doc:"Opt-in of a type on one channel; keys are type names, then channels (email, sms, inapp, webhook). A switch left out says nothing: the channel's and the type's decide." example:"{\"new_movies\":{\"sms\":false}}"`
 	QuietHours *QuietHoursBody            `json:"quiet_hours,omitempty" doc:"The user's own quiet hours (start equal to end: none); left out, the configured ones apply." example:"{\"start\":\"23:00\",\"end\":\"07:30\"}"`
 	Mandatory  []string                   `json:"mandatory,omitempty" maxItems:"256" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`
 	UpdatedAt  *time.Time                 `json:"updated_at,omitempty" readOnly:"true" doc:"Read-only: accepted so that a GET body can be sent back, and ignored."`

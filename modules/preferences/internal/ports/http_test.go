@@ -100,7 +100,7 @@ func TestGetShowsTheDefaultsOfAUserWhoNeverChose(t *testing.T) {
 
 	assert.Equal(t, map[string]any{
 		"user_id":  "3f1c2a9e-7b1d-4a55-9a8e-0c4b9d2f6e11",
-		"channels": map[string]any{"email": true, "sms": true, "inapp": true},
+		"channels": map[string]any{"email": true, "sms": true, "inapp": true, "webhook": true},
 		"types": map[string]any{
 			"welcome": true, "new_movies": true, "new_episode": true, "reactions": true,
 			"email_confirmation": true, "phone_confirmation": true,
@@ -122,7 +122,7 @@ func TestPutStoresChoicesThatGetThenShows(t *testing.T) {
 	got := resource(t, api.Get(path))
 
 	assert.Equal(t, put, got)
-	assert.Equal(t, map[string]any{"email": true, "sms": false, "inapp": true}, got["channels"])
+	assert.Equal(t, map[string]any{"email": true, "sms": false, "inapp": true, "webhook": true}, got["channels"])
 	types := got["types"].(map[string]any)
 	assert.Equal(t, false, types["new_movies"])
 	assert.Equal(t, false, types["managers_digest"], "a type the user chose is listed")
@@ -141,7 +141,7 @@ func TestPutReplacesSoALeftOutTypeReturnsToItsDefault(t *testing.T) {
 
 	got := resource(t, api.Put(path, map[string]any{"types": map[string]any{"reactions": false}}))
 
-	assert.Equal(t, map[string]any{"email": true, "sms": true, "inapp": true}, got["channels"], "email left out: back to on")
+	assert.Equal(t, map[string]any{"email": true, "sms": true, "inapp": true, "webhook": true}, got["channels"], "email left out: back to on")
 	types := got["types"].(map[string]any)
 	assert.Equal(t, true, types["new_movies"], "new_movies left out: back to on")
 	assert.Equal(t, false, types["reactions"])

@@ -22,8 +22,10 @@ import (
 const other = "other"
 
 var (
-	lanes    = []string{delivery.LaneTransactional, delivery.LaneBulk}
-	channels = []string{domain.ChannelEmail, domain.ChannelSMS}
+	lanes = []string{delivery.LaneTransactional, delivery.LaneBulk}
+	// channels are the channel label's values; every series of the first
+	// two exists from the start.
+	channels = []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelWebhook}
 	results  = []string{delivery.StatusSent, delivery.StatusFailed, delivery.StatusExpired,
 		delivery.StatusSkipped, delivery.StatusCancelled}
 	sources = []string{domain.SourceDelivery, domain.SourceAPI}
@@ -124,7 +126,7 @@ func New(reg prometheus.Registerer, clk clock.Clock) (*Metrics, error) {
 		}
 	}
 	// Every series an alert may look at exists from the start, at zero.
-	for _, ch := range channels {
+	for _, ch := range channels[:2] {
 		for _, lane := range lanes {
 			for _, result := range results {
 				m.deliveries.WithLabelValues(ch, lane, result)
@@ -204,7 +206,7 @@ func (m *Metrics) DigestEnded(typ, channel, result string) {
 }
 
 var (
-	digestChannels = []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelInApp}
+	digestChannels = []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelInApp, domain.ChannelWebhook}
 	digestResults  = append(append([]string(nil), results...), app.DigestEmpty)
 )
 

@@ -139,6 +139,7 @@ func digestsPartsComeBackWhole(t *testing.T, s app.DigestStore) {
 	p := heldPart("u1", "p1", digestStart)
 	p.Part.ExpiresAt = &expires
 	p.Part.Unsubscribe = true
+	p.Part.WebhookURL = "https://hooks.example.com/posting"
 	p.Part.Template = "email/reactions_summary.md"
 	p.Part.QuietHours = &delivery.QuietHours{Start: "22:00", End: "08:00", Zone: "Europe/Moscow"}
 	p.Part.Recipient.Locale = "en-GB"
@@ -157,6 +158,7 @@ func digestsPartsComeBackWhole(t *testing.T, s app.DigestStore) {
 	assert.True(t, got.ExpiresAt.Equal(expires))
 	assert.True(t, got.AddedAt.Equal(digestStart))
 	assert.True(t, got.Unsubscribe)
+	assert.Equal(t, "https://hooks.example.com/posting", got.WebhookURL)
 	assert.Equal(t, "email/reactions_summary.md", got.Template)
 	assert.Equal(t, "Europe/Moscow", got.QuietHours.Zone)
 	assert.Equal(t, "en-GB", got.Recipient.Locale)

@@ -45,12 +45,14 @@ type user struct {
 	FirstName string `json:"first_name"`
 	Locale    string `json:"locale"`
 	Timezone  string `json:"timezone"`
+	// WebhookURL is the user's URL for the webhook channel (optional).
+	WebhookURL string `json:"webhook_url"`
 }
 
 func (u user) toApp() app.DirectoryUser {
 	return app.DirectoryUser{
 		ID: u.ID, Email: u.Email, Phone: u.Phone, Username: u.Username,
-		FirstName: u.FirstName, Locale: u.Locale, Timezone: u.Timezone,
+		FirstName: u.FirstName, Locale: u.Locale, Timezone: u.Timezone, WebhookURL: u.WebhookURL,
 	}
 }
 

@@ -65,13 +65,14 @@ func TestPageAnswersAreReadAndTheirEndDetected(t *testing.T) {
 func TestUsersKeepTheirContacts(t *testing.T) {
 	t.Parallel()
 	d, _ := answering(t, http.StatusOK, `{"items":[
-		{"id":"a","email":"anna@example.com","phone":"+79001234501","username":"anna","first_name":"Анна","locale":"ru","timezone":"Europe/Moscow","is_active":true},
+		{"id":"a","email":"anna@example.com","phone":"+79001234501","username":"anna","first_name":"Анна","locale":"ru","timezone":"Europe/Moscow","is_active":true,"webhook_url":"https://hooks.example.com/anna?t=1"},
 		{"id":"g","is_active":false},
 		{"id":"n"}],"total":3}`)
 	got, err := d.Page(context.Background(), "http://auth/api/v1/users/", 1, 500)
 	require.NoError(t, err)
 	require.Equal(t, []app.DirectoryUser{
-		{ID: "a", Email: "anna@example.com", Phone: "+79001234501", Username: "anna", FirstName: "Анна", Locale: "ru", Timezone: "Europe/Moscow"},
+		{ID: "a", Email: "anna@example.com", Phone: "+79001234501", Username: "anna", FirstName: "Анна", Locale: "ru", Timezone: "Europe/Moscow",
+			WebhookURL: "https://hooks.example.com/anna?t=1"},
 		{ID: "g"},
 		{ID: "n"},
 	}, got.Users)

@@ -42,7 +42,7 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 const columns = `id, idempotency_key, from_event, from_service, notification_type, receivers, template,
 	channels, template_context, resolved_context, context_resolved, priority, expires_at, send_at,
 	status, next_page, walk_done, recipients, skipped, sent, failed, expired, cancelled, error,
-	created_at, updated_at, completed_at, walk_paused, request_fingerprint`
+	created_at, updated_at, completed_at, walk_paused, request_fingerprint, webhook_url`
 
 // Create claims p's idempotency key in posting_keys, then inserts p, in
 // the caller's transaction or in one of its own. The claim inserts the key,
@@ -87,9 +87,9 @@ func (s *Store) Create(ctx context.Context, p domain.Posting, keyExpiresAt time.
 		out, err = scan(q.QueryRow(ctx, `
 			INSERT INTO postings (`+columns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-			        $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
+			        $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
 			RETURNING `+columns,
-			append(append([]any{p.ID, p.IdempotencyKey}, row...), p.RequestFingerprint)...))
+			append(append([]any{p.ID, p.IdempotencyKey}, row...), p.RequestFingerprint, p.WebhookURL)...))
 		if err != nil {
 			return fmt.Errorf("create posting: %w", err)
 		}
@@ -204,8 +204,8 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, fn func(*domain.Postin
 		if err != nil {
 			return fmt.Errorf("update posting: %w", err)
 		}
-		// The identity (id, idempotency_key, request_fingerprint) never
-		// changes.
+		// The identity (id, idempotency_key, request_fingerprint) and the
+		// webhook_url never change.
 		out, err = scan(q.QueryRow(ctx, `
 			UPDATE postings SET
 				from_event = $3, from_service = $4, notification_type = $5, receivers = $6,
@@ -332,7 +332,7 @@ func scan(row pgx.Row) (domain.Posting, error) {
 	err := row.Scan(&p.ID, &p.IdempotencyKey, &p.FromEvent, &p.FromService, &p.NotificationType, &p.Receivers, &p.Template,
 		&p.Channels, &given, &resolved, &p.ContextResolved, &priority, &p.ExpiresAt, &p.SendAt,
 		&status, &p.NextPage, &p.WalkDone, &recipients, &skipped, &sent, &failed, &expired, &cancel, &p.Error,
-		&p.CreatedAt, &p.UpdatedAt, &p.CompletedAt, &p.WalkPaused, &p.RequestFingerprint)
+		&p.CreatedAt, &p.UpdatedAt, &p.CompletedAt, &p.WalkPaused, &p.RequestFingerprint, &p.WebhookURL)
 	if err != nil {
 		return domain.Posting{}, err
 	}

@@ -116,6 +116,7 @@ func testCreateThenGet(t *testing.T, s domain.Store) {
 	p.Counters = domain.Counters{Recipients: 6, Skipped: 1, Sent: 2, Failed: 1, Expired: 1, Cancelled: 1}
 	p.UpdatedAt = base.Add(time.Second)
 	p.RequestFingerprint = "sha256:0123"
+	p.WebhookURL = "https://crm.example.com/hooks/notifier?token=s3cret"
 
 	created := create(t, s, p)
 	requireSame(t, p, created)
@@ -292,6 +293,13 @@ func testUpdate(t *testing.T, s domain.Store) {
 	require.Equal(t, 2, got.NextPage)
 	require.Equal(t, 500, got.Counters.Recipients)
 	require.Equal(t, map[string]any{"movies": []any{"a"}}, got.ResolvedContext)
+
+	hooked := newPosting("hooked", base)
+	hooked.WebhookURL = "https://crm.example.com/hooks/notifier"
+	hooked = create(t, s, hooked)
+	updated, err = s.Update(ctx, hooked.ID, func(p *domain.Posting) error { return p.RecordPage(1, 1, true, now) })
+	require.NoError(t, err)
+	require.Equal(t, "https://crm.example.com/hooks/notifier", updated.WebhookURL, "an update keeps the webhook URL")
 }
 
 func testUpdateFails(t *testing.T, s domain.Store) {
