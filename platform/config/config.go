@@ -397,7 +397,8 @@ type Delivery struct {
 type Digest struct {
 	Window time.Duration `yaml:"window"`
 	At     string        `yaml:"at"`
-	// Channels are the channels held; empty: every channel.
+	// Channels are the channels held; empty: those with the digest's
+	// template.
 	Channels []string `yaml:"channels"`
 	// Template is the file name of the digest's template under each
 	// channel's directory; empty: "<type>_digest.md".
