@@ -65,6 +65,10 @@ func TestAManagerUsesTheConsole(t *testing.T) {
 		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("#preview iframe") || {}).srcdoc || ""`))
 		return err == nil && strings.Contains(s, "Метод")
 	}, 10*time.Second, 50*time.Millisecond, "the live preview shows the email")
+	// In the in-app inbox too: its message shows under the email's.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`input[name=channels][value=inapp]`))))
+	waitText("#preview", "In-app inbox")
+	waitText("#preview", "Title: Вышла новая серия")
 	browsertest.Screenshot(t, ctx, "2-new-mailing.png")
 	browsertest.NoAxeViolations(t, ctx, "new mailing")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#mailing button[type=submit]:not([formaction])`))))

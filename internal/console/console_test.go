@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,15 +22,25 @@ const (
 
 // fakeAPI answers the console's API calls and records them.
 type fakeAPI struct {
-	calls []string
-	auth  []string
+	calls  []string
+	auth   []string
+	bodies []string
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	body, _ := io.ReadAll(r.Body)
+	f.bodies = append(f.bodies, string(body))
 	w.Header().Set("Content-Type", "application/json")
 	switch {
+	case r.URL.Path == "/api/v1/postings" && r.Method == http.MethodPost:
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"id": "p9", "status": "accepted"}`)
+	case r.URL.Path == "/api/v1/templates/preview":
+		var in struct{ Template string }
+		_ = json.Unmarshal(body, &in)
+		_, _ = io.WriteString(w, `{"subject": "Title of `+in.Template+`", "text": "Body of `+in.Template+`", "html": "<p>x</p>"}`)
 	case r.URL.Path == "/api/v1/postings" && r.Method == http.MethodGet:
 		_, _ = io.WriteString(w, `{"items": [{"id": "p1", "status": "dispatching", "notification_type": "promo", "created_at": "2026-12-06T10:00:00Z",
 			"counters": {"recipients": 100, "sent": 40, "skipped": 10}}]}`)
@@ -231,4 +242,33 @@ func TestAUsersPageShowsWhatIsHeldForDigestsAndNoPostingLinkForADigest(t *testin
 	assert.Contains(t, body, "digest:7d9f")
 	assert.Contains(t, body, "Held for digests")
 	assert.Contains(t, body, "<td>reactions</td><td>email</td><td>3</td>")
+}
+
+func TestAMailingFromTheConsoleMayGoInAppAndToAWebhook(t *testing.T) {
+	t.Parallel()
+	c, api := newConsole(t, now)
+	h := c.Handler()
+	_, ck := signIn(t, h, managerToken)
+	require.NotNil(t, ck)
+	form := url.Values{"csrf": {csrfOf(t, c, ck)}, "template": {"email/welcome.md"}, "receivers": {"http://auth/api/v1/users/?id=u1"},
+		"channels": {"email", "inapp", "webhook"}, "webhook_url": {" https://hooks.example.com/n "}, "context": {"{}"}}
+
+	preview := httptest.NewRequest(http.MethodPost, "/console/mailings/preview", strings.NewReader(form.Encode()))
+	preview.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	preview.Header.Set("HX-Request", "true")
+	preview.AddCookie(ck)
+	rec := do(h, preview)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), "<h2>In-app inbox</h2><p><strong>Title:</strong> Title of inapp/welcome.md</p><pre>Body of inapp/welcome.md</pre>")
+	assert.Contains(t, rec.Body.String(), "<h2>Webhook</h2><p><strong>Title:</strong> Title of webhook/welcome.md</p>")
+
+	create := httptest.NewRequest(http.MethodPost, "/console/mailings", strings.NewReader(form.Encode()))
+	create.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	create.AddCookie(ck)
+	rec = do(h, create)
+	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+	var sent map[string]any
+	require.NoError(t, json.Unmarshal([]byte(api.bodies[len(api.bodies)-1]), &sent))
+	assert.Equal(t, []any{"email", "inapp", "webhook"}, sent["delivery_type"])
+	assert.Equal(t, "https://hooks.example.com/n", sent["webhook_url"])
 }

@@ -225,8 +225,8 @@ func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s session) {
 
 // mailingForm is the new mailing form's fields.
 type mailingForm struct {
-	Template, Receivers, Type, SendAt, ExpiresIn, Context string
-	Channels                                              []string
+	Template, Receivers, Type, SendAt, ExpiresIn, Context, WebhookURL string
+	Channels                                                          []string
 }
 
 func formOf(r *http.Request) mailingForm {
@@ -234,7 +234,7 @@ func formOf(r *http.Request) mailingForm {
 		Template: r.PostForm.Get("template"), Receivers: strings.TrimSpace(r.PostForm.Get("receivers")),
 		Type: strings.TrimSpace(r.PostForm.Get("type")), SendAt: strings.TrimSpace(r.PostForm.Get("send_at")),
 		ExpiresIn: strings.TrimSpace(r.PostForm.Get("expires_in")), Context: strings.TrimSpace(r.PostForm.Get("context")),
-		Channels: r.PostForm["channels"],
+		Channels: r.PostForm["channels"], WebhookURL: strings.TrimSpace(r.PostForm.Get("webhook_url")),
 	}
 	return f
 }
@@ -290,6 +290,25 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, s session) {
 			data["SMSError"] = res.problem()
 		}
 	}
+	// The in-app and webhook messages: a title and a Markdown body each.
+	var others []channelPreview
+	for _, ch := range []struct{ id, name string }{{"inapp", "In-app inbox"}, {"webhook", "Webhook"}} {
+		if ctxErr != nil || !slices.Contains(f.Channels, ch.id) {
+			continue
+		}
+		p := channelPreview{Name: ch.name}
+		var out struct{ Subject, Text string }
+		res, err := c.call(r.Context(), s, http.MethodPost, "/api/v1/templates/preview",
+			map[string]any{"template": ch.id + "/" + strings.TrimPrefix(f.Template, "email/"), "context": ctx}, "")
+		if err == nil && res.ok() {
+			_ = json.Unmarshal(res.Body, &out)
+			p.Subject, p.Text = out.Subject, out.Text
+		} else {
+			p.Error = res.problem()
+		}
+		others = append(others, p)
+	}
+	data["Others"] = others
 	if r.Header.Get("HX-Request") == "true" {
 		c.renderTemplate(w, r, http.StatusOK, "new", "preview", s, data)
 		return
@@ -297,6 +316,11 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, s session) {
 	// Without JavaScript the Preview button posts the whole form here.
 	data["Title"], data["Templates"], data["Form"] = "New mailing", c.emailTemplates(), f
 	c.render(w, r, http.StatusOK, "new", s, data)
+}
+
+// channelPreview is the preview of one more channel's message.
+type channelPreview struct {
+	Name, Subject, Text, Error string
 }
 
 func contextOf(raw string) (map[string]any, error) {
@@ -325,6 +349,9 @@ func (c *Console) createMailing(w http.ResponseWriter, r *http.Request, s sessio
 	body := map[string]any{"receivers": f.Receivers, "template": f.Template, "delivery_type": f.Channels, "template_context": ctx}
 	if f.Type != "" {
 		body["notification_type"] = f.Type
+	}
+	if f.WebhookURL != "" {
+		body["webhook_url"] = f.WebhookURL
 	}
 	if f.ExpiresIn != "" {
 		body["expires_in"] = f.ExpiresIn
