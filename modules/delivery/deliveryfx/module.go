@@ -479,8 +479,8 @@ func validate(cfg config.Delivery) error {
 		}
 	}
 	for ch, perSecond := range cfg.RateLimits {
-		if ch != domain.ChannelEmail && ch != domain.ChannelSMS {
-			errs = append(errs, fmt.Errorf("delivery.rate_limits.%s: unknown channel (email, sms)", ch))
+		if ch != domain.ChannelEmail && ch != domain.ChannelSMS && ch != domain.ChannelWebhook {
+			errs = append(errs, fmt.Errorf("delivery.rate_limits.%s: unknown channel (email, sms, webhook; the inbox has no limit)", ch))
 		} else if perSecond < 0 {
 			errs = append(errs, fmt.Errorf("delivery.rate_limits.%s: %v is negative (0 means unlimited)", ch, perSecond))
 		}

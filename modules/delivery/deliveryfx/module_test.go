@@ -427,16 +427,18 @@ func TestBadDeliverySettingsStopTheStartNamingEachKey(t *testing.T) {
 	t.Parallel()
 	cfg := defaults(t)
 	cfg.Delivery.Workers = map[string]int{delivery.LaneBulk: 0, "express": 1}
-	cfg.Delivery.RateLimits = map[string]float64{"fax": 1, "sms": -1}
+	cfg.Delivery.RateLimits = map[string]float64{"fax": 1, "sms": -1, "inapp": 1, "webhook": 2}
 	cfg.Delivery.Connections = map[string]int{delivery.LaneTransactional: 0, "fax": 1}
 	err := startErr(t, cfg)
 	for _, key := range []string{
 		"delivery.workers.bulk: 0", "delivery.workers.express: unknown lane", "delivery.workers.transactional: missing",
 		"delivery.connections.transactional: 0", "delivery.connections.fax: unknown lane",
 		"delivery.rate_limits.fax: unknown channel", "delivery.rate_limits.sms: -1 is negative",
+		"delivery.rate_limits.inapp: unknown channel (email, sms, webhook; the inbox has no limit)",
 	} {
 		require.ErrorContains(t, err, key)
 	}
+	require.NotContains(t, err.Error(), "rate_limits.webhook", "the webhook channel may be limited")
 
 	cfg = defaults(t)
 	cfg.Delivery.MaxWaitingRetries = 5
