@@ -25,7 +25,7 @@ var (
 	lanes = []string{delivery.LaneTransactional, delivery.LaneBulk}
 	// channels are the channel label's values; every series of the first
 	// two exists from the start.
-	channels = []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelWebhook}
+	channels = []string{domain.ChannelEmail, domain.ChannelSMS, domain.ChannelInApp, domain.ChannelWebhook}
 	results  = []string{delivery.StatusSent, delivery.StatusFailed, delivery.StatusExpired,
 		delivery.StatusSkipped, delivery.StatusCancelled}
 	sources = []string{domain.SourceDelivery, domain.SourceAPI}

@@ -60,6 +60,8 @@ func TestOutcomesAttemptsAndRetriesAreCountedUnderBoundedLabels(t *testing.T) {
 	m.Reported("transactional", "sms", "expired", 1)
 	m.Reported("bulk", "email", "sent", 0)
 	m.Reported("bulk", "pigeon", "failed", 1) // a channel no sender knows
+	m.Reported("bulk", "inapp", "sent", 2)
+	m.Reported("bulk", "webhook", "failed", 1)
 	m.Reported("urgent", "email", "weird", 1) // neither lane nor status known
 	m.Attempted("email", 1500*time.Millisecond)
 	m.Attempted("email", 500*time.Millisecond)
@@ -71,6 +73,8 @@ func TestOutcomesAttemptsAndRetriesAreCountedUnderBoundedLabels(t *testing.T) {
 	require.Equal(t, 3.0, v[series("notifier_deliveries_total", "channel", "email", "lane", "bulk", "result", "sent")])
 	require.Equal(t, 1.0, v[series("notifier_deliveries_total", "channel", "sms", "lane", "transactional", "result", "expired")])
 	require.Equal(t, 1.0, v[series("notifier_deliveries_total", "channel", "other", "lane", "bulk", "result", "failed")])
+	require.Equal(t, 2.0, v[series("notifier_deliveries_total", "channel", "inapp", "lane", "bulk", "result", "sent")], "the inbox is a channel of its own")
+	require.Equal(t, 1.0, v[series("notifier_deliveries_total", "channel", "webhook", "lane", "bulk", "result", "failed")])
 	require.Equal(t, 1.0, v[series("notifier_deliveries_total", "channel", "email", "lane", "other", "result", "other")])
 	require.Equal(t, 2.0, v[series("notifier_delivery_attempt_duration_seconds_count", "channel", "email")])
 	require.Equal(t, 2.0, v[series("notifier_delivery_attempt_duration_seconds_sum", "channel", "email")])
