@@ -78,6 +78,13 @@ func TestAnEventPostedOverHTTPIsOneTraceFromTheRequestToTheSentEmail(t *testing.
 					tracing.PostingIDKey: id, tracing.LaneKey: "transactional", "messaging.operation.type": "process",
 				})
 			}
+			// The directory's page: a client span under the walk's handler.
+			page := only(t, hops, "GET auth")
+			require.Equal(t, trace.SpanKindClient, page.SpanKind())
+			require.Equal(t, "posting.ExpandAudience.transactional", parentOf(hops, page).Name(), "the directory call is the walk's")
+			requireAttrs(t, page, map[attribute.Key]string{
+				"server.address": "auth", "http.response.status_code": "200", tracing.AttemptKey: "1",
+			})
 			exchange := eventintake.Exchange
 			if len(n.Config.AMQP.Exchanges) > 0 {
 				exchange = n.Config.AMQP.Exchanges[0]

@@ -107,8 +107,8 @@ func App(o Options) fx.Option {
 			func(m *messaging.Messaging) *cqrs.CommandBus { return m.CommandBus() },
 			func(m *messaging.Messaging) *cqrs.EventBus { return m.EventBus() },
 			func(m *messaging.Messaging) message.Publisher { return m.Publisher() },
-			func(cfg config.Config, logger *slog.Logger) (*upstream.Client, error) {
-				return newUpstream(cfg, logger, o.Upstreams)
+			func(cfg config.Config, logger *slog.Logger, tp *tracing.Provider) (*upstream.Client, error) {
+				return newUpstream(cfg, logger, tp, o.Upstreams)
 			},
 			newRenderer,
 			newUnsubscribeLinks,
@@ -230,9 +230,13 @@ func newTracing(lc fx.Lifecycle, o Options, logger *slog.Logger) (*tracing.Provi
 // newUpstream gives the upstream client the configured hosts and, in
 // memory mode or when asked for, the demo directory for auth, fastapi and
 // activity_api (configured hosts take precedence). Handlers passed by the
-// caller are added on top.
-func newUpstream(cfg config.Config, logger *slog.Logger, extra map[string]http.Handler) (*upstream.Client, error) {
+// caller are added on top. With tracing on, every request is a client
+// span and carries the trace context.
+func newUpstream(cfg config.Config, logger *slog.Logger, tp *tracing.Provider, extra map[string]http.Handler) (*upstream.Client, error) {
 	var opts []upstream.Option
+	if tp.Enabled() {
+		opts = append(opts, upstream.WithTracer(tp.Tracer("github.com/notifier/notifier/platform/upstream")))
+	}
 	if cfg.UsesDemoDirectory() {
 		demo, err := demodirectory.LoadDefault()
 		if err != nil {

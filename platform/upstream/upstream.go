@@ -22,6 +22,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // Defaults applied by New to the zero fields of Config.
@@ -141,7 +147,17 @@ type Option func(*options)
 type options struct {
 	handlers   map[string]http.Handler
 	httpClient *http.Client
+	tracer     trace.Tracer
 	errs       []error
+}
+
+// WithTracer gives every request (each attempt) a client span of t, a child
+// of the caller's, named "GET <host>" after the logical host, with the
+// attempt and the status, and sends the W3C trace context along
+// (traceparent), so that the directory's own spans join the trace. The
+// span never holds the path or the query, which name users.
+func WithTracer(t trace.Tracer) Option {
+	return func(o *options) { o.tracer = t }
 }
 
 // WithHandler serves the logical host name in-process by h, without any network.
@@ -188,6 +204,7 @@ type Client struct {
 	backoff   time.Duration
 	maxBytes  int64
 	log       *slog.Logger
+	tracer    trace.Tracer
 }
 
 // New returns a Client for cfg. A nil logger discards logs. It returns an error for
@@ -211,6 +228,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 		backoff:   orDefault(cfg.Backoff, DefaultBackoff),
 		maxBytes:  orDefault(cfg.MaxBytes, DefaultMaxBytes),
 		log:       logger,
+		tracer:    o.tracer,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -381,15 +399,34 @@ func (c *Client) GetJSON(ctx context.Context, rawURL string, v any) error {
 
 // getOnce makes one attempt. For a transient status it also returns the server's
 // Retry-After hint, if any.
-func (c *Client) getOnce(ctx context.Context, t target, attempt int, v any) (time.Duration, error) {
+func (c *Client) getOnce(ctx context.Context, t target, attempt int, v any) (retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	status := 0 // the response's, for the span
+	if c.tracer != nil {
+		var span trace.Span
+		ctx, span = c.tracer.Start(ctx, "GET "+t.name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.String("http.request.method", http.MethodGet),
+			attribute.String("server.address", t.name),
+			tracing.AttemptKey.Int(attempt),
+		))
+		defer func() {
+			if status != 0 {
+				span.SetAttributes(attribute.Int("http.response.status_code", status))
+			}
+			tracing.Fail(span, err)
+			span.End()
+		}()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidURL, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "notifier")
+	if c.tracer != nil {
+		tracing.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
+	}
 
 	client := c.network
 	if t.local {
@@ -401,6 +438,7 @@ func (c *Client) getOnce(ctx context.Context, t target, attempt int, v any) (tim
 		return 0, classifyDoError(err)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	c.log.DebugContext(ctx, "upstream response", "host", t.name, "path", t.path,
 		"attempt", attempt, "status", resp.StatusCode, "duration", time.Since(start))
 
