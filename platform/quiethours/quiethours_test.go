@@ -132,3 +132,35 @@ func TestZonesAreLoadedOnceAndUnknownNamesAreRefused(t *testing.T) {
 		assert.False(t, ok, bad)
 	}
 }
+
+func TestNextIsTheNextTimeTheWallClockReadsIt(t *testing.T) {
+	t.Parallel()
+	berlin := zone(t, "Europe/Berlin")
+	ten, err := quiethours.ParseClock("10:00")
+	require.NoError(t, err)
+	halfPastTwo, err := quiethours.ParseClock("02:30")
+	require.NoError(t, err)
+	cases := []struct {
+		name   string
+		minute int
+		now    time.Time
+		want   time.Time
+	}{
+		{"later today", ten, time.Date(2026, 12, 6, 8, 0, 0, 0, berlin), time.Date(2026, 12, 6, 10, 0, 0, 0, berlin)},
+		{"past today: tomorrow", ten, time.Date(2026, 12, 6, 15, 0, 0, 0, berlin), time.Date(2026, 12, 7, 10, 0, 0, 0, berlin)},
+		{"exactly now: tomorrow", ten, time.Date(2026, 12, 6, 10, 0, 0, 0, berlin), time.Date(2026, 12, 7, 10, 0, 0, 0, berlin)},
+		// 29 March 2026: Berlin's clocks jump from 02:00 to 03:00.
+		{"across the spring jump: the same wall time, one hour fewer", ten,
+			time.Date(2026, 3, 28, 12, 0, 0, 0, berlin), time.Date(2026, 3, 29, 10, 0, 0, 0, berlin)},
+		{"a wall time the jump skips: just after it", halfPastTwo,
+			time.Date(2026, 3, 29, 0, 30, 0, 0, berlin), time.Date(2026, 3, 29, 3, 30, 0, 0, berlin)},
+	}
+	for _, tc := range cases {
+		got := quiethours.Next(tc.minute, tc.now.UTC(), berlin)
+		assert.True(t, got.Equal(tc.want), "%s: %s, want %s", tc.name, got, tc.want)
+	}
+	spring := quiethours.Next(ten, time.Date(2026, 3, 28, 12, 0, 0, 0, berlin), berlin)
+	assert.Equal(t, 21*time.Hour, spring.Sub(time.Date(2026, 3, 28, 12, 0, 0, 0, berlin)), "22 wall hours, 21 real ones")
+	_, err = quiethours.ParseClock("24:00")
+	require.ErrorIs(t, err, quiethours.ErrMalformed)
+}
