@@ -224,6 +224,13 @@ func TestARunningPostingsRateAndTimeLeft(t *testing.T) {
 	p.Status = "completed"
 	assert.Zero(t, p.Rate(now))
 	assert.Empty(t, p.Left(now))
+
+	// Scheduled an hour ago for 10 s ago: its rate counts from then.
+	sendAt := now.Add(-10 * time.Second)
+	scheduled := posting{Status: "dispatching", CreatedAt: now.Add(-time.Hour), SendAt: &sendAt}
+	scheduled.Counters.Recipients, scheduled.Counters.Sent = 1000, 200
+	assert.InDelta(t, 20.0, scheduled.Rate(now), 0.001, "200 outcomes in the 10 s since send_at, not in the hour")
+	assert.Equal(t, "40s", scheduled.Left(now))
 }
 
 func TestAUsersPageShowsWhatIsHeldForDigestsAndNoPostingLinkForADigest(t *testing.T) {

@@ -39,10 +39,15 @@ func (p posting) Done() int {
 	return c.Skipped + c.Sent + c.Failed + c.Expired + c.Cancelled
 }
 
-// Rate is the outcomes a second since the posting was created, while it
-// runs (0 otherwise).
+// Rate is the outcomes a second since the posting began (its creation,
+// or its send_at when scheduled), while it runs (0 otherwise).
 func (p posting) Rate(now time.Time) float64 {
-	elapsed := now.Sub(p.CreatedAt).Seconds()
+	// A scheduled posting starts at its send_at, not when it was made.
+	began := p.CreatedAt
+	if p.SendAt != nil && p.SendAt.After(began) {
+		began = *p.SendAt
+	}
+	elapsed := now.Sub(began).Seconds()
 	if p.Status != "dispatching" || elapsed <= 0 {
 		return 0
 	}
