@@ -223,7 +223,7 @@ func TestTheWebhookAPIIsForAdminsAndNamesBadFields(t *testing.T) {
 	}{
 		{`{"url": "http://127.0.0.1:8080/"}`, http.StatusUnprocessableEntity, "body.url"},
 		{`{"events": ["delivery.opened"]}`, http.StatusUnprocessableEntity, "body.events[0]"},
-		{`{"enabled": true}`, http.StatusUnprocessableEntity, "body.enabled"},
+		{`{"enabled": false}`, http.StatusUnprocessableEntity, "body.enabled"},
 		{`{"url": "https://crm.exa`, http.StatusBadRequest, ""},
 	}
 	for _, b := range badPatches {

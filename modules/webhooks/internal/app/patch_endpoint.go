@@ -27,8 +27,17 @@ type PatchEndpoint struct {
 // ErrMalformedPatch is returned for a patch that is not a JSON object.
 var ErrMalformedPatch = errors.New("the body must be a JSON object (a JSON merge patch)")
 
-// patchable are the members a patch may name.
+// patchable are the members a patch may change.
 var patchable = []string{"url", "events", "description"}
+
+// ReadOnlyMembers are members of the endpoint as GET answers it that a
+// patch may carry and that it does not change: what a GET answered is
+// accepted back. id and enabled are read-only too but checked: id must be
+// the endpoint's, enabled its current state.
+var ReadOnlyMembers = []string{
+	"$schema", "pending_messages", "created_at", "updated_at", "disabled_at", "disabled_reason",
+	"last_success_at", "previous_secret_expires_at",
+}
 
 // PatchEndpointHandler changes endpoints in place: their secrets, their
 // messages and their history stay.
@@ -49,31 +58,41 @@ func NewPatchEndpointHandler(store Store, policy HostPolicy, clk clock.Clock, lo
 }
 
 // Handle validates the patch as CreateEndpointHandler validates a new
-// endpoint and applies it to the endpoint with id atomically (two patches
-// at once both take effect, each member as the later one wrote it). The
-// messages waiting for the endpoint go to its new URL; new events only
-// (those that happen after the patch) follow its new event types. Its
-// secret, its enabled state and its history stay; updated_at moves only
-// when a setting changed, so an empty patch changes nothing.
+// endpoint and applies it to the endpoint with id atomically: two patches
+// at once both take effect, each member as the later one wrote it. The
+// messages waiting for the endpoint go to its new URL; only the events
+// that happen after the patch follow its new event types. Its secret, its
+// enabled state and its history stay; updated_at moves only when a
+// setting changed, so an empty patch changes nothing. What a GET answered
+// is accepted back: the read-only members are ignored (ReadOnlyMembers),
+// but id must be the endpoint's and enabled its current state, since
+// enabling stays EnableEndpointHandler's.
 //
 // It returns domain.ErrNotFound for an unknown id, ErrMalformedPatch for
 // a patch that is not a JSON object, and an *InvalidInputError naming
-// "url", "events", "events[i]", "description" or the unknown member for
-// bad input; nothing is written then.
+// "url", "events", "events[i]", "description", "id", "enabled" or the
+// member it may not hold for bad input; nothing is written then.
 func (h *PatchEndpointHandler) Handle(ctx context.Context, cmd PatchEndpoint) (EndpointView, error) {
 	uid, err := parseID(cmd.ID)
 	if err != nil {
 		return EndpointView{}, err
 	}
-	change, err := h.parse(cmd.Patch)
+	change, enabled, err := h.parse(uid, cmd.Patch)
 	if err != nil {
 		return EndpointView{}, err
 	}
 	var changed []string
 	e, err := h.store.UpdateEndpoint(ctx, uid, func(e *domain.Endpoint) error {
+		if err := checkEnabled(enabled, *e); err != nil {
+			return err
+		}
 		changed = e.Change(change, h.clock.Now())
 		return nil
 	})
+	var inv *InvalidInputError
+	if errors.As(err, &inv) {
+		return EndpointView{}, inv
+	}
 	if err != nil {
 		return EndpointView{}, fmt.Errorf("patch endpoint: %w", err)
 	}
@@ -89,12 +108,27 @@ func (h *PatchEndpointHandler) Handle(ctx context.Context, cmd PatchEndpoint) (E
 	return EndpointView{Endpoint: e, Pending: pending[e.ID]}, nil
 }
 
-// parse reads and validates a merge patch; members are checked in a
-// stable order (unknown ones first, by name), the first bad one named.
-func (h *PatchEndpointHandler) parse(patch []byte) (domain.EndpointChange, error) {
+// checkEnabled refuses a patch whose enabled is not the endpoint's state:
+// an endpoint is disabled by its failures only, and enabled again by
+// EnableEndpointHandler, which also makes what waited due at once.
+func checkEnabled(enabled *bool, e domain.Endpoint) error {
+	switch {
+	case enabled == nil || *enabled == e.Enabled():
+		return nil
+	case *enabled:
+		return invalid("enabled", "cannot be patched: POST /api/v1/webhooks/{id}/enable enables a disabled endpoint and sends what waited")
+	default:
+		return invalid("enabled", "cannot be patched: an endpoint is disabled by its failures only (delete it to stop its calls)")
+	}
+}
+
+// parse reads and validates a merge patch of the endpoint id; members are
+// checked in a stable order (those it may not hold first, by name), the
+// first bad one named. enabled is what the patch says of it, if anything.
+func (h *PatchEndpointHandler) parse(id uuid.UUID, patch []byte) (c domain.EndpointChange, enabled *bool, err error) {
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(patch, &members); err != nil || members == nil {
-		return domain.EndpointChange{}, ErrMalformedPatch
+		return c, nil, ErrMalformedPatch
 	}
 	names := make([]string, 0, len(members))
 	for name := range members {
@@ -102,19 +136,32 @@ func (h *PatchEndpointHandler) parse(patch []byte) (domain.EndpointChange, error
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if slices.Contains(patchable, name) {
-			continue
-		}
-		switch name {
-		case "secret":
-			return domain.EndpointChange{}, invalid(name, "cannot be patched: POST /api/v1/webhooks/{id}/rotate gives the endpoint a new one")
-		case "enabled":
-			return domain.EndpointChange{}, invalid(name, "cannot be patched: POST /api/v1/webhooks/{id}/enable enables a disabled endpoint and sends what waited")
+		raw := members[name]
+		switch {
+		case slices.Contains(patchable, name), slices.Contains(ReadOnlyMembers, name):
+		case name == "id":
+			var got string
+			if json.Unmarshal(raw, &got) != nil || got != id.String() {
+				return c, nil, invalid(name, "is not the id of the endpoint of the path")
+			}
+		case name == "enabled":
+			var want bool
+			if json.Unmarshal(raw, &want) != nil || isNull(raw) {
+				return c, nil, invalid(name, "must be a boolean")
+			}
+			enabled = &want
+		case name == "secret":
+			return c, nil, invalid(name, "cannot be patched: POST /api/v1/webhooks/{id}/rotate gives the endpoint a new one")
 		default:
-			return domain.EndpointChange{}, invalid(name, "unknown field: a patch may name url, events and description")
+			return c, nil, invalid(name, "unknown field: a patch may change url, events and description")
 		}
 	}
+	c, err = h.parseSettings(members)
+	return c, enabled, err
+}
 
+// parseSettings validates the members a patch may change.
+func (h *PatchEndpointHandler) parseSettings(members map[string]json.RawMessage) (domain.EndpointChange, error) {
 	var c domain.EndpointChange
 	if raw, ok := members["url"]; ok {
 		var s string

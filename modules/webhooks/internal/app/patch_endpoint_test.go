@@ -107,10 +107,34 @@ func TestAPatchLeavesADisabledEndpointDisabled(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	v := w.patchWith(t, e.ID, `{"url": "http://127.0.0.1:10/hooks"}`)
+	_, err = w.patch.Handle(context.Background(), app.PatchEndpoint{ID: e.ID.String(), Patch: []byte(`{"enabled": true, "url": "http://127.0.0.1:10/hooks"}`)})
+	var inv *app.InvalidInputError
+	require.ErrorAs(t, err, &inv, "enabling is POST .../enable's")
+	require.Equal(t, "enabled", inv.Field)
+	require.Contains(t, inv.Message, "/enable")
+	require.Equal(t, e.URL, w.endpoint(t, e.ID).URL, "nothing changed")
 
+	v := w.patchWith(t, e.ID, `{"url": "http://127.0.0.1:10/hooks", "enabled": false}`)
+
+	require.Equal(t, "http://127.0.0.1:10/hooks", v.URL)
 	require.False(t, v.Enabled(), "enable says when it may be called again")
 	require.Equal(t, "the endpoint answered 410 Gone", v.DisabledReason)
+}
+
+func TestThePatchMayCarryWhatGetAnswered(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	e := w.register(t, "http://127.0.0.1:9/hooks", webhooks.EventDeliverySent)
+	w.clock.Advance(time.Hour)
+
+	v := w.patchWith(t, e.ID, `{"id": "`+e.ID.String()+`", "enabled": true, "pending_messages": 7, "created_at": "1999-01-01T00:00:00Z",
+		"updated_at": "1999-01-01T00:00:00Z", "last_success_at": null, "disabled_reason": "x", "description": "CRM"}`)
+
+	require.Equal(t, "CRM", v.Description)
+	require.True(t, v.Enabled())
+	require.True(t, v.CreatedAt.Equal(e.CreatedAt), "read-only members are ignored")
+	require.True(t, v.UpdatedAt.Equal(w.clock.Now()))
+	require.Empty(t, v.DisabledReason)
 }
 
 func TestBadPatchesAreRefusedAndChangeNothing(t *testing.T) {
@@ -125,7 +149,9 @@ func TestBadPatchesAreRefusedAndChangeNothing(t *testing.T) {
 		{"null", `null`, "", ""},
 		{"empty", ``, "", ""},
 		{"an unknown member", `{"colour": "red"}`, "colour", "unknown field"},
-		{"enabled", `{"enabled": true}`, "enabled", "/enable"},
+		{"disabling", `{"enabled": false}`, "enabled", "disabled by its failures only"},
+		{"enabled not a boolean", `{"enabled": "yes"}`, "enabled", "boolean"},
+		{"another endpoint's id", `{"id": "0e8c1d55-7d3c-4a43-9a4e-3f7c8f9b2a10", "description": "x"}`, "id", "not the id"},
 		{"the secret", `{"secret": "whsec_mine"}`, "secret", "/rotate"},
 		{"url removed", `{"url": null}`, "url", "cannot be removed"},
 		{"url a number", `{"url": 5}`, "url", "string"},

@@ -47,11 +47,12 @@ func (p *HTTP) registerPatch(api huma.API, tags []string) {
 			"(`url`, `events`, which it replaces whole, and `description`, which `null` removes); the endpoint keeps " +
 			"its id, its secret, the messages waiting for it and its history. Those messages, and any retry, go to " +
 			"the new URL (a call already under way finishes at the old one); the new `events` apply to events that " +
-			"happen from now on. `enabled` is not patched: an endpoint is disabled by its failures only and enabled " +
-			"by POST …/enable. The URL is checked as at registration. A body that is not a JSON object is `400`; " +
-			"a bad value, `null` for `url` or `events`, or any other member is `422` naming the field, and nothing " +
-			"changes. `{}` changes nothing (200, `updated_at` as it was). Two patches at the same time both take " +
-			"effect. Answers with the endpoint, never its secret.",
+			"happen from now on. The URL is checked as at registration. What a GET answers is accepted back: its " +
+			"read-only members are ignored, but `id` must be the endpoint's and `enabled` its current state (an " +
+			"endpoint is disabled by its failures only, and enabled by POST …/enable, which also sends what waited). " +
+			"A body that is not a JSON object is `400`; a bad value, `null` for `url` or `events`, `secret` or an " +
+			"unknown member is `422` naming the field, and nothing changes. `{}` changes nothing (200, `updated_at` " +
+			"as it was). Two patches at the same time both take effect. Answers with the endpoint, never its secret.",
 		Tags:             tags,
 		SkipValidateBody: true,
 		MaxBodyBytes:     maxPatchBytes,

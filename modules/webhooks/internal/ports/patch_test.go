@@ -71,7 +71,8 @@ func TestBadPatchesAreRefusedWithTheirStatusAndChangeNothing(t *testing.T) {
 		{"a form", "application/x-www-form-urlencoded", `url=https://x.example.com/`, http.StatusUnsupportedMediaType, "", ""},
 		{"too large", "application/merge-patch+json", `{"description": "` + strings.Repeat("x", 17<<10) + `"}`, http.StatusRequestEntityTooLarge, "", ""},
 		{"an unknown field", "application/merge-patch+json", `{"colour": "red"}`, http.StatusUnprocessableEntity, "body.colour", "unknown field"},
-		{"enabled", "application/merge-patch+json", `{"enabled": false}`, http.StatusUnprocessableEntity, "body.enabled", "/enable"},
+		{"disabling", "application/merge-patch+json", `{"enabled": false}`, http.StatusUnprocessableEntity, "body.enabled", "disabled by its failures only"},
+		{"another endpoint's id", "application/merge-patch+json", `{"id": "0e8c1d55-7d3c-4a43-9a4e-3f7c8f9b2a10"}`, http.StatusUnprocessableEntity, "body.id", "not the id"},
 		{"the secret", "application/merge-patch+json", `{"secret": "whsec_mine"}`, http.StatusUnprocessableEntity, "body.secret", "/rotate"},
 		{"url removed", "application/merge-patch+json", `{"url": null}`, http.StatusUnprocessableEntity, "body.url", "cannot be removed"},
 		{"url empty", "application/merge-patch+json", `{"url": ""}`, http.StatusUnprocessableEntity, "body.url", "required"},
@@ -151,4 +152,17 @@ func TestPatchDocumentsItsMediaTypesAndAnExample(t *testing.T) {
 	require.NotNil(t, op.RequestBody.Content["application/merge-patch+json"].Example)
 	require.Contains(t, op.Description, "RFC 7396")
 	require.NotEmpty(t, op.Security, "admin only")
+}
+
+func TestWhatGetAnswersPatchAcceptsBack(t *testing.T) {
+	t.Parallel()
+	api, _, clk := newAPI(t)
+	id := create(t, api)["id"].(string)
+	clk.Advance(time.Minute)
+	read := api.Get("/api/v1/webhooks/" + id).Body.String()
+
+	resp := api.Patch("/api/v1/webhooks/"+id, "Content-Type: application/merge-patch+json", strings.NewReader(read))
+
+	require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+	require.JSONEq(t, read, resp.Body.String(), "unchanged, updated_at included")
 }
