@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/internal/browsertest"
@@ -243,4 +244,56 @@ func TestAnAdminFollowsAWebhookInTheConsole(t *testing.T) {
 	require.Contains(t, attempts, "posting.completed")
 	browsertest.Screenshot(t, ctx, "10-webhook.png")
 	browsertest.NoAxeViolations(t, ctx, "webhook")
+}
+
+// An admin changes a webhook endpoint's URL, events and description from
+// its console page; the next calls go to the new URL, signed with the
+// secret it had. Screenshot: 11-webhook-changed.png (see above).
+func TestAnAdminChangesAWebhookInTheConsole(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.Browser(t)
+	n := notifiertest.Start(t, withWebhooksToLoopback())
+	old, moved := newHookReceiver(t, false), newHookReceiver(t, false)
+	id, secret := registerHook(t, n, old.srv.URL+"/hooks", "delivery.sent")
+	page := n.URL + "/console/webhooks/" + id
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return s
+	}
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SetValue(chromedp.CSS("#token"), notifiertest.AdminToken), chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("#edit"))))
+	// A URL the policy refuses is not saved, and the page says why.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#hook-url"), "https://crm.example.com/hooks"),
+		chromedp.Click(chromedp.CSS("#edit button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".notice"))))
+	require.Equal(t, `Not saved: url: host "crm.example.com" is not on webhooks.allowed_hosts`, text(".notice"))
+	require.Contains(t, text(".card dl"), old.srv.URL+"/hooks")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#hook-url"), moved.srv.URL+"/hooks/v2"),
+		chromedp.Click(chromedp.CSS(`#edit input[name=events][value="posting.completed"]`)),
+		chromedp.SetValue(chromedp.CSS("#hook-description"), "CRM, v2"),
+		chromedp.Click(chromedp.CSS("#edit button[type=submit]"))))
+	require.Eventually(t, func() bool {
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(".notice") || {}).textContent || ""`))
+		return err == nil && s == "Saved."
+	}, 15*time.Second, 50*time.Millisecond, "the page says it is saved")
+	details := text(".card dl")
+	require.Contains(t, details, moved.srv.URL+"/hooks/v2")
+	require.Contains(t, details, "delivery.sent, posting.completed")
+	require.Contains(t, details, "CRM, v2")
+	browsertest.Screenshot(t, ctx, "11-webhook-changed.png")
+	browsertest.NoAxeViolations(t, ctx, "webhook changed")
+
+	n.PublishEvent(t, withEventID(t, seed(t, "event_user_signed_up.json", "<uuid>", anna), "evt-console-hook-changed"))
+	require.Eventually(t, func() bool { return len(moved.got()) == 2 }, 20*time.Second, 10*time.Millisecond)
+	wh, err := standardwebhooks.NewWebhook(secret)
+	require.NoError(t, err)
+	for _, c := range moved.got() {
+		require.NoError(t, wh.Verify(c.Body, c.Header))
+	}
+	require.Empty(t, old.got())
 }

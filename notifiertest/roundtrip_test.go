@@ -19,7 +19,8 @@ import (
 func TestEveryResourceAcceptsBackWhatItsGetAnswers(t *testing.T) {
 	t.Parallel()
 	n := notifiertest.Start(t)
-	params := map[string]string{"user_id": vera}
+	hook, _ := registerHook(t, n, "https://crm.example.com/hooks", "delivery.failed")
+	params := map[string]string{"user_id": vera, "id": hook}
 
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`

@@ -187,6 +187,7 @@ func TestTheWebhookAPIIsForAdminsAndNamesBadFields(t *testing.T) {
 		{http.MethodPost, "/api/v1/webhooks"},
 		{http.MethodGet, "/api/v1/webhooks"},
 		{http.MethodGet, "/api/v1/webhooks/" + id},
+		{http.MethodPatch, "/api/v1/webhooks/" + id},
 		{http.MethodDelete, "/api/v1/webhooks/" + id},
 		{http.MethodPost, "/api/v1/webhooks/" + id + "/rotate"},
 		{http.MethodPost, "/api/v1/webhooks/" + id + "/enable"},
@@ -215,6 +216,59 @@ func TestTheWebhookAPIIsForAdminsAndNamesBadFields(t *testing.T) {
 		require.Equal(t, http.StatusUnprocessableEntity, resp.Status, b.body)
 		require.True(t, strings.Contains(string(resp.Body), `"location":"`+b.location+`"`), "%s: %s", b.body, resp.Body)
 	}
+	badPatches := []struct {
+		body     string
+		status   int
+		location string
+	}{
+		{`{"url": "http://127.0.0.1:8080/"}`, http.StatusUnprocessableEntity, "body.url"},
+		{`{"events": ["delivery.opened"]}`, http.StatusUnprocessableEntity, "body.events[0]"},
+		{`{"enabled": false}`, http.StatusUnprocessableEntity, "body.enabled"},
+		{`{"url": "https://crm.exa`, http.StatusBadRequest, ""},
+	}
+	for _, b := range badPatches {
+		resp := n.DoWithHeaders(t, http.MethodPatch, "/api/v1/webhooks/"+id, notifiertest.AdminToken, b.body,
+			map[string]string{"Content-Type": "application/merge-patch+json"})
+		require.Equal(t, b.status, resp.Status, b.body)
+		require.Contains(t, resp.Header.Get("Content-Type"), "problem+json")
+		if b.location != "" {
+			require.True(t, strings.Contains(string(resp.Body), `"location":"`+b.location+`"`), "%s: %s", b.body, resp.Body)
+		}
+	}
 	require.Equal(t, http.StatusNoContent, n.Do(t, http.MethodDelete, "/api/v1/webhooks/"+id, notifiertest.AdminToken, nil).Status)
 	require.Equal(t, http.StatusNotFound, n.Do(t, http.MethodDelete, "/api/v1/webhooks/"+id, notifiertest.AdminToken, nil).Status)
+	require.Equal(t, http.StatusNotFound, n.Do(t, http.MethodPatch, "/api/v1/webhooks/"+id, notifiertest.AdminToken, `{}`).Status)
+}
+
+func TestAPatchedWebhookEndpointGetsTheNextCallsAtItsNewURLSignedWithTheSameSecret(t *testing.T) {
+	t.Parallel()
+	for _, transport := range []string{"memory", "sql"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			n := notifiertest.Start(t, notifiertest.WithTransport(transport), withWebhooksToLoopback())
+			old, moved := newHookReceiver(t, false), newHookReceiver(t, false)
+			id, secret := registerHook(t, n, old.srv.URL+"/hooks", "delivery.sent")
+
+			resp := n.DoWithHeaders(t, http.MethodPatch, "/api/v1/webhooks/"+id, notifiertest.AdminToken,
+				map[string]any{"url": moved.srv.URL + "/hooks/v2?token=abc", "events": []string{"delivery.sent", "posting.completed"}},
+				map[string]string{"Content-Type": "application/merge-patch+json"})
+			require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+			patched := resp.Map(t)
+			require.Equal(t, moved.srv.URL+"/hooks/v2?token=abc", patched["url"])
+			require.NotContains(t, patched, "secret")
+
+			n.PublishEvent(t, withEventID(t, seed(t, "event_user_signed_up.json", "<uuid>", anna), "evt-hook-patched-"+transport))
+			n.WaitForPostingsFromEvent(t, "evt-hook-patched-"+transport, 1)
+
+			require.Eventually(t, func() bool { return len(moved.got()) == 2 }, 20*time.Second, 10*time.Millisecond,
+				"the delivery and, newly subscribed, the posting")
+			wh, err := standardwebhooks.NewWebhook(secret)
+			require.NoError(t, err)
+			for _, c := range moved.got() {
+				require.NoError(t, wh.Verify(c.Body, c.Header), "signed with the secret it had")
+			}
+			require.Len(t, moved.ofType(t, "posting.completed"), 1)
+			require.Empty(t, old.got(), "nothing went to the old URL")
+		})
+	}
 }

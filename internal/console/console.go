@@ -145,6 +145,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /console/users/{id}/preferences", c.signedIn(c.savePreferences))
 	mux.HandleFunc("GET /console/webhooks", c.signedIn(c.webhooks))
 	mux.HandleFunc("GET /console/webhooks/{id}", c.signedIn(c.webhook))
+	mux.HandleFunc("POST /console/webhooks/{id}", c.signedIn(c.saveWebhook))
 	mux.HandleFunc("POST /console/webhooks/{id}/enable", c.signedIn(c.enableWebhook))
 	mux.HandleFunc("GET /console/poison", c.signedIn(c.poison))
 	mux.HandleFunc("POST /console/poison/{id}/{action}", c.signedIn(c.poisonAction))
@@ -252,7 +253,11 @@ func (a apiResult) problem() string {
 	}
 	msg := p.Detail
 	for _, e := range p.Errors {
-		msg += "; " + strings.TrimPrefix(e.Location, "body.") + ": " + e.Message
+		field := strings.TrimPrefix(e.Location, "body.") + ": " + e.Message
+		if strings.Contains(msg, field) {
+			continue // the detail says it already
+		}
+		msg += "; " + field
 	}
 	return msg
 }

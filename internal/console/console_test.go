@@ -25,6 +25,7 @@ type fakeAPI struct {
 	calls  []string
 	auth   []string
 	bodies []string
+	types  []string
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +33,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
 	body, _ := io.ReadAll(r.Body)
 	f.bodies = append(f.bodies, string(body))
+	f.types = append(f.types, r.Header.Get("Content-Type"))
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.URL.Path == "/api/v1/postings" && r.Method == http.MethodPost:
@@ -52,6 +54,18 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/api/v1/users/u2/digests":
 		_, _ = io.WriteString(w, `{"items": [{"id": "8e0a", "notification_type": "reactions", "channel": "email", "held": 3,
 			"due_at": "2026-12-06T13:00:00Z", "created_at": "2026-12-06T12:00:00Z"}]}`)
+	case r.URL.Path == "/api/v1/webhooks/h1" && r.Method == http.MethodGet:
+		_, _ = io.WriteString(w, `{"id": "h1", "url": "https://crm.example.com/hooks", "description": "CRM",
+			"events": ["delivery.sent", "posting.completed"], "enabled": true, "created_at": "2026-12-06T10:00:00Z"}`)
+	case r.URL.Path == "/api/v1/webhooks/h1" && r.Method == http.MethodPatch:
+		if strings.Contains(string(body), "ftp:") {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_, _ = io.WriteString(w, `{"title": "Unprocessable Entity", "status": 422, "detail": "validation failed",
+				"errors": [{"location": "body.url", "message": "want an absolute http:// or https:// URL"}]}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"id": "h1"}`)
 	case strings.HasSuffix(r.URL.Path, "/cancel"):
 		_, _ = io.WriteString(w, `{"id": "p1", "status": "cancelled"}`)
 	default:
@@ -278,4 +292,50 @@ func TestAMailingFromTheConsoleMayGoInAppAndToAWebhook(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(api.bodies[len(api.bodies)-1]), &sent))
 	assert.Equal(t, []any{"email", "inapp", "webhook"}, sent["delivery_type"])
 	assert.Equal(t, "https://hooks.example.com/n", sent["webhook_url"])
+}
+
+func TestTheWebhookFormSendsOnlyWhatChangedAsAMergePatch(t *testing.T) {
+	t.Parallel()
+	c, api := newConsole(t, now)
+	h := c.Handler()
+	_, ck := signIn(t, h, managerToken)
+	require.NotNil(t, ck)
+	save := func(form url.Values) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/console/webhooks/h1", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(ck)
+		return do(h, req)
+	}
+	unchanged := func() url.Values {
+		return url.Values{"csrf": {csrfOf(t, c, ck)}, "url": {"https://crm.example.com/hooks"},
+			"events": {"delivery.sent", "posting.completed"}, "description": {"CRM"}}
+	}
+
+	rec := save(unchanged())
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Contains(t, rec.Header().Get("Location"), "Nothing+changed.")
+	assert.NotContains(t, api.calls, "PATCH /api/v1/webhooks/h1")
+
+	form := unchanged()
+	form.Set("url", " https://crm.example.com/hooks/v2 ")
+	form["events"] = []string{"delivery.failed"}
+	form.Set("description", "")
+	rec = save(form)
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Equal(t, "/console/webhooks/h1?notice=Saved.", rec.Header().Get("Location"))
+	require.Equal(t, "PATCH /api/v1/webhooks/h1", api.calls[len(api.calls)-1])
+	assert.Equal(t, "application/merge-patch+json", api.types[len(api.types)-1])
+	assert.JSONEq(t, `{"url": "https://crm.example.com/hooks/v2", "events": ["delivery.failed"], "description": null}`,
+		api.bodies[len(api.bodies)-1], "an emptied description is removed")
+
+	form = unchanged()
+	form.Set("url", "ftp://crm.example.com/hooks")
+	rec = save(form)
+	assert.Contains(t, rec.Header().Get("Location"), url.QueryEscape("Not saved: validation failed; url: want an absolute http:// or https:// URL"))
+
+	calls := len(api.calls)
+	form = unchanged()
+	form.Set("csrf", "guess")
+	assert.Equal(t, http.StatusForbidden, save(form).Code, "a form without the session's CSRF token")
+	assert.Len(t, api.calls, calls, "and nothing was sent")
 }

@@ -1,10 +1,14 @@
 package console
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/notifier/notifier/modules/webhooks"
 	"github.com/notifier/notifier/platform/apitokens"
 )
 
@@ -12,6 +16,7 @@ import (
 type endpoint struct {
 	ID              string     `json:"id"`
 	URL             string     `json:"url"`
+	Description     string     `json:"description"`
 	Events          []string   `json:"events"`
 	Enabled         bool       `json:"enabled"`
 	DisabledReason  string     `json:"disabled_reason"`
@@ -80,7 +85,7 @@ func (c *Console) webhook(w http.ResponseWriter, r *http.Request, s session) {
 		Items      []attempt `json:"items"`
 		NextCursor string    `json:"next_cursor"`
 	}
-	data := pageData{"Title": "Webhook " + id, "Endpoint": e, "Notice": r.URL.Query().Get("notice")}
+	data := pageData{"Title": "Webhook " + id, "Endpoint": e, "Notice": r.URL.Query().Get("notice"), "EventTypes": webhooks.EventTypes}
 	ares, err := c.get(r.Context(), s, "/api/v1/webhooks/"+url.PathEscape(id)+"/attempts?"+params.Encode(), &list)
 	if err != nil || !ares.ok() {
 		data["Error"] = "The attempts could not be listed: " + ares.problem()
@@ -98,4 +103,58 @@ func (c *Console) enableWebhook(w http.ResponseWriter, r *http.Request, s sessio
 		notice = "Not enabled: " + res.problem()
 	}
 	http.Redirect(w, r, "/console/webhooks/"+url.PathEscape(id)+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+}
+
+// saveWebhook sends what the edit form changed, and nothing else, as a
+// JSON merge patch (PATCH): the endpoint keeps its secret, its waiting
+// messages and its history.
+func (c *Console) saveWebhook(w http.ResponseWriter, r *http.Request, s session) {
+	id := r.PathValue("id")
+	back := func(notice string) {
+		http.Redirect(w, r, "/console/webhooks/"+url.PathEscape(id)+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+	}
+	var e endpoint
+	res, err := c.get(r.Context(), s, "/api/v1/webhooks/"+url.PathEscape(id), &e)
+	if err != nil || !res.ok() {
+		back("Not saved: " + res.problem())
+		return
+	}
+	patch := map[string]any{}
+	if u := strings.TrimSpace(r.PostForm.Get("url")); u != e.URL {
+		patch["url"] = u
+	}
+	events := r.PostForm["events"]
+	if events == nil {
+		events = []string{} // none ticked: the API says at least one is needed
+	}
+	if !slices.Equal(sorted(events), sorted(e.Events)) {
+		patch["events"] = events
+	}
+	if d := strings.TrimSpace(r.PostForm.Get("description")); d != e.Description {
+		patch["description"] = d
+		if d == "" {
+			patch["description"] = nil // null removes it
+		}
+	}
+	if len(patch) == 0 {
+		back("Nothing changed.")
+		return
+	}
+	raw, err := json.Marshal(patch)
+	if err != nil {
+		back("Not saved: " + err.Error())
+		return
+	}
+	res, err = c.call(r.Context(), s, http.MethodPatch, "/api/v1/webhooks/"+url.PathEscape(id), raw, "application/merge-patch+json")
+	if err != nil || !res.ok() {
+		back("Not saved: " + res.problem())
+		return
+	}
+	back("Saved.")
+}
+
+func sorted(list []string) []string {
+	out := slices.Clone(list)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -54,6 +54,7 @@ var Module = fx.Module("webhooks",
 		newDelete,
 		newRotate,
 		newEnable,
+		newPatch,
 		app.NewListAttemptsHandler,
 		newEnqueueOnOutcomes,
 		newEnqueueOnFinished,
@@ -137,6 +138,10 @@ func newRotate(s app.Store, cfg config.Config, clk clock.Clock, logger *slog.Log
 	return app.NewRotateSecretHandler(s, cfg.Webhooks.RotationGrace, clk, moduleLogger(logger))
 }
 
+func newPatch(s app.Store, policy egress.Policy, clk clock.Clock, logger *slog.Logger) (*app.PatchEndpointHandler, error) {
+	return app.NewPatchEndpointHandler(s, policy, clk, moduleLogger(logger))
+}
+
 func newEnable(s app.Store, cfg config.Config, clk clock.Clock, logger *slog.Logger) (*app.EnableEndpointHandler, error) {
 	return app.NewEnableEndpointHandler(s, cfg.Webhooks.MaxAge, clk, moduleLogger(logger))
 }
@@ -176,12 +181,14 @@ type httpParams struct {
 	Rotate   *app.RotateSecretHandler
 	Enable   *app.EnableEndpointHandler
 	Attempts *app.ListAttemptsHandler
+	Patch    *app.PatchEndpointHandler
 	Clock    clock.Clock
 }
 
 func newHTTP(p httpParams) (*ports.HTTP, error) {
 	return ports.NewHTTP(ports.HTTPHandlers{
 		Create: p.Create, List: p.List, Get: p.Get, Delete: p.Delete, Rotate: p.Rotate, Enable: p.Enable, Attempts: p.Attempts,
+		Patch: p.Patch,
 	}, p.Clock)
 }
 

@@ -109,6 +109,7 @@ type world struct {
 	create   *app.CreateEndpointHandler
 	rotate   *app.RotateSecretHandler
 	enable   *app.EnableEndpointHandler
+	patch    *app.PatchEndpointHandler
 	get      *app.GetEndpointHandler
 	attempts *app.ListAttemptsHandler
 	outcomes *app.EnqueueOnDeliveryOutcomes
@@ -134,6 +135,8 @@ func newWorldOn(t *testing.T, store app.Store, tune func(*app.DispatcherConfig))
 	w.rotate, err = app.NewRotateSecretHandler(store, time.Hour, w.clock, logger())
 	require.NoError(t, err)
 	w.enable, err = app.NewEnableEndpointHandler(store, maxAge, w.clock, logger())
+	require.NoError(t, err)
+	w.patch, err = app.NewPatchEndpointHandler(store, policy, w.clock, logger())
 	require.NoError(t, err)
 	w.get, err = app.NewGetEndpointHandler(store)
 	require.NoError(t, err)

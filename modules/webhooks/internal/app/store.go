@@ -34,7 +34,9 @@ type Store interface {
 	ListEndpoints(ctx context.Context) ([]domain.Endpoint, error)
 	// UpdateEndpoint applies fn to the endpoint with id atomically and
 	// returns it as written; nothing is written when fn fails (its error
-	// is returned). domain.ErrNotFound for an unknown id.
+	// is returned). Updates of one endpoint run one after the other, fn
+	// seeing what the one before wrote, so none is lost (PatchEndpoint,
+	// RotateSecret). domain.ErrNotFound for an unknown id.
 	UpdateEndpoint(ctx context.Context, id uuid.UUID, fn func(*domain.Endpoint) error) (domain.Endpoint, error)
 	// EnableEndpoint enables the endpoint with id and makes each of its
 	// messages due at now again, from its first try, expiring at

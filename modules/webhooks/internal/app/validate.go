@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -71,7 +72,7 @@ func checkEvents(events []string) ([]string, error) {
 	}
 	for i, e := range events {
 		if !webhooks.KnownEventType(e) {
-			return nil, invalid("events", "item %d: unknown event type %q (%s)", i, e, strings.Join(webhooks.EventTypes, ", "))
+			return nil, invalid(fmt.Sprintf("events[%d]", i), "unknown event type %q (%s)", e, strings.Join(webhooks.EventTypes, ", "))
 		}
 	}
 	out := make([]string, 0, len(events))

@@ -105,6 +105,38 @@ func (e *Endpoint) Enable(now time.Time) {
 	e.DisabledAt, e.DisabledReason, e.UpdatedAt = nil, "", now
 }
 
+// EndpointChange is a change of an endpoint's settings, each validated
+// already: a nil field stays as it is.
+type EndpointChange struct {
+	URL         *string
+	Events      []string
+	Description *string
+}
+
+// Change applies c and returns the names of the settings it changed
+// ("url", "events", "description"); UpdatedAt moves to now only when one
+// did. It leaves the secrets, the enabled state and the messages alone:
+// the messages waiting are the endpoint's and go to its new URL.
+func (e *Endpoint) Change(c EndpointChange, now time.Time) []string {
+	var changed []string
+	if c.URL != nil && *c.URL != e.URL {
+		e.URL = *c.URL
+		changed = append(changed, "url")
+	}
+	if c.Events != nil && !slices.Equal(c.Events, e.Events) {
+		e.Events = slices.Clone(c.Events)
+		changed = append(changed, "events")
+	}
+	if c.Description != nil && *c.Description != e.Description {
+		e.Description = *c.Description
+		changed = append(changed, "description")
+	}
+	if len(changed) > 0 {
+		e.UpdatedAt = now
+	}
+	return changed
+}
+
 // Clone returns a deep copy.
 func (e Endpoint) Clone() Endpoint {
 	c := e

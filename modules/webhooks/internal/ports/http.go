@@ -26,6 +26,7 @@ type HTTPHandlers struct {
 	Rotate   *app.RotateSecretHandler
 	Enable   *app.EnableEndpointHandler
 	Attempts *app.ListAttemptsHandler
+	Patch    *app.PatchEndpointHandler
 }
 
 // HTTP serves /api/v1/webhooks; it implements httpapi.Routes.
@@ -40,7 +41,7 @@ var _ httpapi.Routes = (*HTTP)(nil)
 // whether a rotation's grace is over) are required.
 func NewHTTP(h HTTPHandlers, clk clock.Clock) (*HTTP, error) {
 	if h.Create == nil || h.List == nil || h.Get == nil || h.Delete == nil || h.Rotate == nil || h.Enable == nil || h.Attempts == nil ||
-		clk == nil {
+		h.Patch == nil || clk == nil {
 		return nil, errors.New("new webhooks http port: every handler and the clock are required")
 	}
 	return &HTTP{h: h, clock: clk}, nil
@@ -93,6 +94,8 @@ func (p *HTTP) RegisterRoutes(api huma.API) {
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusNotFound},
 	}, httpapi.RoleAdmin), p.delete)
+
+	p.registerPatch(api, tags)
 
 	huma.Register(api, httpapi.Secure(huma.Operation{
 		OperationID: "rotate-webhook-secret",
@@ -185,7 +188,7 @@ type WebhookWithSecretOutput struct {
 func (p *HTTP) create(ctx context.Context, in *CreateWebhookInput) (*WebhookWithSecretOutput, error) {
 	e, err := p.h.Create.Handle(ctx, app.CreateEndpoint{URL: in.Body.URL, Events: in.Body.Events, Description: in.Body.Description})
 	if err != nil {
-		return nil, problem(err, map[string]string{"url": "body.url", "events": "body.events", "description": "body.description"})
+		return nil, problem(err, inBody)
 	}
 	return &WebhookWithSecretOutput{Body: WebhookWithSecret{Webhook: webhookOf(e, 0, e.CreatedAt), Secret: e.Secret}}, nil
 }
@@ -224,14 +227,14 @@ type WebhookOutput struct {
 func (p *HTTP) get(ctx context.Context, in *WebhookIDInput) (*WebhookOutput, error) {
 	v, err := p.h.Get.Handle(ctx, in.ID)
 	if err != nil {
-		return nil, problem(err, nil)
+		return nil, problem(err, inBody)
 	}
 	return &WebhookOutput{Body: webhookOf(v.Endpoint, v.Pending, p.clock.Now())}, nil
 }
 
 func (p *HTTP) delete(ctx context.Context, in *WebhookIDInput) (*struct{}, error) {
 	if err := p.h.Delete.Handle(ctx, in.ID); err != nil {
-		return nil, problem(err, nil)
+		return nil, problem(err, inBody)
 	}
 	return nil, nil
 }
@@ -239,7 +242,7 @@ func (p *HTTP) delete(ctx context.Context, in *WebhookIDInput) (*struct{}, error
 func (p *HTTP) rotate(ctx context.Context, in *WebhookIDInput) (*WebhookWithSecretOutput, error) {
 	e, err := p.h.Rotate.Handle(ctx, in.ID)
 	if err != nil {
-		return nil, problem(err, nil)
+		return nil, problem(err, inBody)
 	}
 	v, err := p.h.Get.Handle(ctx, in.ID)
 	pending := 0
@@ -252,7 +255,7 @@ func (p *HTTP) rotate(ctx context.Context, in *WebhookIDInput) (*WebhookWithSecr
 func (p *HTTP) enable(ctx context.Context, in *WebhookIDInput) (*WebhookOutput, error) {
 	v, err := p.h.Enable.Handle(ctx, in.ID)
 	if err != nil {
-		return nil, problem(err, nil)
+		return nil, problem(err, inBody)
 	}
 	return &WebhookOutput{Body: webhookOf(v.Endpoint, v.Pending, p.clock.Now())}, nil
 }
@@ -289,7 +292,7 @@ type ListAttemptsOutput struct {
 func (p *HTTP) attempts(ctx context.Context, in *ListAttemptsInput) (*ListAttemptsOutput, error) {
 	page, err := p.h.Attempts.Handle(ctx, app.ListAttempts{EndpointID: in.ID, Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
-		return nil, problem(err, map[string]string{"limit": "query.limit", "cursor": "query.cursor"})
+		return nil, problem(err, inQuery)
 	}
 	out := &ListAttemptsOutput{}
 	out.Body.Items = make([]Attempt, 0, len(page.Items))
@@ -305,8 +308,9 @@ func (p *HTTP) attempts(ctx context.Context, in *ListAttemptsInput) (*ListAttemp
 }
 
 // problem maps the use cases' errors to problems: 404 for an unknown
-// endpoint, 422 naming the field for bad input; anything else is a 500.
-func problem(err error, locations map[string]string) error {
+// endpoint, 422 naming the field (where locates it) for bad input;
+// anything else is a 500.
+func problem(err error, where func(field string) string) error {
 	if errors.Is(err, domain.ErrNotFound) {
 		return huma.Error404NotFound("no webhook endpoint has this id")
 	}
@@ -314,9 +318,8 @@ func problem(err error, locations map[string]string) error {
 	if !errors.As(err, &inv) {
 		return err
 	}
-	loc, ok := locations[inv.Field]
-	if !ok {
-		loc = inv.Field
-	}
-	return huma.Error422UnprocessableEntity(inv.Error(), &huma.ErrorDetail{Location: loc, Message: inv.Message})
+	return huma.Error422UnprocessableEntity(inv.Error(), &huma.ErrorDetail{Location: where(inv.Field), Message: inv.Message})
 }
+
+func inBody(field string) string  { return "body." + field }
+func inQuery(field string) string { return "query." + field }

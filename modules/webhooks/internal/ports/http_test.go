@@ -48,6 +48,8 @@ func newAPI(t *testing.T, allowed ...string) (humatest.TestAPI, *memory.Store, *
 	require.NoError(t, err)
 	h.Attempts, err = app.NewListAttemptsHandler(store)
 	require.NoError(t, err)
+	h.Patch, err = app.NewPatchEndpointHandler(store, policy, clk, log)
+	require.NoError(t, err)
 	port, err := ports.NewHTTP(h, clk)
 	require.NoError(t, err)
 	api := humatest.Wrap(t, huma.NewAPI(huma.DefaultConfig("test", "1.0.0"), humago.NewAdapter(http.NewServeMux(), "")))

@@ -6,11 +6,13 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifier/notifier/modules/webhooks"
@@ -40,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) app.Store) {
 		"HistoryKeepsTheLastAttemptsPagedMostRecentFirst":    historyPages,
 		"EnableMakesTheMessagesDueAgainFromTheStart":         enableReschedules,
 		"DeleteTakesTheMessagesAndHistoryAlong":              deleteCascades,
+		"ConcurrentUpdatesOfAnEndpointLoseNoChange":          concurrentUpdates,
+		"AChangedEndpointKeepsItsMessagesAndHistory":         changeKeepsMessages,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -459,4 +463,70 @@ func deleteCascades(t *testing.T, s app.Store) {
 	// A try in flight when it was deleted records nothing, and fails not.
 	_, err = s.Record(ctx, m, attempt(m, base, domain.ResultSuccess), domain.Outcome{Verdict: domain.Delivered})
 	require.NoError(t, err)
+}
+
+func concurrentUpdates(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	e := create(t, s, webhooks.EventDeliverySent)
+	const writers = 12
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each reads the endpoint and adds to what it read: a store
+			// that let two read the same row would lose one's change.
+			_, err := s.UpdateEndpoint(ctx, e.ID, func(e *domain.Endpoint) error {
+				e.Events = append(e.Events, fmt.Sprintf("event.%d", i))
+				e.Description += "+"
+				return nil
+			})
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+
+	got := get(t, s, e.ID)
+	require.Len(t, got.Events, 1+writers, "every writer's event is there")
+	for i := range writers {
+		require.Contains(t, got.Events, fmt.Sprintf("event.%d", i))
+	}
+	require.Equal(t, e.Description+strings.Repeat("+", writers), got.Description)
+}
+
+func changeKeepsMessages(t *testing.T, s app.Store) {
+	ctx := context.Background()
+	e := create(t, s, webhooks.EventDeliverySent)
+	m := message(e, "p1:u1:email", base)
+	enqueue(t, s, m)
+	taken := claim(t, s, e, base, 1)
+	require.Len(t, taken, 1)
+	record(t, s, taken[0], base, domain.Outcome{Verdict: domain.Retry, NextAttemptAt: base.Add(time.Minute)})
+
+	later := base.Add(time.Second)
+	url, desc := "https://hooks.example.com/v2?token=def", ""
+	changed, err := s.UpdateEndpoint(ctx, e.ID, func(e *domain.Endpoint) error {
+		require.Equal(t, []string{"url", "events", "description"},
+			e.Change(domain.EndpointChange{URL: &url, Events: []string{webhooks.EventPostingCompleted}, Description: &desc}, later))
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, url, changed.URL)
+	require.Equal(t, e.Secret, changed.Secret)
+	require.Equal(t, later, changed.UpdatedAt)
+	require.Equal(t, changed, get(t, s, e.ID))
+
+	require.Equal(t, 1, pending(t, s, e), "the message waits still")
+	again := claim(t, s, e, base.Add(time.Minute), 1)
+	require.Len(t, again, 1, "and is due when it was")
+	require.Equal(t, m.ID, again[0].ID)
+	history, _, err := s.ListAttempts(ctx, e.ID, 10, "")
+	require.NoError(t, err)
+	require.Len(t, history, 1, "the history stays")
+	subs, err := s.Subscribers(ctx, []string{webhooks.EventDeliverySent})
+	require.NoError(t, err)
+	require.Empty(t, subs, "new events follow the new types")
+	subs, err = s.Subscribers(ctx, []string{webhooks.EventPostingCompleted})
+	require.NoError(t, err)
+	require.Len(t, subs, 1)
 }
