@@ -91,11 +91,7 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Errors:       []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, httpapi.RoleService)
 	huma.Register(api, op, h.sendEvent)
-	// The RawBody field adds an octet-stream alternative to the spec; the
-	// API takes JSON only.
-	if p := api.OpenAPI().Paths[op.Path]; p != nil && p.Post != nil && p.Post.RequestBody != nil {
-		delete(p.Post.RequestBody.Content, "application/octet-stream")
-	}
+	httpapi.RawRequestBody(api, op) // the API takes JSON only
 }
 
 func (h *HTTP) sendEvent(ctx context.Context, in *sendEventInput) (*sendEventOutput, error) {

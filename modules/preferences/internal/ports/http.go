@@ -5,10 +5,8 @@ package ports
 import (
 	"context"
 	"errors"
-	"mime"
 	"net/http"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -120,9 +118,6 @@ type patchPreferencesInput struct {
 	RawBody     []byte
 }
 
-// patchMediaTypes are the media types PATCH takes.
-var patchMediaTypes = []string{"application/merge-patch+json", "application/json"}
-
 // Resolve checks what the schema cannot express: channel keys are supported
 // channels, type keys are well-formed names.
 func (in *putPreferencesInput) Resolve(huma.Context) []error {
@@ -196,20 +191,12 @@ func (h *HTTP) RegisterRoutes(api huma.API) {
 		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
 	}, httpapi.RoleManager, httpapi.OrSelf("user_id"))
 	huma.Register(api, op, h.patchPreferences)
-	// The RawBody field adds an octet-stream alternative to the spec; the
-	// operation takes JSON only.
-	if p := api.OpenAPI().Paths[op.Path]; p != nil && p.Patch != nil && p.Patch.RequestBody != nil {
-		delete(p.Patch.RequestBody.Content, "application/octet-stream")
-	}
+	httpapi.RawRequestBody(api, op) // the operation takes JSON only
 }
 
 func (h *HTTP) patchPreferences(ctx context.Context, in *patchPreferencesInput) (*preferencesOutput, error) {
-	if in.ContentType != "" {
-		media, _, err := mime.ParseMediaType(in.ContentType)
-		if err != nil || !slices.Contains(patchMediaTypes, media) {
-			return nil, huma.NewError(http.StatusUnsupportedMediaType,
-				"the body must be a JSON merge patch (Content-Type: application/merge-patch+json)")
-		}
+	if err := httpapi.CheckMergePatch(in.ContentType); err != nil {
+		return nil, err
 	}
 	v, err := h.patch.Handle(ctx, app.PatchPreferences{UserID: in.UserID, Patch: in.RawBody})
 	if errors.Is(err, app.ErrMalformedPatch) {

@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/notifier/notifier/modules/preferences/internal/app"
+	"github.com/notifier/notifier/platform/httpapi"
 	"github.com/notifier/notifier/platform/unsubscribe"
 )
 
@@ -110,12 +111,11 @@ func (h *UnsubscribeHTTP) RegisterRoutes(api huma.API) {
 		Responses: responses,
 	}
 	huma.Register(api, op, h.post)
-	if p := api.OpenAPI().Paths[op.Path]; p != nil && p.Post != nil && p.Post.RequestBody != nil {
-		delete(p.Post.RequestBody.Content, "application/octet-stream")
+	if body := httpapi.RawRequestBody(api, op); body != nil {
 		// A RawBody makes Huma require a body (and answer a missing one
 		// with problem+json); the handler judges it, with a page. This is
 		// the request body the handler checks too (a pointer).
-		p.Post.RequestBody.Required = false
+		body.Required = false
 	}
 }
 

@@ -3,10 +3,8 @@ package ports
 import (
 	"context"
 	"errors"
-	"mime"
 	"net/http"
 	"reflect"
-	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -17,9 +15,6 @@ import (
 // maxPatchBytes bounds a PATCH body: a URL of 2048 characters, every
 // event type and a description of 500 characters fit many times over.
 const maxPatchBytes = 16 << 10
-
-// patchMediaTypes are the media types PATCH takes.
-var patchMediaTypes = []string{"application/merge-patch+json", "application/json"}
 
 // WebhookPatch documents the body of patch-webhook: a JSON merge patch
 // (RFC 7396) of the endpoint. The handler reads the body itself.
@@ -67,20 +62,12 @@ func (p *HTTP) registerPatch(api huma.API, tags []string) {
 			http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
 	}, httpapi.RoleAdmin)
 	huma.Register(api, op, p.patch)
-	// The RawBody field adds an octet-stream alternative to the spec; the
-	// operation takes JSON only.
-	if item := api.OpenAPI().Paths[op.Path]; item != nil && item.Patch != nil && item.Patch.RequestBody != nil {
-		delete(item.Patch.RequestBody.Content, "application/octet-stream")
-	}
+	httpapi.RawRequestBody(api, op) // the operation takes JSON only
 }
 
 func (p *HTTP) patch(ctx context.Context, in *patchWebhookInput) (*WebhookOutput, error) {
-	if in.ContentType != "" {
-		media, _, err := mime.ParseMediaType(in.ContentType)
-		if err != nil || !slices.Contains(patchMediaTypes, media) {
-			return nil, huma.NewError(http.StatusUnsupportedMediaType,
-				"the body must be a JSON merge patch (Content-Type: application/merge-patch+json)")
-		}
+	if err := httpapi.CheckMergePatch(in.ContentType); err != nil {
+		return nil, err
 	}
 	v, err := p.h.Patch.Handle(ctx, app.PatchEndpoint{ID: in.ID, Patch: in.RawBody})
 	if errors.Is(err, app.ErrMalformedPatch) {
