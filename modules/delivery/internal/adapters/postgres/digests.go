@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -65,6 +68,13 @@ func (s *Digests) Hold(ctx context.Context, parts []app.HeldPart) error {
 			keys = append(keys, open{key: p.Key, lane: p.Lane, due: p.Due.UTC(), at: p.Part.AddedAt.UTC()})
 		}
 	}
+	// In one order in every transaction (the inserts' waits on each
+	// other's keys, and the row locks, come in it), so that two holds of
+	// the same users never wait on each other in a circle.
+	slices.SortFunc(keys, func(a, b open) int {
+		return cmp.Or(strings.Compare(a.key.UserID, b.key.UserID), strings.Compare(a.key.Type, b.key.Type),
+			strings.Compare(a.key.Channel, b.key.Channel))
+	})
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		found := map[app.DigestKey]string{}
 		var opened []uuid.UUID
@@ -99,6 +109,7 @@ func (s *Digests) Hold(ctx context.Context, parts []app.HeldPart) error {
 				JOIN unnest($1::text[], $2::text[], $3::text[]) AS k (user_id, type, channel)
 				  ON (d.user_id, d.type, d.channel) = (k.user_id, k.type, k.channel)
 				WHERE d.closed_at IS NULL
+				ORDER BY d.user_id, d.type, d.channel
 				FOR UPDATE OF d`, users, types, channels)
 			if err != nil {
 				return fmt.Errorf("lock open digests: %w", err)

@@ -23,6 +23,7 @@ func RunDigests(t *testing.T, newStore func(t *testing.T) app.DigestStore) {
 		"PartsComeBackWhole":              digestsPartsComeBackWhole,
 		"PurgeForgetsOldClosedOnes":       digestsPurge,
 		"ConcurrentHoldsAndFlushesLoseNo": digestsConcurrentHoldsAndFlushes,
+		"HoldsInOppositeOrdersFinish":     digestsOpposedHolds,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -250,5 +251,37 @@ func digestsConcurrentHoldsAndFlushes(t *testing.T, s app.DigestStore) {
 	assert.Len(t, seen, holders*each, "every part is in a closed digest")
 	for p, n := range seen {
 		assert.Equal(t, 1, n, p)
+	}
+}
+
+// Batches holding the same users' parts in opposite orders at once all
+// succeed: the holds lock in one order whatever the batch's.
+func digestsOpposedHolds(t *testing.T, s app.DigestStore) {
+	ctx := context.Background()
+	users := []string{"u1", "u2", "u3", "u4"}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				var parts []app.HeldPart
+				for j := range users {
+					u := users[j]
+					if g%2 == 1 {
+						u = users[len(users)-1-j]
+					}
+					parts = append(parts, heldPart(u, "p"+string(rune('a'+g))+time.Duration(i).String(), digestStart))
+				}
+				assert.NoError(t, s.Hold(ctx, parts))
+			}
+		}()
+	}
+	wg.Wait()
+	for _, u := range users {
+		open, err := s.OpenOf(ctx, u)
+		require.NoError(t, err)
+		require.Len(t, open, 1)
+		assert.Equal(t, 60, open[0].Parts, u)
 	}
 }
