@@ -49,6 +49,9 @@ type modeResult struct {
 	Sink    sinkCounts    `json:"sink"`
 	Gateway gatewayCounts `json:"sms_gateway"`
 	Codes   codeResult    `json:"phone_codes"`
+	// StatusReads is how long GET /api/v1/postings/{id} took while the
+	// mailing ran (polled every 25 ms).
+	StatusReads latencySummary `json:"status_reads"`
 	// PeakRSS is the highest of the instances' peak RSS.
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	// CPU counts the notifiers' CPU summed.
@@ -309,6 +312,7 @@ func runMode(ctx context.Context, o options, mode string, kind sinkKind, configP
 	res.Codes = pr.collect(codesWait)
 
 	res.Posting, res.WalkDone, res.SteadyRate = final, w.walkDone, w.steadyRate()
+	res.StatusReads = summarize(w.reads)
 	res.Rate = float64(o.recipients) / res.Elapsed.Seconds()
 	res.CPU = cpuBetween(before, after)
 	if first, last, ok := st.sink.firstAndLast(); ok {
@@ -370,6 +374,9 @@ type mailingWatch struct {
 	walkDone     time.Duration // when counters.recipients reached n
 	at10, at90   time.Duration // when the sink held 10% and 90% of n
 	lastProgress time.Time
+	// reads are how long each GET of the posting took while it ran (not
+	// the last, final one): an operator's status read during a mailing.
+	reads []time.Duration
 }
 
 // wait polls the posting until it is final, and returns it.
@@ -388,9 +395,14 @@ func (w *mailingWatch) wait(ctx context.Context, timeout time.Duration) (posting
 			w.lastProgress = time.Now()
 			fmt.Fprintf(w.progress, "notifier-bench: %s: %.0f s: %d of %d emails at the sink\n", w.run, now.Seconds(), w.sent(), w.n)
 		}
+		asked := time.Now()
 		p, err := w.procs[0].getPosting(ctx, w.id)
+		took := time.Since(asked)
 		if err == nil {
 			last = p
+			if !slices.Contains([]string{"completed", "cancelled", "expired", "failed"}, p.Status) {
+				w.reads = append(w.reads, took)
+			}
 			if w.walkDone == 0 && p.Counters.Recipients >= w.n {
 				w.walkDone = time.Since(w.t0)
 			}

@@ -233,6 +233,10 @@ func printTable(w io.Writer, r *report) {
 		}
 		return s
 	}, fmt.Sprintf("p99 ≤ %d amqp, ≤ %d others", targetAMQPCodeP99.Milliseconds(), targetCodeP99.Milliseconds()))
+	row("status read during it p50 / p99 / max, ms", func(m modeResult) string {
+		l := m.StatusReads
+		return fmt.Sprintf("%s / %s / %s", millis(l.P50), millis(l.P99), millis(l.Max))
+	}, "GET /api/v1/postings/{id}")
 	row("phone codes arrived / posted", func(m modeResult) string {
 		return fmt.Sprintf("%d / %d", m.Codes.Arrived, m.Codes.Posted)
 	}, "")
