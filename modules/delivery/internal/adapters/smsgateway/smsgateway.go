@@ -21,7 +21,10 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/notifier/notifier/modules/delivery/internal/app"
+	"github.com/notifier/notifier/platform/tracing"
 )
 
 // DefaultTimeout bounds one request when Config.Timeout is zero.
@@ -93,6 +96,9 @@ func (s *Sender) Send(ctx context.Context, msg app.Message) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", msg.IdempotencyKey)
+	// The send's span, when tracing is on: the gateway's own spans join
+	// the delivery's trace (nothing is written without one).
+	tracing.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		class := app.RetryConnection
