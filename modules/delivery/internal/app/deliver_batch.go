@@ -261,24 +261,11 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 			return err
 		}
 	}
-	if !h.workers.running() {
-		return fmt.Errorf("deliver batch: %w", ErrWorkersStopped)
-	}
-	held, release, err := h.holdBatch(ctx, BatchKey{PostingID: cmd.PostingID, Lane: cmd.Lane, BatchNo: cmd.BatchNo})
+	pending, work, end, err := h.startBatch(ctx, BatchKey{PostingID: cmd.PostingID, Lane: cmd.Lane, BatchNo: cmd.BatchNo}, keys)
 	if err != nil {
 		return fmt.Errorf("deliver batch: %w", err)
 	}
-	defer release()
-	pending, err := h.store.InsertPending(ctx, keys, h.clock.Now())
-	if err != nil {
-		return fmt.Errorf("record deliveries: %w", err)
-	}
-	// A shutdown drains the batch in flight: it goes on for up to the
-	// grace after ctx ends, then stops cleanly between two sends. A lost
-	// lease stops it at once.
-	work, stop := drain(ctx, h.grace)
-	defer stop()
-	defer context.AfterFunc(held, stop)()
+	defer end()
 	lane := cmd.RouteKey()
 	if len(pending) > 0 {
 		// Pending since the batch was published: the time it waited for
@@ -303,6 +290,32 @@ func (h *DeliverBatchHandler) Handle(ctx context.Context, cmd delivery.DeliverBa
 		counts.count(h.metrics, lane)
 	}
 	return err
+}
+
+// startBatch waits for the batch's turn and lease (holdBatch), records
+// its rows pending (rows already there are kept) and returns those still
+// pending with the context the batch's work runs in: on a shutdown it
+// drains, going on for up to the grace after ctx ends, then stopping
+// cleanly between two sends; a lost lease stops it at once. end gives all
+// of it back.
+func (h *DeliverBatchHandler) startBatch(ctx context.Context, batch BatchKey, keys []domain.Key) (
+	pending []domain.Delivery, work context.Context, end func(), err error,
+) {
+	if !h.workers.running() {
+		return nil, nil, nil, ErrWorkersStopped
+	}
+	held, release, err := h.holdBatch(ctx, batch)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pending, err = h.store.InsertPending(ctx, keys, h.clock.Now())
+	if err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("record deliveries: %w", err)
+	}
+	work, stop := drain(ctx, h.grace)
+	unwatch := context.AfterFunc(held, stop)
+	return pending, work, func() { unwatch(); stop(); release() }, nil
 }
 
 // collect turns the batch into keys (items first, then skipped pairs not

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/notifier/notifier/modules/delivery"
+	"github.com/notifier/notifier/modules/delivery/internal/domain"
 	"github.com/notifier/notifier/platform/quiethours"
 )
 
@@ -44,6 +45,10 @@ func (p DigestPolicy) due(now time.Time, loc *time.Location) time.Time {
 	return quiethours.Next(p.At, now, loc)
 }
 
+// DefaultDigestMaxItems is the items a digest lists when its type is no
+// longer configured (config.DefaultDigestMaxItems otherwise).
+const DefaultDigestMaxItems = 50
+
 // DigestTemplateFor returns the template file name of the digests of typ
 // when the policy names none: "<type>_digest.md".
 func DigestTemplateFor(typ string) string { return typ + "_digest.md" }
@@ -73,10 +78,10 @@ func (h *DeliverBatchHandler) withoutHeld(ctx context.Context, cmd delivery.Deli
 	if !ok || h.expired(cmd.ExpiresAt, now) {
 		return rows, nil
 	}
-	quiet := make(map[string]*delivery.QuietHours)
+	quiet := make(map[domain.Key]*delivery.QuietHours)
 	for _, it := range cmd.Items {
 		if it.QuietHours != nil {
-			quiet[it.Recipient.UserID+"\x00"+it.Channel] = it.QuietHours
+			quiet[domain.Key{PostingID: cmd.PostingID, UserID: it.Recipient.UserID, Channel: it.Channel}] = it.QuietHours
 		}
 	}
 	keep := make([]*row, 0, len(rows))
@@ -89,7 +94,7 @@ func (h *DeliverBatchHandler) withoutHeld(ctx context.Context, cmd delivery.Deli
 		part := DigestPart{
 			PostingID:   cmd.PostingID,
 			Recipient:   r.recipient,
-			QuietHours:  quiet[r.key.UserID+"\x00"+r.key.Channel],
+			QuietHours:  quiet[r.key],
 			Unsubscribe: cmd.Unsubscribe,
 			WebhookURL:  cmd.WebhookURL,
 			Template:    cmd.Template,

@@ -58,25 +58,15 @@ func (h *DeliverBatchHandler) sendDigest(ctx context.Context, cmd delivery.Deliv
 	if !ok {
 		// The type is no longer a digest: what was held still goes, as it
 		// would have.
-		policy = DigestPolicy{Template: DigestTemplateFor(d.Key.Type), MaxItems: 50}
+		policy = DigestPolicy{Template: DigestTemplateFor(d.Key.Type), MaxItems: DefaultDigestMaxItems}
 	}
 	cmd.Template = d.Key.Channel + "/" + policy.Template
 
-	if !h.workers.running() {
-		return fmt.Errorf("send digest: %w", ErrWorkersStopped)
-	}
-	held, release, err := h.holdBatch(ctx, BatchKey{PostingID: cmd.PostingID, Lane: cmd.Lane})
+	pending, work, end, err := h.startBatch(ctx, BatchKey{PostingID: cmd.PostingID, Lane: cmd.Lane}, []domain.Key{key})
 	if err != nil {
 		return fmt.Errorf("send digest: %w", err)
 	}
-	defer release()
-	pending, err := h.store.InsertPending(ctx, []domain.Key{key}, h.clock.Now())
-	if err != nil {
-		return fmt.Errorf("record digest delivery: %w", err)
-	}
-	work, stop := drain(ctx, h.grace)
-	defer stop()
-	defer context.AfterFunc(held, stop)()
+	defer end()
 
 	partKeys := make([]domain.Key, len(parts))
 	for i, p := range parts {
